@@ -1,0 +1,1 @@
+"""Audio-Lip Memory (SyncTalkFace, arXiv 2211.00924): model, training and checkpoint conversion."""
