@@ -1,0 +1,199 @@
+"""Media probing and upload validation with ffprobe: the checks every file passes before a job exists."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import ffmpeg
+
+from modelzoo.errors import InvalidMediaError
+
+IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe"}
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    """Upload limits; the site reads them from settings, the CLI uses these defaults."""
+
+    max_bytes: int = 500 * 2**20
+    max_duration_s: float = 600.0
+    min_duration_s: float = 0.2
+    max_width: int = 3840
+    max_height: int = 3840
+    min_side: int = 32
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    path: Path
+    format_name: str
+    size_bytes: int
+    duration_s: float
+    has_video: bool
+    has_audio: bool
+    is_image: bool
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    rotation: int = 0
+    sample_rate: int | None = None
+
+    def as_json(self) -> dict:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
+
+
+def probe(path: str | Path) -> MediaInfo:
+    """Read container and stream facts; raise InvalidMediaError naming the file when it is not media."""
+    path = Path(path)
+    name = path.name
+    if not path.is_file():
+        raise InvalidMediaError(f"{name}: file not found")
+    size = path.stat().st_size
+    if size == 0:
+        raise InvalidMediaError(f"{name}: the file is empty (0 bytes)")
+    try:
+        info = ffmpeg.probe(str(path))
+    except ffmpeg.Error as err:
+        detail = _last_line(err.stderr)
+        raise InvalidMediaError(f"{name}: not a readable audio, video or image file ({detail})") from None
+    fmt = info.get("format", {})
+    streams = info.get("streams", [])
+    # Cover art in audio files is a video stream with attached_pic set; it is not a video track.
+    video = [
+        s
+        for s in streams
+        if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")
+    ]
+    audio = [s for s in streams if s.get("codec_type") == "audio"]
+    format_name = fmt.get("format_name", "")
+    is_image = bool(video) and not audio and (
+        format_name in IMAGE_FORMATS or video[0].get("codec_name") in {"png", "mjpeg", "webp", "bmp"}
+        and _frame_count(video[0]) <= 1
+    )
+    duration = _duration(fmt, video + audio)
+    width = height = fps = None
+    rotation = 0
+    if video:
+        v = video[0]
+        width, height = int(v.get("width") or 0), int(v.get("height") or 0)
+        rotation = _rotation(v)
+        if rotation % 180:
+            width, height = height, width
+        rate = v.get("avg_frame_rate") or v.get("r_frame_rate") or "0/1"
+        fps = float(Fraction(rate)) if rate not in ("0/0", "") else None
+    sample_rate = int(audio[0]["sample_rate"]) if audio and audio[0].get("sample_rate") else None
+    return MediaInfo(
+        path=path,
+        format_name=format_name,
+        size_bytes=size,
+        duration_s=duration,
+        has_video=bool(video),
+        has_audio=bool(audio),
+        is_image=is_image,
+        width=width,
+        height=height,
+        fps=fps,
+        rotation=rotation,
+        sample_rate=sample_rate,
+    )
+
+
+def validate(
+    path: str | Path,
+    *,
+    label: str | None = None,
+    need_video: bool = False,
+    need_audio: bool = False,
+    allow_image: bool = False,
+    limits: MediaLimits = MediaLimits(),
+) -> MediaInfo:
+    """Probe `path` and check it against what a job needs; every failure names the file and the problem.
+
+    `label` is the name shown in messages (the upload's name), since the file on disk may be a temp file.
+    """
+    path = Path(path)
+    label = label or path.name
+    size = path.stat().st_size if path.is_file() else 0
+    if size > limits.max_bytes:
+        raise InvalidMediaError(
+            f"{label}: the file is {size / 2**20:.1f} MiB; the limit is {limits.max_bytes / 2**20:.0f} MiB"
+        )
+    try:
+        info = probe(path)
+    except InvalidMediaError as err:
+        raise InvalidMediaError(str(err).replace(path.name, label, 1)) from None
+    if info.is_image and not allow_image:
+        raise InvalidMediaError(f"{label}: a still image is not accepted here; upload a video or audio file")
+    if need_video and not info.has_video:
+        raise InvalidMediaError(f"{label}: has no video stream; a video is needed")
+    if need_audio and not info.has_audio:
+        raise InvalidMediaError(f"{label}: has no audio stream; audio is needed")
+    if not info.has_video and not info.has_audio:
+        raise InvalidMediaError(f"{label}: has neither an audio nor a video stream")
+    if info.has_video:
+        w, h = info.width or 0, info.height or 0
+        if min(w, h) < limits.min_side:
+            raise InvalidMediaError(f"{label}: {w}x{h} is too small; each side must be at least {limits.min_side} px")
+        if w > limits.max_width or h > limits.max_height:
+            raise InvalidMediaError(
+                f"{label}: {w}x{h} is too large; the limit is {limits.max_width}x{limits.max_height}"
+            )
+    if not info.is_image:
+        if info.duration_s > limits.max_duration_s:
+            raise InvalidMediaError(
+                f"{label}: {info.duration_s:.1f} s is too long; the limit is {limits.max_duration_s:.0f} s"
+            )
+        if info.duration_s < limits.min_duration_s:
+            raise InvalidMediaError(
+                f"{label}: {info.duration_s:.2f} s is too short; at least {limits.min_duration_s} s is needed"
+            )
+        _check_decodes(path, label, info)
+    return info
+
+
+def _check_decodes(path: Path, label: str, info: MediaInfo) -> None:
+    """Decode the first and the last half second: a truncated file often probes fine but fails here."""
+    for seek in (["-t", "0.5"], ["-sseof", "-0.5"]):
+        args = ["ffmpeg", "-nostdin", "-v", "error", "-xerror"]
+        args += seek if seek[0] == "-sseof" else []
+        args += ["-i", str(path)]
+        args += seek if seek[0] == "-t" else []
+        args += ["-f", "null", "-"]
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise InvalidMediaError(
+                f"{label}: the file is damaged or truncated; decoding failed ({_last_line(proc.stderr)})"
+            )
+
+
+def _duration(fmt: dict, streams: list[dict]) -> float:
+    for value in [fmt.get("duration")] + [s.get("duration") for s in streams]:
+        try:
+            if value is not None and float(value) > 0:
+                return float(value)
+        except ValueError:
+            continue
+    return 0.0
+
+
+def _frame_count(stream: dict) -> int:
+    try:
+        return int(stream.get("nb_frames") or 1)
+    except ValueError:
+        return 1
+
+
+def _rotation(stream: dict) -> int:
+    for side in stream.get("side_data_list", []):
+        if "rotation" in side:
+            return int(float(side["rotation"])) % 360
+    return int(stream.get("tags", {}).get("rotate", 0)) % 360
+
+
+def _last_line(stderr: bytes | str | None) -> str:
+    text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else (stderr or "")
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:200] if lines else "no details from ffprobe"

@@ -1,0 +1,112 @@
+"""Validation of job requests: kind, model, params and every uploaded file (ffprobe checks)."""
+
+import json
+from pathlib import Path
+
+from django import forms
+from django.conf import settings
+
+from modelzoo.corruption.params import parse_corruption_params
+from modelzoo.errors import UserError
+from modelzoo.media.probe import MediaLimits, validate
+
+from .models import Job
+
+FILE_ROLES = ("video", "audio", "image")
+
+
+def media_limits() -> MediaLimits:
+    return MediaLimits(
+        max_bytes=settings.SYNCLAB_UPLOAD_MAX_BYTES,
+        max_duration_s=settings.SYNCLAB_UPLOAD_MAX_SECONDS,
+        max_width=settings.SYNCLAB_UPLOAD_MAX_SIDE,
+        max_height=settings.SYNCLAB_UPLOAD_MAX_SIDE,
+    )
+
+
+def upload_path(upload) -> Path:
+    """Every upload is on disk (FILE_UPLOAD_HANDLERS keeps only the temporary-file handler)."""
+    return Path(upload.temporary_file_path())
+
+
+class JobForm(forms.Form):
+    kind = forms.ChoiceField(choices=Job.Kind.choices)
+    model = forms.CharField(required=False, max_length=100)
+    params = forms.CharField(required=False)
+    video = forms.FileField(required=False, allow_empty_file=True)
+    audio = forms.FileField(required=False, allow_empty_file=True)
+    image = forms.FileField(required=False, allow_empty_file=True)
+
+    def first_error(self) -> str:
+        for field, errors in self.errors.items():
+            message = errors[0]
+            return message if field == "__all__" else f"{field}: {message}"
+        return "invalid request"
+
+    def clean_params(self) -> dict:
+        raw = self.cleaned_data.get("params") or "{}"
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as err:
+            raise forms.ValidationError(f"not valid JSON ({err.msg} at column {err.colno})") from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError("must be a JSON object")
+        return value
+
+    def clean_video(self):
+        return self._clean_media("video", need_video=True)
+
+    def clean_audio(self):
+        return self._clean_media("audio", need_audio=True)
+
+    def clean_image(self):
+        upload = self._clean_media("image", allow_image=True)
+        if upload is not None and not upload.media_info.is_image:
+            raise forms.ValidationError(f"{upload.name}: not a still image (PNG or JPEG expected)")
+        return upload
+
+    def _clean_media(self, role: str, **needs):
+        upload = self.cleaned_data.get(role)
+        if upload is None:
+            return None
+        name = upload.name or ""
+        if "/" in name or "\\" in name or name in {".", ".."} or getattr(upload, "had_path", False):
+            raise forms.ValidationError("the file name must not contain folder parts")
+        try:
+            upload.media_info = validate(
+                upload_path(upload), label=name, limits=media_limits(), **needs
+            )
+        except UserError as err:
+            raise forms.ValidationError(str(err)) from None
+        return upload
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        kind = data["kind"]
+        files = {role: data[role] for role in FILE_ROLES if data.get(role) is not None}
+        data["files"] = files
+        if kind == Job.Kind.CORRUPT:
+            self._clean_corrupt(data, files)
+        else:
+            raise forms.ValidationError(
+                f"kind '{kind}' is not available yet: no {kind} model is installed on this server"
+            )
+        return data
+
+    def _clean_corrupt(self, data: dict, files: dict) -> None:
+        media = [files[role] for role in ("video", "audio") if role in files]
+        if len(media) != 1 or "image" in files:
+            raise forms.ValidationError("corrupt takes exactly one file: 'video' or 'audio'")
+        try:
+            params = parse_corruption_params(data["params"])
+        except UserError as err:
+            raise forms.ValidationError(f"params: {err}") from None
+        info = media[0].media_info
+        if params.audio is not None and not info.has_audio:
+            raise forms.ValidationError(f"{media[0].name}: has no audio stream to add noise to")
+        if params.video is not None and not info.has_video:
+            raise forms.ValidationError(f"{media[0].name}: has no video stream to corrupt")
+        if data.get("model"):
+            raise forms.ValidationError("model: corrupt does not take a model")
