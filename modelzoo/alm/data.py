@@ -1,0 +1,263 @@
+"""Training windows from Wav2Lip-layout talking-face clips, for the critic and the generators.
+
+A clip is a folder of pre-cropped frames `0.jpg, 1.jpg, ...` (25 fps) with `audio.wav` (or a
+precomputed `mel.npy`, 80 x M); `root/filelists/<split>.txt` may list clip folders relative to root
+(Wav2Lip's `get_image_list`), else every folder under root holding `0.jpg` is a clip. Arrays made by
+`modelzoo.media` can be wrapped in `ArrayClip` instead. Window indexing follows Wav2Lip and
+jinny960812/SyncTalkFace@9d5d08d `train.py`: the mel window of frame f starts at int(80 f / 25)
+and is 16 steps long; the per-frame window of target frame k starts at frame k - 1.
+"""
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import torch
+
+from modelzoo.errors import UserError
+
+FPS = 25
+MEL_STEPS_PER_SECOND = 80
+MEL_WINDOW = 16  # 0.2 s: five video frames
+SYNC_FRAMES = 5
+
+
+class ClipDataError(UserError):
+    """A training clip folder is unusable (no frames, no audio or mel, too short)."""
+
+
+def mel_start(frame: int) -> int:
+    """First mel step of the window aligned with video frame `frame`."""
+    return int(MEL_STEPS_PER_SECOND * frame / FPS)
+
+
+def mel_window(mel: np.ndarray, frame: int) -> np.ndarray | None:
+    """(80, 16) mel window starting at `frame`, or None where it runs off either end."""
+    start = mel_start(frame)
+    if frame < 0 or start + MEL_WINDOW > mel.shape[1]:
+        return None
+    return mel[:, start : start + MEL_WINDOW]
+
+
+def frame_mels(mel: np.ndarray, first: int, count: int = SYNC_FRAMES) -> np.ndarray | None:
+    """(count, 80, 16) per-frame windows of target frames first..first+count-1 (each from k - 1)."""
+    windows = [mel_window(mel, k - 1) for k in range(first, first + count)]
+    if any(w is None for w in windows):
+        return None
+    return np.stack(windows)
+
+
+class ArrayClip:
+    """A clip held in memory: frames (N, H, W, 3) uint8 and its Wav2Lip mel (80, M)."""
+
+    def __init__(self, frames: np.ndarray, mel: np.ndarray, name: str = "clip"):
+        self.frames, self.mel, self.name = np.asarray(frames), np.asarray(mel, np.float32), name
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.frames)
+
+    def read(self, indices: Sequence[int]) -> np.ndarray:
+        return self.frames[list(indices)]
+
+
+class FolderClip:
+    """A Wav2Lip-layout clip folder, read lazily: frames on demand, the mel once.
+
+    `mel_fn(wav, sample_rate) -> (80, M)` computes the Wav2Lip mel where no `mel.npy` is stored.
+    """
+
+    def __init__(self, folder: Path, img_size: int, mel_fn: Callable | None = None):
+        self.folder, self.img_size, self.mel_fn, self.name = folder, img_size, mel_fn, str(folder)
+        self.paths = sorted(folder.glob("*.jpg"), key=lambda p: int(p.stem))
+        if not self.paths:
+            raise ClipDataError(f"{folder} holds no numbered .jpg frames")
+        self._mel = None
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.paths)
+
+    @property
+    def mel(self) -> np.ndarray:
+        if self._mel is None:
+            self._mel = self._load_mel()
+        return self._mel
+
+    def _load_mel(self) -> np.ndarray:
+        if (self.folder / "mel.npy").exists():
+            return np.load(self.folder / "mel.npy").astype(np.float32)
+        wav_path = self.folder / "audio.wav"
+        if not wav_path.exists() or self.mel_fn is None:
+            raise ClipDataError(
+                f"{self.folder} has no mel.npy (and no audio.wav with a mel function)"
+            )
+        wav, rate = soundfile.read(wav_path, dtype="float32", always_2d=True)
+        return np.asarray(self.mel_fn(wav.mean(axis=1), rate), np.float32)
+
+    def read(self, indices: Sequence[int]) -> np.ndarray:
+        from PIL import Image  # only folder datasets need an image decoder
+
+        frames = []
+        for i in indices:
+            with Image.open(self.paths[i]) as image:
+                image = image.convert("RGB")
+                if image.size != (self.img_size, self.img_size):
+                    image = image.resize((self.img_size, self.img_size), Image.BILINEAR)
+                frames.append(np.asarray(image))
+        return np.stack(frames)
+
+
+def folder_clips(root: Path, split: str | None = None, img_size: int = 128, mel_fn=None):
+    """Clips of a Wav2Lip-layout dataset root, from `filelists/<split>.txt` when it exists."""
+    root = Path(root)
+    filelist = root / "filelists" / f"{split}.txt"
+    if split is not None and filelist.exists():
+        names = [line.split()[0] for line in filelist.read_text().splitlines() if line.strip()]
+        folders = [root / name for name in names]
+    else:
+        folders = sorted({p.parent for p in root.rglob("0.jpg")})
+    if not folders:
+        raise ClipDataError(f"{root} holds no clip folders (folders of 0.jpg, 1.jpg, ... frames)")
+    return [FolderClip(folder, img_size, mel_fn) for folder in folders]
+
+
+def to_unit(frames: np.ndarray) -> torch.Tensor:
+    """(T, H, W, 3) uint8 -> (3, T, H, W) in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float() / 255.0
+
+
+def to_signed(frames: np.ndarray) -> torch.Tensor:
+    """(T, H, W, 3) uint8 -> (3, T, H, W) in [-1, 1], as the generators take."""
+    return to_unit(frames) * 2.0 - 1.0
+
+
+def mouth_windows(frames: torch.Tensor) -> torch.Tensor:
+    """(3, F, H, W) -> (F - 4, 3, 5, H, W): the 5-frame window centred on each inner frame,
+    upper half zeroed (only the mouth is visible), the lip encoder's input."""
+    windows = frames.unfold(1, SYNC_FRAMES, 1).permute(1, 0, 4, 2, 3)  # (F-4, 3, 5, H, W)
+    windows = windows.clone()
+    windows[..., : frames.size(2) // 2, :] = 0
+    return windows
+
+
+def generator_window(clip, t: int, ref: int) -> dict | None:
+    """Targets t..t+4 with their references, mels and lip windows; None if out of range."""
+    mel = clip.mel
+    sync_mel, indiv = mel_window(mel, t), frame_mels(mel, t)
+    if t < 2 or t + SYNC_FRAMES + 2 > clip.num_frames or sync_mel is None or indiv is None:
+        return None
+    window = to_signed(clip.read(range(t - 2, t + SYNC_FRAMES + 2)))  # (3, 9, H, W)
+    target = window[:, 2 : 2 + SYNC_FRAMES]  # (3, 5, H, W)
+    masked = target.clone()
+    masked[:, :, target.size(2) // 2 :] = 0  # the generator must draw the lower half
+    reference = to_signed(clip.read(range(ref, ref + SYNC_FRAMES)))
+    return {
+        "faces": torch.cat([masked, reference]),  # (6, 5, H, W)
+        "mels": torch.from_numpy(indiv).unsqueeze(1),  # (5, 1, 80, 16)
+        "sync_mel": torch.from_numpy(sync_mel).unsqueeze(0),  # (1, 80, 16)
+        "target": target,  # (3, 5, H, W)
+        "lips": mouth_windows(window),  # (5, 3, 5, H, W)
+    }
+
+
+def context_mels(clip, first: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-frame mel windows of frames first..first+count-1, zeros where off the clip.
+
+    Returns (count, 1, 80, 16) mels and a (count,) bool mask of the real ones.
+    """
+    mels = torch.zeros(count, 1, 80, MEL_WINDOW)
+    valid = torch.zeros(count, dtype=torch.bool)
+    for i, k in enumerate(range(first, first + count)):
+        window = mel_window(clip.mel, k - 1) if 0 <= k < clip.num_frames else None
+        if window is not None:
+            mels[i, 0], valid[i] = torch.from_numpy(window), True
+    return mels, valid
+
+
+class TalkingFaceDataset(torch.utils.data.Dataset):
+    """Random training windows from clips; item i depends only on (seed, i), so a resumed run
+    that asks for the same indices sees the same windows.
+
+    kind: "syncnet" (in-sync or offset pairs), "generator" (Audio-Lip Memory), "l2f" (generator
+    windows plus +-context audio tokens per target frame) or "a2l" (one A2L window of 2*context+1
+    audio tokens with the frames its lip targets need).
+    """
+
+    def __init__(self, clips: Sequence, kind: str, length: int, context: int = 0, seed: int = 0):
+        if kind not in ("syncnet", "generator", "l2f", "a2l"):
+            raise ValueError(f"unknown dataset kind {kind!r}")
+        if not clips:
+            raise ClipDataError("the dataset has no clips")
+        self.clips, self.kind, self.length, self.context, self.seed = (
+            clips,
+            kind,
+            length,
+            context,
+            seed,
+        )
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict:
+        rng = np.random.default_rng((self.seed, index))
+        for _ in range(100):
+            clip = self.clips[rng.integers(len(self.clips))]
+            sample = getattr(self, f"_{self.kind}")(clip, rng)
+            if sample is not None:
+                return sample
+        raise ClipDataError("no clip is long enough for a training window (9 frames and 0.4 s)")
+
+    def _syncnet(self, clip, rng):
+        n = clip.num_frames
+        if n <= 3 * SYNC_FRAMES:
+            return None
+        t, other = rng.choice(n - SYNC_FRAMES + 1, size=2, replace=False)
+        in_sync = bool(rng.integers(2))
+        mel = mel_window(clip.mel, int(t))
+        if mel is None:
+            return None
+        start = int(t if in_sync else other)
+        return {
+            "frames": to_unit(clip.read(range(start, start + SYNC_FRAMES))),  # (3, 5, H, W)
+            "mel": torch.from_numpy(mel).unsqueeze(0),  # (1, 80, 16)
+            "label": torch.tensor(float(in_sync)),
+        }
+
+    @staticmethod
+    def _start_and_reference(clip, rng) -> tuple[int, int] | None:
+        n = clip.num_frames
+        if n < 2 * SYNC_FRAMES + 4:
+            return None
+        t = int(rng.integers(2, n - SYNC_FRAMES - 1))
+        ref = int(rng.integers(0, n - SYNC_FRAMES))
+        return t, ref if ref != t else ref + 1
+
+    def _generator(self, clip, rng):
+        picked = self._start_and_reference(clip, rng)
+        return None if picked is None else generator_window(clip, *picked)
+
+    def _l2f(self, clip, rng):
+        picked = self._start_and_reference(clip, rng)
+        sample = None if picked is None else generator_window(clip, *picked)
+        if sample is None:
+            return None
+        t, w = picked[0], self.context
+        sample["context_mels"], sample["context_valid"] = context_mels(
+            clip, t - w, SYNC_FRAMES + 2 * w
+        )
+        return sample
+
+    def _a2l(self, clip, rng):
+        n, w = clip.num_frames, self.context
+        centre = int(rng.integers(0, n))
+        mels, valid = context_mels(clip, centre - w, 2 * w + 1)
+        first = centre - w - 2  # lip targets need two frames either side
+        indices = [k for k in range(first, centre + w + 3) if 0 <= k < n]
+        frames = torch.zeros(3, 2 * w + 5, *clip.read([0]).shape[1:3])
+        frames[:, indices[0] - first : indices[-1] - first + 1] = to_signed(clip.read(indices))
+        token_frames = torch.arange(centre - w, centre + w + 1)
+        has_lips = (token_frames - 2 >= 0) & (token_frames + 2 < n)
+        return {"mels": mels, "valid": valid, "frames": frames, "target_valid": valid & has_lips}
