@@ -1,0 +1,156 @@
+"""The corrupt pipeline end to end on generated media: SNR of the written file, formats, errors."""
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+import scipy.signal
+import soundfile as sf
+
+from modelzoo import pipelines
+from modelzoo.corruption.audio import snr_db
+from modelzoo.errors import InvalidMediaError, UserError
+from modelzoo.media import io
+
+from .synthetic_media import speech, video
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    root = tmp_path_factory.mktemp("media")
+    clip = speech(root / "speech44.wav", rate=44100, channels=2)
+    return {
+        "wav": clip,
+        "mp4": video(root / "talk.mp4", size="97x65", fps=30, seconds=2.4, audio=clip),
+        "silent_mp4": video(root / "silent.mp4", seconds=2.0),
+        "png": _png(root / "still.png"),
+    }
+
+
+@pytest.fixture(autouse=True)
+def babble_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def _png(path):
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=64x48",
+            "-frames:v",
+            "1",
+            str(path),
+        ],
+        check=True,
+    )
+    return path
+
+
+def _streams(path):
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(path)],
+        capture_output=True,
+        check=True,
+        text=True,
+    )
+    return {s["codec_type"]: s for s in json.loads(out.stdout)["streams"]}
+
+
+def _measured_snr(clean_path, noisy_path):
+    clean = io.read_audio(clean_path, sample_rate=None, mono=False)
+    noisy = io.read_audio(noisy_path, sample_rate=None, mono=False)[: clean.shape[0]]
+    return snr_db(clean, noisy)
+
+
+def _lag(clean_path, noisy_path):
+    clean = io.read_audio(clean_path, sample_rate=None)
+    noisy = io.read_audio(noisy_path, sample_rate=None)[: clean.shape[0]]
+    corr = scipy.signal.correlate(noisy, clean, mode="full", method="fft")
+    return int(np.argmax(corr)) - (clean.shape[0] - 1)
+
+
+@pytest.mark.parametrize("noise", ["white", "pink", "babble"])
+def test_wav_output_has_the_requested_snr(media, tmp_path, noise):
+    params = {"audio": {"noise": noise, "snr_db": 5}, "seed": 3}
+    (out,) = pipelines.corrupt(media["wav"], params, tmp_path)
+    assert out == tmp_path / "corrupted.wav"
+    info = sf.info(out)
+    assert (info.subtype, info.samplerate, info.channels) == ("PCM_16", 44100, 2)
+    assert _measured_snr(media["wav"], out) == pytest.approx(5.0, abs=0.1)
+
+
+@pytest.mark.parametrize("noise, snr", [("babble", 0.0), ("white", 10.0)])
+def test_mp4_output_has_the_requested_snr_and_lines_up_sample_exactly(media, tmp_path, noise, snr):
+    params = {"audio": {"noise": noise, "snr_db": snr}, "seed": 1}
+    (out,) = pipelines.corrupt(media["mp4"], params, tmp_path)
+    assert out == tmp_path / "corrupted.mp4"
+    assert _lag(media["mp4"], out) == 0
+    assert _measured_snr(media["mp4"], out) == pytest.approx(snr, abs=0.5)
+
+
+def test_mp4_output_is_browser_playable_h264_aac_at_25_fps_with_even_size(media, tmp_path):
+    params = {"video": {"kind": "blur", "fraction": 0.5}}
+    (out,) = pipelines.corrupt(media["mp4"], params, tmp_path)
+    streams = _streams(out)
+    v, a = streams["video"], streams["audio"]
+    assert (v["codec_name"], v["pix_fmt"], a["codec_name"]) == ("h264", "yuv420p", "aac")
+    assert (v["width"], v["height"]) == (96, 64)
+    assert v["avg_frame_rate"] == "25/1"
+    assert int(v["nb_frames"]) == 60  # 2.4 s at 25 fps
+    with open(out, "rb") as f:
+        head = f.read(4096)
+    assert head.find(b"moov") < head.find(b"mdat") or b"mdat" not in head  # +faststart
+
+
+def test_gaussian_noise_covers_the_requested_fraction_of_frames(media, tmp_path):
+    (out,) = pipelines.corrupt(
+        media["silent_mp4"], {"video": {"kind": "gaussian", "fraction": 0.4}, "seed": 5}, tmp_path
+    )
+    clean = np.concatenate(list(io.iter_frames(media["silent_mp4"])))[:, :64, :96]
+    noisy = np.concatenate(list(io.iter_frames(out)))
+    assert "audio" not in _streams(out)
+    mse = ((noisy.astype(float) - clean) ** 2).mean(axis=(1, 2, 3))
+    # Untouched frames differ only by re-encoding; the median frame is one of them (fraction < 0.5).
+    assert np.count_nonzero(mse > 2 * np.median(mse)) == pytest.approx(0.4 * 50, abs=1)
+
+
+def test_same_seed_gives_the_same_file_and_another_seed_differs(media, tmp_path):
+    def run(seed, name):
+        params = {"audio": {"noise": "pink", "snr_db": 0, "partial": True}, "seed": seed}
+        return pipelines.corrupt(media["wav"], params, tmp_path / name)[0].read_bytes()
+
+    assert run(4, "a") == run(4, "b") != run(5, "c")
+
+
+def test_progress_rises_from_0_to_1_with_messages(media, tmp_path):
+    seen = []
+    params = {"audio": {"noise": "white", "snr_db": 5}, "video": {"kind": "blur", "fraction": 0.3}}
+    pipelines.corrupt(media["mp4"], params, tmp_path, progress=lambda f, m: seen.append((f, m)))
+    fracs = [f for f, _ in seen]
+    assert fracs[0] == 0.0 and fracs[-1] == 1.0 and len(seen) >= 4
+    assert fracs == sorted(fracs) and all(0.0 <= f <= 1.0 for f in fracs)
+    assert all(isinstance(m, str) and m for _, m in seen)
+
+
+@pytest.mark.parametrize(
+    "name, params, error, words",
+    [
+        ("silent_mp4", {"audio": {"noise": "white"}}, InvalidMediaError, "no audio stream"),
+        ("wav", {"video": {"kind": "blur"}}, InvalidMediaError, "no video stream"),
+        ("png", {"video": {"kind": "blur"}}, InvalidMediaError, "still image"),
+        ("mp4", {"video": {"kind": "occlusion"}}, UserError, "face tracker"),
+    ],
+)
+def test_input_that_cannot_serve_the_params_is_refused_naming_the_problem(
+    media, tmp_path, name, params, error, words
+):
+    with pytest.raises(error, match=words) as info:
+        pipelines.corrupt(media[name], params, tmp_path / "out")
+    assert media[name].name in str(info.value) or error is UserError
+    assert not (tmp_path / "out").exists()
