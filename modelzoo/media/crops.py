@@ -1,0 +1,202 @@
+"""Model inputs cut from tracked faces: AV-RelScore mouth ROIs and Wav2Lip-style talking-face crops.
+
+Mouth ROIs follow ms-dot-k/AVSR `src/data/landmark_transform.py` (after mpc001's VSR preprocessing,
+Apache-2.0): landmarks averaged over +-6 frames and re-centred on the frame's own landmarks, a
+similarity transform (`cv2.estimateAffinePartial2D`, LMEDS) of the stable points onto a canonical
+face in a 256x256 frame, then a 96x96 grey patch centred on the mouth; the models read the 88x88
+centre. The reference cuts the patch out of the warped 256x256 image and so loses pixels near its
+border; here the patch is warped directly, with black outside the frame, so every crop is 96x96.
+
+Talking-face crops follow Wav2Lip's `inference.py` (Rudrabha/Wav2Lip), which SyncTalkFace keeps: a
+face box padded by [0, 10, 0, 0] pixels (top, bottom, left, right), clipped to the frame, averaged
+over the next 5 boxes, resized to 128x128 (SyncTalkFace, CALS) or 96x96 (Wav2Lip); the generator
+sees the lower half masked. Wav2Lip takes the box from S3FD; here it comes from the 68 landmarks
+(see `face_box`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from modelzoo.media.faces import MOUTH, split_frames
+
+# Indices into the 68 landmarks, 0-based exactly as the reference code indexes its arrays: nose
+# bridge
+# and nose base (28, 33), eye corners (36, 39, 42, 45) and mouth corners (48, 54). In the 1-based
+# numbering of the iBUG 300-W figures these are points 29, 34, 37, 40, 43, 46, 49 and 55.
+STABLE_POINTS = (28, 33, 36, 39, 42, 45, 48, 54)
+CANONICAL_SIZE = 256
+MOUTH_SIZE = 96
+MODEL_SIZE = 88
+FACE_PADS = (0, 10, 0, 0)  # top, bottom, left, right, in pixels of the input frame
+
+# Our own canonical face in the 256x256 frame (x, y), 0-based landmark order. It was made from
+# dlib's
+# fit on skimage's astronaut photograph: levelled, mirrored and averaged for symmetry, scaled so
+# the eye
+# centres are 54.3 px apart, mouth narrowed to corners 45.0 px apart and flattened to a closed
+# mouth,
+# and moved so the mouth centre (mean of 48-67) is at (129.3, 157.8): the official mean face's
+# geometry.
+CANONICAL_FACE = np.array(
+    [
+        [71.7, 108.2], [72.9, 123.3], [74.8, 137.1], [77.3, 152.1], [81.7, 165.9], [89.9, 178.5],
+        [101.7, 188.5], [114.9, 196.6], [129.3, 198.5], [143.7, 196.6], [156.9, 188.5],
+        [168.7, 178.5], [176.9, 165.9], [181.3, 152.1], [183.8, 137.1], [185.7, 123.3],
+        [186.9, 108.2], [80.4, 95.1], [86.7, 88.3], [96.7, 86.4], [106.8, 87.6], [116.8, 91.4],
+        [141.8, 91.4], [151.8, 87.6], [161.9, 86.4], [171.9, 88.3], [178.2, 95.1], [129.3, 103.3],
+        [129.3, 114.6], [129.3, 124.6], [129.3, 134.6], [116.8, 140.2], [123.1, 142.1],
+        [129.3, 143.4], [135.5, 142.1], [141.8, 140.2], [91.7, 103.9], [98.0, 100.2],
+        [106.7, 100.2], [113.0, 106.4], [105.5, 107.1], [98.0, 107.1], [145.6, 106.4],
+        [151.9, 100.2], [160.6, 100.2], [166.9, 103.9], [160.6, 107.1], [153.1, 107.1],
+        [106.8, 153.7], [115.0, 153.3], [123.2, 153.2], [129.3, 154.4], [135.4, 153.2],
+        [143.6, 153.3], [151.8, 153.7], [144.1, 161.6], [135.9, 164.9], [129.3, 165.7],
+        [122.7, 164.9], [114.5, 161.6], [109.9, 154.8], [123.7, 155.9], [129.3, 156.7],
+        [134.9, 155.9], [148.7, 154.8], [135.4, 161.2], [129.3, 161.9], [123.2, 161.2],
+    ],
+    dtype=np.float32,
+)  # fmt: skip
+CANONICAL_FACE.setflags(write=False)
+
+
+@dataclass(frozen=True)
+class MouthCrop:
+    """A grey mouth patch, the 68 landmarks in its pixels and the (2, 3) frame-to-patch map."""
+
+    image: np.ndarray
+    landmarks: np.ndarray
+    matrix: np.ndarray
+
+
+def smooth_for_mouth(landmarks: np.ndarray, window_margin: int = 12) -> np.ndarray:
+    """AV-RelScore's smoothing: mean over +-window_margin/2 frames, moved to the frame's centre.
+
+    The window shrinks symmetrically near the ends. Re-centring keeps the frame's own position,
+    so the average steadies the face's scale, rotation and shape without lagging its motion.
+    """
+    landmarks = np.asarray(landmarks, dtype=np.float64)
+    if np.isnan(landmarks).any():
+        raise ValueError("landmarks contain NaN: fill gaps first (FaceTrack.filled())")
+    count = len(landmarks)
+    sums = np.concatenate([np.zeros((1, *landmarks.shape[1:])), np.cumsum(landmarks, axis=0)])
+    index = np.arange(count)
+    margin = np.minimum(window_margin // 2, np.minimum(index, count - 1 - index))
+    smoothed = (sums[index + margin + 1] - sums[index - margin]) / (2 * margin + 1)[:, None, None]
+    smoothed += landmarks.mean(axis=1, keepdims=True) - smoothed.mean(axis=1, keepdims=True)
+    return smoothed.astype(np.float32)
+
+
+def canonical_transform(landmarks: np.ndarray) -> np.ndarray:
+    """(2, 3) similarity map from frame pixels to the canonical face, fitted on STABLE_POINTS."""
+    source = np.asarray(landmarks, dtype=np.float32)[list(STABLE_POINTS)]
+    target = CANONICAL_FACE[list(STABLE_POINTS)]
+    matrix, _ = cv2.estimateAffinePartial2D(source, target, method=cv2.LMEDS)
+    if matrix is None:
+        raise ValueError("could not fit the canonical face to these landmarks")
+    return matrix
+
+
+def mouth_crop(frame: np.ndarray, landmarks: np.ndarray, size: int = MOUTH_SIZE) -> MouthCrop:
+    """Grey size x size patch of one RGB frame, centred on the mouth in the canonical face frame."""
+    to_canonical = canonical_transform(landmarks)
+    canonical = np.asarray(landmarks, np.float64) @ to_canonical[:, :2].T + to_canonical[:, 2]
+    # The reference rounds the patch corner to whole pixels of the 256x256 image; so does this.
+    corner = np.round(canonical[MOUTH].mean(axis=0) - size // 2)
+    matrix = to_canonical.copy()
+    matrix[:, 2] -= corner
+    gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
+    image = cv2.warpAffine(gray, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
+    return MouthCrop(image, (canonical - corner).astype(np.float32), matrix)
+
+
+def mouth_crops(
+    frames: np.ndarray | Iterable[np.ndarray],
+    landmarks: np.ndarray,
+    size: int = MOUTH_SIZE,
+    window_margin: int = 12,
+) -> Iterator[MouthCrop]:
+    """Mouth patches for a stream of RGB frames and their (T, 68, 2) gap-free landmarks, in
+    order."""
+    smoothed = smooth_for_mouth(landmarks, window_margin)
+    index = -1
+    for index, frame in enumerate(split_frames(frames)):
+        if index >= len(smoothed):
+            raise ValueError(f"more frames than landmarks ({len(smoothed)})")
+        yield mouth_crop(frame, smoothed[index], size)
+    if index + 1 != len(smoothed):
+        raise ValueError(f"{index + 1} frames for {len(smoothed)} landmark sets")
+
+
+def center_crop(images: np.ndarray, size: int = MODEL_SIZE) -> np.ndarray:
+    """The size x size centre of (..., H, W) images: what AV-RelScore reads at test time."""
+    height, width = images.shape[-2:]
+    top, left = (height - size) // 2, (width - size) // 2
+    return images[..., top : top + size, left : left + size]
+
+
+def face_box(landmarks: np.ndarray) -> np.ndarray:
+    """An S3FD-like face box (x1, y1, x2, y2) from 68 landmarks.
+
+    S3FD boxes, which Wav2Lip was trained on, span the jaw and reach from the forehead to about
+    the chin; the landmarks stop at the brows, so the box is raised by a quarter of the
+    brow-to-chin height.
+    """
+    x1, x2 = landmarks[:, 0].min(), landmarks[:, 0].max()
+    brow, chin = landmarks[17:27, 1].min(), landmarks[:, 1].max()
+    return np.array([x1, brow - 0.25 * (chin - brow), x2, chin], dtype=np.float32)
+
+
+def face_boxes(
+    landmarks: np.ndarray,
+    frame_size: tuple[int, int],
+    pads: tuple[int, int, int, int] = FACE_PADS,
+    smooth: int = 5,
+) -> np.ndarray:
+    """(T, 4) int boxes (x1, y1, x2, y2): padded, clipped to the (height, width) frame, smoothed.
+
+    Smoothing copies Wav2Lip's `get_smoothened_boxes`: each box becomes the mean of itself and the
+    next smooth - 1 boxes (the last `smooth` boxes near the end), truncated to ints, updated in
+    place.
+    """
+    if np.isnan(landmarks).any():
+        raise ValueError("landmarks contain NaN: fill gaps first (FaceTrack.filled())")
+    height, width = frame_size
+    top, bottom, left, right = pads
+    boxes = np.empty((len(landmarks), 4), dtype=np.int64)
+    for i, points in enumerate(landmarks):
+        x1, y1, x2, y2 = face_box(points)
+        boxes[i] = (
+            max(0, x1 - left),
+            max(0, y1 - top),
+            min(width, x2 + right),
+            min(height, y2 + bottom),
+        )
+    if smooth > 1:
+        for i in range(len(boxes)):
+            window = (
+                boxes[len(boxes) - smooth :] if i + smooth > len(boxes) else boxes[i : i + smooth]
+            )
+            boxes[i] = np.mean(window, axis=0)
+    return boxes
+
+
+def face_crops(
+    frames: np.ndarray | Iterable[np.ndarray], boxes: np.ndarray, size: int = 128
+) -> Iterator[np.ndarray]:
+    """(size, size, 3) RGB face crops, one per frame, each resized from its box as Wav2Lip does."""
+    for frame, (x1, y1, x2, y2) in zip(split_frames(frames), boxes, strict=True):
+        if x2 <= x1 or y2 <= y1:
+            raise ValueError(f"empty face box {(x1, y1, x2, y2)}")
+        yield cv2.resize(frame[y1:y2, x1:x2], (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def mask_lower_half(crops: np.ndarray) -> np.ndarray:
+    """A copy of (..., H, W, C) crops with the lower half black: the generator's masked input."""
+    masked = crops.copy()
+    masked[..., crops.shape[-3] // 2 :, :, :] = 0
+    return masked

@@ -1,0 +1,394 @@
+"""Face detection, 68-point iBUG landmarks and one smoothed face track per video.
+
+Detection is dlib's HOG frontal-face detector and the landmarks are dlib's 68-point regression-tree
+model (`shape_predictor_68_face_landmarks.dat`, shipped in the `face-recognition-models` wheel; dlib
+from the `dlib-bin` wheel), so nothing is downloaded at run time. dlib is Boost-licensed; the
+68-point model was trained on iBUG 300-W, whose terms exclude commercial use. The 68-point layout is
+the one the three papers use (LMD in SyncTalkFace/CALS via ATVGnet's dlib code, AV-RelScore's mouth
+crops via mpc001's landmarks).
+
+Landmark indices in this package are 0-based (mouth = 48..67), as in the reference code.
+
+Tracking: the full detector runs only to find a face; on later frames the landmarks are re-fitted in
+a box derived from the previous frame's landmarks, and every `detect_every` frames a cheap detector
+pass on the face's neighbourhood confirms the face is still there and re-anchors the box. Short gaps
+are interpolated, long ones are reported, and a light moving average removes the predictor's
+frame-to-frame jitter.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import dlib
+import numpy as np
+
+from modelzoo.errors import UserError
+
+N_LANDMARKS = 68
+MOUTH = slice(48, 68)  # 0-based: iBUG points 49-68 in the 1-based numbering of the 300-W papers
+LANDMARK_MODEL = "shape_predictor_68_face_landmarks.dat"
+
+
+class NoFaceError(UserError):
+    """No usable face in the input; the message names the frames that were searched."""
+
+
+def landmark_model_path(name: str = LANDMARK_MODEL) -> Path:
+    """Path of a dlib model in `face-recognition-models` (that package cannot be imported)."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the face-recognition-models package is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / name
+    if not path.is_file():
+        raise RuntimeError(f"{name} is missing from face-recognition-models at {path.parent}")
+    return path
+
+
+@lru_cache(maxsize=1)
+def _dlib_models() -> tuple[dlib.fhog_object_detector, dlib.shape_predictor]:
+    """Loaded once per process: the predictor file is about 100 MB."""
+    return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(landmark_model_path()))
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """How hard to look for the face and how much to clean the track afterwards.
+
+    `select` picks the face to follow when a track starts: "largest", "central", an int (the
+    n-th face by size, 0 = largest) or an (x, y) point in the first frame with faces (the face
+    containing it).
+    """
+
+    detect_every: int = 5  # frames between detector checks while a face is being tracked
+    detect_size: int = 640  # longer image side fed to the full-frame detector
+    upsample: int = (
+        0  # dlib pyramid upsampling for the full-frame pass (1 finds faces half the size)
+    )
+    min_score: float = 0.2  # HOG score to start a track; low scores are mostly non-faces
+    verify_score: float = -0.3  # looser score when re-checking a face that is already tracked
+    max_gap: int = (
+        12  # missing frames (0.5 s at 25 fps) filled by interpolation; longer ones are reported
+    )
+    smooth: int = 3  # centred moving-average length over landmarks (1 = off)
+    select: str | int | tuple[float, float] = "largest"
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face: box (x1, y1, x2, y2), detector score and (68, 2) landmarks (x, y)."""
+
+    box: np.ndarray
+    score: float
+    landmarks: np.ndarray
+
+
+@dataclass
+class FaceTrack:
+    """One face followed through a video; arrays are indexed by frame.
+
+    `landmarks` are smoothed and gap-filled (NaN inside long gaps), `raw` are the predictor's
+    fits (NaN where no face was fitted), `interpolated` marks frames filled across a short gap,
+    `gaps` lists the long gaps as half-open [start, stop) frame ranges. Coordinates are (x, y)
+    pixels in the input frames.
+    """
+
+    landmarks: np.ndarray  # (T, 68, 2) float32
+    raw: np.ndarray  # (T, 68, 2) float32
+    interpolated: np.ndarray  # (T,) bool
+    gaps: list[tuple[int, int]] = field(default_factory=list)
+    frame_size: tuple[int, int] = (0, 0)  # (height, width)
+
+    def __len__(self) -> int:
+        return len(self.landmarks)
+
+    @property
+    def has_face(self) -> np.ndarray:
+        """(T,) bool: frames with landmarks (fitted or interpolated)."""
+        return ~np.isnan(self.landmarks[:, 0, 0])
+
+    def filled(self) -> np.ndarray:
+        """(T, 68, 2) landmarks with long gaps bridged too (linear, held at the ends)."""
+        return _interpolate(self.landmarks, max_gap=len(self.landmarks))[0]
+
+    def to_dict(self) -> dict:
+        """JSON-ready: per-frame landmarks (null where no face), flags and long gaps."""
+        frames = [
+            {
+                "index": i,
+                "face": bool(ok),
+                "interpolated": bool(self.interpolated[i]),
+                "landmarks": np.round(self.landmarks[i], 2).tolist() if ok else None,
+            }
+            for i, ok in enumerate(self.has_face)
+        ]
+        return {
+            "frame_size": list(self.frame_size),
+            "gaps": [list(g) for g in self.gaps],
+            "frames": frames,
+        }
+
+
+def split_frames(frames: np.ndarray | Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """Yield (H, W, 3) uint8 RGB frames from an image, a (T, H, W, 3) array or an iterable."""
+    if isinstance(frames, np.ndarray):
+        frames = [frames]
+    for item in frames:
+        if item.ndim == 3:
+            yield item
+        elif item.ndim == 4:
+            yield from item
+        else:
+            raise ValueError(f"expected (H, W, 3) frames or (T, H, W, 3) chunks, got {item.shape}")
+
+
+def _to_gray(frame: np.ndarray) -> np.ndarray:
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) uint8 RGB frame, got {frame.shape} {frame.dtype}")
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+
+
+def _fit(gray: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """(68, 2) float32 landmarks fitted by the regression trees inside `box` (x1, y1, x2, y2)."""
+    rect = dlib.rectangle(*(int(round(v)) for v in box))
+    shape = _dlib_models()[1](gray, rect)
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+
+
+def _detect(gray: np.ndarray, scale: float, upsample: int, threshold: float, offset=(0.0, 0.0)):
+    """Detector boxes (N, 4) and scores on `gray` resized by `scale`, in `gray` + offset."""
+    small = (
+        gray
+        if scale == 1.0
+        else cv2.resize(
+            gray,
+            None,
+            fx=scale,
+            fy=scale,
+            interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+        )
+    )
+    rects, scores, _ = _dlib_models()[0].run(small, upsample, threshold)
+    boxes = np.array([[r.left(), r.top(), r.right(), r.bottom()] for r in rects], dtype=np.float32)
+    boxes = boxes.reshape(-1, 4) / scale + np.array([*offset, *offset], dtype=np.float32)
+    return boxes, np.asarray(scores, dtype=np.float32)
+
+
+def detect_faces(image: np.ndarray, config: TrackerConfig = TrackerConfig()) -> list[Face]:
+    """All faces in one RGB image with their landmarks, largest first."""
+    gray = _to_gray(image)
+    scale = min(1.0, config.detect_size / max(gray.shape))
+    boxes, scores = _detect(gray, scale, config.upsample, config.min_score)
+    order = np.argsort(-_area(boxes), kind="stable")
+    return [Face(boxes[i], float(scores[i]), _fit(gray, boxes[i])) for i in order]
+
+
+def _area(boxes: np.ndarray) -> np.ndarray:
+    return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+
+
+def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    lo = np.maximum(box[:2], boxes[:, :2])
+    hi = np.minimum(box[2:], boxes[:, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
+    return inter / (_area(box[None])[0] + _area(boxes) - inter)
+
+
+def _choose(boxes: np.ndarray, shape: tuple[int, int], select, last_box) -> int | None:
+    """Index of the box to follow, or None when the selection names no face in this frame."""
+    if not len(boxes):
+        return None
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    if last_box is not None:
+        # Re-acquiring after a gap: stay with the person seen last if one is near where they were.
+        distance = np.linalg.norm(centres - (last_box[:2] + last_box[2:]) / 2, axis=1)
+        near = int(np.argmin(distance))
+        if distance[near] < last_box[2] - last_box[0]:
+            return near
+    if select == "largest":
+        return int(np.argmax(_area(boxes)))
+    if select == "central":
+        return int(np.argmin(np.linalg.norm(centres - np.array(shape[::-1]) / 2, axis=1)))
+    if isinstance(select, int):
+        order = np.argsort(-_area(boxes), kind="stable")
+        return int(order[select]) if select < len(order) else None
+    x, y = select
+    inside = (boxes[:, 0] <= x) & (x <= boxes[:, 2]) & (boxes[:, 1] <= y) & (y <= boxes[:, 3])
+    return int(np.argmin(np.where(inside, _area(boxes), np.inf))) if inside.any() else None
+
+
+def _frame_of(landmarks: np.ndarray) -> tuple[np.ndarray, float]:
+    """Centre and RMS spread of a landmark set: a pose frame in which detector boxes are stored."""
+    centre = landmarks.mean(axis=0)
+    return centre, float(np.sqrt(((landmarks - centre) ** 2).sum(axis=1).mean()))
+
+
+class FaceTracker:
+    """Streaming tracker: call `update(frame)` for each RGB frame in order, then `result()`.
+
+    Between detector checks the tracker keeps the grey frames it has followed, so that when a check
+    finds the face gone it can look back and drop the frames where the face had already left.
+    """
+
+    def __init__(self, config: TrackerConfig = TrackerConfig(), name: str = "the input"):
+        self.config = config
+        self.name = name
+        self._raw: list[np.ndarray | None] = []
+        self._landmarks: np.ndarray | None = None  # last fit, None while no face is tracked
+        self._anchor: tuple[np.ndarray, np.ndarray] | None = None  # box offset, size / spread
+        self._followed: list[tuple[int, np.ndarray, np.ndarray]] = []  # since the last check
+        self._last_box: np.ndarray | None = None
+        self._frame_size: tuple[int, int] | None = None
+
+    def update(self, frame: np.ndarray) -> np.ndarray | None:
+        """Landmarks (68, 2) of the tracked face in this frame, or None when it is not found.
+
+        The answer is provisional for up to `detect_every` - 1 frames: `result()` is final.
+        """
+        gray = _to_gray(frame)
+        if self._frame_size is None:
+            self._frame_size = gray.shape
+        elif gray.shape != self._frame_size:
+            size = self._frame_size
+            raise ValueError(f"frame {len(self._raw)} is {gray.shape}, earlier ones {size}")
+        landmarks = self._acquire(gray) if self._landmarks is None else self._follow(gray)
+        self._landmarks = landmarks
+        self._raw.append(landmarks)
+        return landmarks
+
+    def _acquire(self, gray: np.ndarray) -> np.ndarray | None:
+        config = self.config
+        scale = min(1.0, config.detect_size / max(gray.shape))
+        boxes, _ = _detect(gray, scale, config.upsample, config.min_score)
+        pick = _choose(boxes, gray.shape, config.select, self._last_box)
+        return None if pick is None else self._anchor_on(gray, boxes[pick])
+
+    def _anchor_on(self, gray: np.ndarray, box: np.ndarray) -> np.ndarray:
+        landmarks = _fit(gray, box)
+        centre, spread = _frame_of(landmarks)
+        self._anchor = (((box[:2] + box[2:]) / 2 - centre) / spread, (box[2:] - box[:2]) / spread)
+        self._followed.clear()
+        self._last_box = box
+        return landmarks
+
+    def _follow(self, gray: np.ndarray) -> np.ndarray | None:
+        centre, spread = _frame_of(self._landmarks)
+        offset, size = self._anchor
+        middle, half = centre + offset * spread, size * spread / 2
+        box = np.concatenate([middle - half, middle + half])
+        self._last_box = box
+        if len(self._followed) + 1 < self.config.detect_every:
+            self._followed.append((len(self._raw), gray, box))
+            return _fit(gray, box)
+        found = self._confirm(gray, box)
+        if found is not None:
+            return self._anchor_on(gray, found)
+        # The face left somewhere since the last check: drop the frames that fail the check too.
+        for index, old_gray, old_box in reversed(self._followed):
+            if self._confirm(old_gray, old_box) is not None:
+                break
+            self._raw[index] = None
+        self._followed.clear()
+        return None
+
+    def _confirm(self, gray: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        """The detector box matching `box` in its neighbourhood, or None when the face is gone."""
+        width = box[2] - box[0]
+        height, frame_width = gray.shape
+        x1, y1 = int(max(0, box[0] - width)), int(max(0, box[1] - width))
+        x2, y2 = int(min(frame_width, box[2] + width)), int(min(height, box[3] + width))
+        if width < 4 or x2 - x1 < 8 or y2 - y1 < 8:
+            return None
+        # Scaled so the face is about 100 px: just above dlib's 80 px window, cheapest to scan.
+        boxes, _ = _detect(gray[y1:y2, x1:x2], 100.0 / width, 0, self.config.verify_score, (x1, y1))
+        if not len(boxes):
+            return None
+        overlap = _iou(box, boxes)
+        best = int(np.argmax(overlap))
+        return boxes[best] if overlap[best] >= 0.3 else None
+
+    def result(self) -> FaceTrack:
+        """The cleaned track; raises NoFaceError when no frame had a face."""
+        count = len(self._raw)
+        if count == 0:
+            raise NoFaceError(f"no video frames in {self.name}")
+        raw = np.full((count, N_LANDMARKS, 2), np.nan, dtype=np.float32)
+        for i, landmarks in enumerate(self._raw):
+            if landmarks is not None:
+                raw[i] = landmarks
+        if np.isnan(raw[:, 0, 0]).all():
+            raise NoFaceError(f"no face found in frames 0-{count - 1} of {self.name}")
+        filled, interpolated, gaps = _interpolate(raw, self.config.max_gap)
+        return FaceTrack(
+            _smooth(filled, self.config.smooth), raw, interpolated, gaps, self._frame_size
+        )
+
+
+def track_faces(
+    frames: np.ndarray | Iterable[np.ndarray],
+    config: TrackerConfig = TrackerConfig(),
+    name: str = "the input",
+) -> FaceTrack:
+    """Follow one face through RGB frames (an array or an iterable of frames or chunks, streamed).
+
+    `name` (e.g. the file name) is used in the NoFaceError message.
+    """
+    tracker = FaceTracker(config, name)
+    for frame in split_frames(frames):
+        tracker.update(frame)
+    return tracker.result()
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) ranges where `mask` is True."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(
+        zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True)
+    )
+
+
+def _interpolate(landmarks: np.ndarray, max_gap: int):
+    """Fill runs of missing frames up to `max_gap` long: linear between faces, held at either end.
+
+    Returns the filled copy, a mask of the filled frames and the longer runs left as NaN.
+    """
+    out = landmarks.copy()
+    missing = np.isnan(landmarks[:, 0, 0])
+    filled = np.zeros(len(landmarks), dtype=bool)
+    gaps = []
+    if missing.all():
+        return out, filled, _runs(missing)
+    for start, stop in _runs(missing):
+        if stop - start > max_gap:
+            gaps.append((start, stop))
+            continue
+        if start == 0:
+            out[:stop] = landmarks[stop]
+        elif stop == len(landmarks):
+            out[start:] = landmarks[start - 1]
+        else:
+            weight = (np.arange(1, stop - start + 1) / (stop - start + 1))[:, None, None]
+            out[start:stop] = (1 - weight) * landmarks[start - 1] + weight * landmarks[stop]
+        filled[start:stop] = True
+    return out, filled, gaps
+
+
+def _smooth(landmarks: np.ndarray, length: int) -> np.ndarray:
+    """Centred moving average of `length` frames per run of faces; shorter at run ends."""
+    out = landmarks.copy()
+    half = length // 2
+    if half == 0:
+        return out
+    for start, stop in _runs(~np.isnan(landmarks[:, 0, 0])):
+        run = landmarks[start:stop].astype(np.float64)
+        sums = np.concatenate([np.zeros((1, *run.shape[1:])), np.cumsum(run, axis=0)])
+        index = np.arange(len(run))
+        margin = np.minimum(half, np.minimum(index, len(run) - 1 - index))
+        total = sums[index + margin + 1] - sums[index - margin]
+        out[start:stop] = total / (2 * margin + 1)[:, None, None]
+    return out
