@@ -2,7 +2,8 @@
 
 A clip is a folder of pre-cropped frames `0.jpg, 1.jpg, ...` (25 fps) with `audio.wav` (or a
 precomputed `mel.npy`, 80 x M); `root/filelists/<split>.txt` may list clip folders relative to root
-(Wav2Lip's `get_image_list`), else every folder under root holding `0.jpg` is a clip. Arrays made by
+(Wav2Lip's `get_image_list`), else every folder under root holding `0.jpg` is a clip (every tenth
+one kept for "val"/"test"). Arrays made by
 `modelzoo.media` can be wrapped in `ArrayClip` instead. Window indexing follows Wav2Lip and
 jinny960812/SyncTalkFace@9d5d08d `train.py`: the mel window of frame f starts at int(80 f / 25)
 and is 16 steps long; the per-frame window of target frame k starts at frame k - 1.
@@ -15,6 +16,7 @@ import numpy as np
 import soundfile
 import torch
 
+from modelzoo.alm.model import mouth_windows
 from modelzoo.errors import UserError
 
 FPS = 25
@@ -118,6 +120,12 @@ def folder_clips(root: Path, split: str | None = None, img_size: int = 128, mel_
         folders = [root / name for name in names]
     else:
         folders = sorted({p.parent for p in root.rglob("0.jpg")})
+        if split is not None and len(folders) > 1:
+            # Without filelists, every tenth clip is held out for validation.
+            held_out = folders[::10]
+            folders = (
+                held_out if split in ("val", "test") else [f for f in folders if f not in held_out]
+            )
     if not folders:
         raise ClipDataError(f"{root} holds no clip folders (folders of 0.jpg, 1.jpg, ... frames)")
     return [FolderClip(folder, img_size, mel_fn) for folder in folders]
@@ -131,15 +139,6 @@ def to_unit(frames: np.ndarray) -> torch.Tensor:
 def to_signed(frames: np.ndarray) -> torch.Tensor:
     """(T, H, W, 3) uint8 -> (3, T, H, W) in [-1, 1], as the generators take."""
     return to_unit(frames) * 2.0 - 1.0
-
-
-def mouth_windows(frames: torch.Tensor) -> torch.Tensor:
-    """(3, F, H, W) -> (F - 4, 3, 5, H, W): the 5-frame window centred on each inner frame,
-    upper half zeroed (only the mouth is visible), the lip encoder's input."""
-    windows = frames.unfold(1, SYNC_FRAMES, 1).permute(1, 0, 4, 2, 3)  # (F-4, 3, 5, H, W)
-    windows = windows.clone()
-    windows[..., : frames.size(2) // 2, :] = 0
-    return windows
 
 
 def generator_window(clip, t: int, ref: int) -> dict | None:
@@ -158,7 +157,7 @@ def generator_window(clip, t: int, ref: int) -> dict | None:
         "mels": torch.from_numpy(indiv).unsqueeze(1),  # (5, 1, 80, 16)
         "sync_mel": torch.from_numpy(sync_mel).unsqueeze(0),  # (1, 80, 16)
         "target": target,  # (3, 5, H, W)
-        "lips": mouth_windows(window),  # (5, 3, 5, H, W)
+        "lips": mouth_windows(window[None])[0],  # (5, 3, 5, H, W)
     }
 
 

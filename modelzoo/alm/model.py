@@ -4,8 +4,9 @@ Reference code: jinny960812/SyncTalkFace@9d5d08d (`models/wav2lip.py`, `models/m
 licence file, so nothing is copied: this is an independent reimplementation). Module names match
 the authors' so that their checkpoint (`model_state_dict` + `dec_state_dict`, `disc_state_dict`)
 loads strictly through `modelzoo.alm.convert`. The generator takes Wav2Lip tensors: faces
-(B, 6, T, 128, 128) in [-1, 1] (masked target frames, then reference frames), mels (B, T, 1, 80, 16), and for training lip
-windows (B, T, 3, 5, 128, 128) with the upper half zeroed. Inference uses the key path only.
+(B, 6, T, 128, 128) in [-1, 1] (masked target frames, then reference frames), mels
+(B, T, 1, 80, 16), and for training lip windows (B, T, 3, 5, 128, 128) with the upper half zeroed.
+Inference uses the key path only.
 """
 
 from dataclasses import dataclass
@@ -201,6 +202,14 @@ def frames_to_batch(x: torch.Tensor) -> torch.Tensor:
 def batch_to_frames(x: torch.Tensor, batch: int) -> torch.Tensor:
     """(B*T, C, H, W) -> (B, C, T, H, W)."""
     return x.unflatten(0, (batch, -1)).transpose(1, 2)
+
+
+def mouth_windows(frames: torch.Tensor) -> torch.Tensor:
+    """(B, 3, F, H, W) -> (B, F-4, 3, 5, H, W): the upper-half-zeroed window around each frame."""
+    windows = frames.unfold(2, 5, 1).permute(0, 2, 1, 5, 3, 4)  # (B, F-4, 3, 5, H, W)
+    keep = torch.ones_like(frames[:1, :1, :1, :, :1])  # (1, 1, 1, H, 1)
+    keep[..., : frames.size(3) // 2, :] = 0
+    return windows * keep.unsqueeze(1)
 
 
 class FaceGenerator(nn.Module):
