@@ -47,7 +47,10 @@ class DemoSessionMiddleware:
 
         async def send_with_cookie(message):
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", cookie)]}
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (b"set-cookie", cookie)],
+                }
             await send(message)
 
         return await self.app(scope, receive, send_with_cookie)

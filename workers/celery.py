@@ -6,7 +6,7 @@ import threading
 import time
 
 from celery import Celery, signals
-from kombu import Queue
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
@@ -18,7 +18,7 @@ app = Celery("synclab")
 class CeleryConfig:
     """Celery settings derived from Django settings, read when Celery first needs them."""
 
-    task_queues = (Queue("gpu"), Queue("cpu"))
+    task_queues = tuple(Queue(name, Exchange(name), routing_key=name) for name in ("gpu", "cpu"))
     task_default_queue = "cpu"
     task_routes = {
         "workers.tasks.generate": {"queue": "gpu"},

@@ -32,10 +32,7 @@ def run_job(job_id: str, work: Callable) -> None:
             produced = work(job, out)
             names = [Path(p).name for p in produced]
         job.mark_succeeded(
-            [
-                {"name": n, "path": f"output/{n}", "content_type": _content_type(n)}
-                for n in names
-            ]
+            [{"name": n, "path": f"output/{n}", "content_type": _content_type(n)} for n in names]
         )
     except JobCancelled:
         log.info("job %s was cancelled or deleted while running", job_id)
@@ -45,7 +42,11 @@ def run_job(job_id: str, work: Callable) -> None:
         _fail(job, "the job took longer than this server allows and was stopped")
     except Exception:
         log.exception("job %s failed", job_id)
-        _fail(job, "internal error while running the job; staff can see the details", traceback.format_exc())
+        _fail(
+            job,
+            "internal error while running the job; staff can see the details",
+            traceback.format_exc(),
+        )
 
 
 def _fail(job, error: str, tb: str = "") -> None:

@@ -31,7 +31,9 @@ class JobUpdate:
 
 
 class Backend(Protocol):
-    def submit(self, kind: str, model: str, params: dict, files: dict[str, str], request) -> Iterator[JobUpdate]:
+    def submit(
+        self, kind: str, model: str, params: dict, files: dict[str, str], request
+    ) -> Iterator[JobUpdate]:
         """Validate, run or enqueue, and yield updates until the job finishes; raise gr.Error on bad input."""
 
     def list_jobs(self, request) -> list[list]:
@@ -41,7 +43,9 @@ class Backend(Protocol):
         """(label, model id) choices for a job kind."""
 
 
-def corruption_params(noise: str, snr_db: float, partial: bool, visual: str, fraction: float, seed: int) -> dict:
+def corruption_params(
+    noise: str, snr_db: float, partial: bool, visual: str, fraction: float, seed: int
+) -> dict:
     params: dict = {"seed": int(seed)}
     if noise != "none":
         params["audio"] = {"noise": noise, "snr_db": float(snr_db), "partial": bool(partial)}
@@ -85,8 +89,12 @@ def _media_role(path: str) -> str:
 def _result_components():
     status = gr.Markdown("", elem_id="status")
     video = gr.Video(label="Result video", interactive=False, elem_id="result-video")
-    audio = gr.Audio(label="Result audio", interactive=False, type="filepath", elem_id="result-audio")
-    files = gr.File(label="Download", file_count="multiple", interactive=False, elem_id="result-files")
+    audio = gr.Audio(
+        label="Result audio", interactive=False, type="filepath", elem_id="result-audio"
+    )
+    files = gr.File(
+        label="Download", file_count="multiple", interactive=False, elem_id="result-files"
+    )
     return status, video, audio, files
 
 
@@ -113,11 +121,17 @@ def _corrupt_tab(backend: Backend) -> None:
     with gr.Row():
         with gr.Column():
             media = gr.File(
-                label="Video (with audio) or audio file", file_types=["video", "audio"], elem_id="corrupt-media"
+                label="Video (with audio) or audio file",
+                file_types=["video", "audio"],
+                elem_id="corrupt-media",
             )
-            noise = gr.Dropdown(AUDIO_NOISES, value="white", label="Audio noise", elem_id="corrupt-noise")
+            noise = gr.Dropdown(
+                AUDIO_NOISES, value="white", label="Audio noise", elem_id="corrupt-noise"
+            )
             snr = gr.Slider(-10, 30, value=5, step=0.5, label="SNR (dB)", elem_id="corrupt-snr")
-            partial = gr.Checkbox(False, label="Noise on parts of the clip only (paper's partial noise)")
+            partial = gr.Checkbox(
+                False, label="Noise on parts of the clip only (paper's partial noise)"
+            )
             visual = gr.Dropdown(VIDEO_CORRUPTIONS, value="none", label="Visual corruption")
             fraction = gr.Slider(0.05, 1.0, value=0.3, step=0.05, label="Share of frames corrupted")
             seed = gr.Number(0, precision=0, label="Seed")
@@ -125,7 +139,17 @@ def _corrupt_tab(backend: Backend) -> None:
         with gr.Column():
             results = _result_components()
 
-    def submit(path, noise, snr_db, partial, visual, fraction, seed, request: gr.Request, progress=gr.Progress()):
+    def submit(
+        path,
+        noise,
+        snr_db,
+        partial,
+        visual,
+        fraction,
+        seed,
+        request: gr.Request,
+        progress=gr.Progress(),
+    ):
         if not path:
             raise gr.Error("Upload a video or audio file first.")
         params = corruption_params(noise, snr_db, partial, visual, fraction, seed)
@@ -154,7 +178,9 @@ def _generate_tab(backend: Backend) -> None:
     def submit(model_id, face_path, audio_path, request: gr.Request, progress=gr.Progress()):
         if not face_path or not audio_path:
             raise gr.Error("Upload a face video or photo and a speech audio file.")
-        face_role = "image" if Path(face_path).suffix.lower() in {".png", ".jpg", ".jpeg"} else "video"
+        face_role = (
+            "image" if Path(face_path).suffix.lower() in {".png", ".jpg", ".jpeg"} else "video"
+        )
         files = {face_role: face_path, "audio": audio_path}
         yield from _follow(backend.submit("generate", model_id or "", {}, files, request), progress)
 
@@ -197,4 +223,3 @@ def _jobs_tab(backend: Backend):
 
     refresh.click(rows, None, table)
     return table, rows
-

@@ -59,9 +59,7 @@ class SiteBackend:
             raise gr.Error("Your browser session is missing; reload the page (cookies must be on).")
         uploads = {role: LocalUpload(path) for role, path in files.items()}
         try:
-            form = JobForm(
-                {"kind": kind, "model": model, "params": json.dumps(params)}, uploads
-            )
+            form = JobForm({"kind": kind, "model": model, "params": json.dumps(params)}, uploads)
             if not form.is_valid():
                 raise gr.Error(form.first_error())
             data = form.cleaned_data
@@ -91,8 +89,15 @@ class SiteBackend:
         try:
             jobs = jobs_visible_to(owner_from_request(request))[:50]
             return [
-                [str(j.id), j.kind, j.model_id, j.status, f"{j.progress:.0%}", j.error or j.message,
-                 j.created_at.strftime("%Y-%m-%d %H:%M:%S")]
+                [
+                    str(j.id),
+                    j.kind,
+                    j.model_id,
+                    j.status,
+                    f"{j.progress:.0%}",
+                    j.error or j.message,
+                    j.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                ]
                 for j in jobs
             ]
         finally:

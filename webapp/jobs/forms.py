@@ -48,7 +48,9 @@ class JobForm(forms.Form):
         try:
             value = json.loads(raw)
         except json.JSONDecodeError as err:
-            raise forms.ValidationError(f"not valid JSON ({err.msg} at column {err.colno})") from None
+            raise forms.ValidationError(
+                f"not valid JSON ({err.msg} at column {err.colno})"
+            ) from None
         if not isinstance(value, dict):
             raise forms.ValidationError("must be a JSON object")
         return value

@@ -115,7 +115,8 @@ class Job(models.Model):
         self.outputs = []
         self.started_at = timezone.now()
         self.save()
-        shutil.rmtree(self.directory / "output", ignore_errors=True)
+        for leftover in [self.directory / "output", *self.directory.glob("output.tmp-*")]:
+            shutil.rmtree(leftover, ignore_errors=True)
 
     def report(self, fraction: float, message: str = "") -> None:
         """Write progress; raise JobCancelled when the row is gone or no longer running.

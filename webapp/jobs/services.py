@@ -27,7 +27,13 @@ def content_type_of(path: Path) -> str:
 
 
 def job_create(
-    *, owner: Owner, kind: str, files: dict, params: dict, model_id: str = "", model_revision: str = ""
+    *,
+    owner: Owner,
+    kind: str,
+    files: dict,
+    params: dict,
+    model_id: str = "",
+    model_revision: str = "",
 ) -> Job:
     """Store the inputs under the job's folder, commit the row, then enqueue its task.
 
