@@ -1,0 +1,210 @@
+"""Training loop for AV-RelScore after ms-dot-k/AVSR@2a287f5 `train.py` (CC BY-NC 4.0), rewritten.
+
+As in the reference: Adam(0.9, 0.98, eps 1e-9) under the Noam schedule
+lr = factor * d_model^-0.5 * min(step^-0.5, step * warmup^-1.5) (peak about 3.95e-4 at step 25k
+for d_model 256), the joint loss of the model, gradient accumulation, and validation with a
+checkpoint every `eval_every` steps. The reference's config names a gradient clip of 5.0 that
+its loop never applies, so clipping is off unless asked for.
+
+A dataset yields (video, waveform, text): video (T, 1, 88, 88) or (T, 88, 88) normalised gray crops,
+the 16 kHz waveform (S,), and the transcript. `last.pt` in the output folder holds everything
+needed to resume; the best model by validation WER is saved with `save_pretrained` under `best/`.
+"""
+
+import functools
+import logging
+import math
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import jiwer
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from modelzoo.avrelscore import vocab
+from modelzoo.avrelscore.decoding import greedy_ctc
+from modelzoo.avrelscore.model import SAMPLES_PER_FRAME, AVRelScore
+from modelzoo.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+class CheckpointMismatchError(UserError):
+    """A checkpoint to resume from was written for a different model config."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 1_000_000  # optimiser updates; the README's 200 epochs are counted the same way
+    batch_size: int = 2
+    accumulate: int = 1  # batches per optimiser update (the reference's update_frequency)
+    warmup: int = 25_000
+    lr_factor: float = 1.0
+    grad_clip: float = 0.0  # 0 turns clipping off, as the reference effectively runs
+    eval_every: int = 5_000
+    max_text_len: int = 150  # characters, as the reference cuts transcripts
+    num_workers: int = 0
+    seed: int = 1
+
+
+@dataclass
+class Batch:
+    video: torch.Tensor  # (B, T, 1, H, W) zero-padded
+    audio: torch.Tensor  # (B, T * 640) each clip cut or zero-padded to its own frames first
+    lengths: torch.Tensor  # (B,) valid video frames
+    targets: torch.Tensor  # (B, L) character ids padded with vocab.IGNORE
+    texts: list[str]
+
+
+def collate(samples: Iterable[tuple], max_text_len: int = 150) -> Batch:
+    """Pad (video, waveform, text) samples into one batch; audio is aligned to video frames."""
+    videos, audios, texts = [], [], []
+    for video, audio, text in samples:
+        video = torch.as_tensor(video, dtype=torch.float32)
+        videos.append(video if video.dim() == 4 else video[:, None])
+        n = video.size(0) * SAMPLES_PER_FRAME
+        audio = torch.as_tensor(audio, dtype=torch.float32)[:n]
+        audios.append(torch.nn.functional.pad(audio, (0, n - audio.size(0))))
+        texts.append(text)
+    lengths = torch.tensor([v.size(0) for v in videos])
+    frames = int(lengths.max())
+    video = videos[0].new_zeros((len(videos), frames, *videos[0].shape[1:]))
+    audio = torch.zeros(len(videos), frames * SAMPLES_PER_FRAME)
+    for i, (v, a) in enumerate(zip(videos, audios, strict=True)):
+        video[i, : v.size(0)] = v
+        audio[i, : a.size(0)] = a
+    ids = [vocab.encode(t)[:max_text_len] for t in texts]
+    targets = torch.full((len(ids), max(1, max(map(len, ids)))), vocab.IGNORE)
+    for i, row in enumerate(ids):
+        targets[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+    return Batch(video, audio, lengths, targets, texts)
+
+
+def noam_lr(step: int, d_model: int, warmup: int, factor: float = 1.0) -> float:
+    step = max(step, 1)
+    return factor * d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
+
+
+def _inputs(model: AVRelScore, batch: Batch, device):
+    cfg = model.config
+    video = batch.video.to(device) if cfg.uses_video else None
+    audio = batch.audio.to(device) if cfg.uses_audio else None
+    return video, audio, batch.lengths.to(device)
+
+
+@torch.no_grad()
+def validate(model: AVRelScore, loader: DataLoader, device="cpu") -> dict:
+    """Mean loss per utterance and word error rate of greedy CTC transcripts."""
+    model.eval()
+    total, count, refs, hyps = 0.0, 0, [], []
+    for batch in loader:
+        out = model(*_inputs(model, batch, device), batch.targets.to(device))
+        total += out.loss.item() * len(batch.texts)
+        count += len(batch.texts)
+        log_probs = model.ctc_log_probs(out.encoded)
+        hyps += [vocab.decode(ids) for ids in greedy_ctc(log_probs, batch.lengths)]
+        refs += [vocab.decode(vocab.encode(t)) for t in batch.texts]
+    model.train()
+    return {"loss": total / max(count, 1), "wer": jiwer.wer(refs, [h or "-" for h in hyps])}
+
+
+def _save_atomic(obj, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)  # a crash mid-write leaves the previous checkpoint intact
+
+
+def _resume(model, optimizer, path: Path) -> tuple[int, float]:
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state["config"] != asdict(model.config):
+        raise CheckpointMismatchError(
+            f"{path} was written for config {state['config']}, not {asdict(model.config)}"
+        )
+    model.load_state_dict(state["model"], strict=True)
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"])
+    return state["step"], state["best_wer"]
+
+
+def train(
+    model: AVRelScore,
+    train_set: Dataset,
+    out_dir: Path,
+    *,
+    config: TrainConfig = TrainConfig(),
+    val_set: Dataset | None = None,
+    device: str = "cpu",
+    progress: Callable[[int, dict], None] = lambda step, logs: None,
+) -> dict:
+    """Train until `config.steps` updates, resuming from `out_dir/last.pt` if it exists."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    model.to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.0, betas=(0.9, 0.98), eps=1e-9)
+    step, best_wer = 0, math.inf
+    if (out_dir / "last.pt").exists():
+        step, best_wer = _resume(model, optimizer, out_dir / "last.pt")
+        log.info("resumed from %s at step %d", out_dir / "last.pt", step)
+
+    def batches(data, shuffle):
+        return DataLoader(
+            data,
+            batch_size=config.batch_size,
+            shuffle=shuffle,
+            num_workers=config.num_workers,
+            collate_fn=functools.partial(collate, max_text_len=config.max_text_len),
+        )
+
+    val_loader = batches(val_set, False) if val_set is not None else None
+    logs: dict = {}
+    while step < config.steps:
+        for i, batch in enumerate(batches(train_set, True)):
+            out = model(*_inputs(model, batch, device), batch.targets.to(device))
+            (out.loss / config.accumulate).backward()
+            if (i + 1) % config.accumulate:
+                continue
+            step += 1
+            logs = _update(model, optimizer, step, config)
+            logs.update(loss=out.loss.item(), ctc=out.ctc_loss.item(), att=out.att_loss.item())
+            if step % config.eval_every == 0 or step == config.steps:
+                if val_loader is not None:
+                    logs.update(
+                        {f"val_{k}": v for k, v in validate(model, val_loader, device).items()}
+                    )
+                best_wer = _checkpoint(model, optimizer, step, best_wer, logs, out_dir)
+            progress(step, logs)
+            if step >= config.steps:
+                break
+    return logs
+
+
+def _update(model, optimizer, step: int, config: TrainConfig) -> dict:
+    lr = noam_lr(step, model.config.d_model, config.warmup, config.lr_factor)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    if config.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    optimizer.step()
+    optimizer.zero_grad()
+    return {"lr": lr}
+
+
+def _checkpoint(model, optimizer, step, best_wer, logs, out_dir: Path) -> float:
+    # without validation data the latest model counts as the best one
+    if "val_wer" not in logs or logs["val_wer"] < best_wer:
+        best_wer = logs.get("val_wer", best_wer)
+        model.save_pretrained(out_dir / "best")
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "step": step,
+        "best_wer": best_wer,
+        "config": asdict(model.config),
+        "rng": torch.get_rng_state(),
+    }
+    _save_atomic(state, out_dir / "last.pt")
+    log.info("step %d: %s", step, logs)
+    return best_wer
