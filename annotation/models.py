@@ -35,6 +35,7 @@ class Study(models.Model):
         PROLIFIC = "prolific", "Prolific"
         MTURK = "mturk", "Amazon MTurk"
         LINK = "link", "Plain link"
+        IMPORT = "import", "Imported ratings"
 
     slug = models.SlugField(unique=True)
     title = models.CharField(max_length=200)

@@ -1,0 +1,318 @@
+"""Study metrics recomputed from the responses: MOS and CIs, pairwise tests, agreement, lip reading.
+
+Methods after annotation-research.md §4, §5 and §7:
+- MOS with a t-based 95% CI over the votes (ITU-T P.1401: t, not 1.96, for small n), and the
+  CrowdMOS CI (Ribeiro et al., ICASSP 2011), whose model z_ij = mu + rater_i + stimulus_j + e_ij
+  counts rater and stimulus variance; variance components by the method of moments (ddof 1).
+- Pairwise tests between systems: paired t-test on per-utterance means, Holm-adjusted per question.
+- Krippendorff's alpha (ordinal) per question with the `krippendorff` package.
+- Lip reading: hits/substitutions/deletions/insertions per response with jiwer under the fixed
+  normalisation `NORMALISATION_VERSION`; WER and word accuracy (1 - WER) on pooled counts; relative
+  word accuracy of each system to the real videos on the shared utterances, with a bootstrap CI
+  (utterances resampled, then responses within each utterance); a ratio of pooled accuracies.
+Only regular stimuli of used sessions (completed, QC verdict accept or pending) enter.
+"""
+
+from collections import defaultdict
+from itertools import combinations
+
+import jiwer
+import krippendorff
+import numpy as np
+from scipy import stats
+
+from .models import Question, Response, Session, Stimulus
+
+NORMALISATION_VERSION = "synclab-wer-1"
+# synclab-wer-1: lower case, English contractions expanded, Unicode punctuation removed, spaces
+# collapsed. Changing any step needs a new version name: published figures cite the version.
+WER_TRANSFORM = jiwer.Compose(
+    [
+        jiwer.ToLowerCase(),
+        jiwer.ExpandCommonEnglishContractions(),
+        jiwer.RemovePunctuation(),
+        jiwer.RemoveMultipleSpaces(),
+        jiwer.Strip(),
+        jiwer.ReduceToListOfListOfWords(),
+    ]
+)
+
+
+def t_ci(values) -> dict:
+    """n, mean, sample SD and the t-based 95% CI half-width of a list of votes."""
+    x = np.asarray(values, dtype=float)
+    n = len(x)
+    if n == 0:
+        return {"n": 0, "mean": None, "sd": None, "ci95": None}
+    sd = float(x.std(ddof=1)) if n > 1 else None
+    half = float(stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n)) if n > 1 else None
+    return {"n": n, "mean": float(x.mean()), "sd": sd, "ci95": half}
+
+
+def _mean_within_variance(matrix: np.ndarray) -> float:
+    """Mean over rows of each row's sample variance, over rows with at least two values."""
+    variances = [np.nanvar(row, ddof=1) for row in matrix if np.sum(~np.isnan(row)) >= 2]
+    return float(np.mean(variances)) if variances else float("nan")
+
+
+def crowdmos_ci(matrix) -> float | None:
+    """CrowdMOS 95% CI half-width of the mean of a raters x stimuli matrix (NaN = no vote)."""
+    z = np.asarray(matrix, dtype=float)
+    observed = ~np.isnan(z)
+    total = int(observed.sum())
+    if total < 2:
+        return None
+    per_rater, per_stimulus = observed.sum(axis=1), observed.sum(axis=0)
+    v_all = float(np.nanvar(z, ddof=1))  # rater + stimulus + noise
+    v_su = _mean_within_variance(z)  # within a rater: stimulus + noise
+    v_wu = _mean_within_variance(z.T)  # within a stimulus: rater + noise
+    rater_term = float(np.sum(per_rater**2)) / total**2
+    stimulus_term = float(np.sum(per_stimulus**2)) / total**2
+    if np.isnan(v_su) and np.isnan(v_wu):
+        v_mu = v_all / total
+    elif np.isnan(v_wu):  # no stimulus rated twice: rater and noise cannot be told apart
+        v_mu = max(v_all - v_su, 0.0) * rater_term + max(v_su, 0.0) / total
+    elif np.isnan(v_su):  # no rater rated twice
+        v_mu = max(v_all - v_wu, 0.0) * stimulus_term + max(v_wu, 0.0) / total
+    else:
+        v_s, v_w = max(v_all - v_wu, 0.0), max(v_all - v_su, 0.0)
+        v_u = max(v_su + v_wu - v_all, 0.0)
+        v_mu = v_s * stimulus_term + v_w * rater_term + v_u / total
+    n_raters, n_stimuli = int((per_rater > 0).sum()), int((per_stimulus > 0).sum())
+    df = max(min(n_raters, n_stimuli) - 1, 1)
+    return float(stats.t.ppf(0.975, df) * np.sqrt(v_mu))
+
+
+def alpha_ordinal(matrix, domain) -> float | None:
+    """Krippendorff's alpha, ordinal, of a raters x units matrix; None when it is undefined."""
+    try:
+        value = krippendorff.alpha(
+            reliability_data=np.asarray(matrix, dtype=float),
+            level_of_measurement="ordinal",
+            value_domain=list(domain),
+        )
+    except (ValueError, ZeroDivisionError):
+        return None
+    return None if np.isnan(value) else float(value)
+
+
+def word_counts(reference: str, hypothesis: str) -> dict:
+    """Hits, substitutions, deletions, insertions and reference length N under synclab-wer-1."""
+    out = jiwer.process_words(
+        reference or "",
+        hypothesis or "",
+        reference_transform=WER_TRANSFORM,
+        hypothesis_transform=WER_TRANSFORM,
+    )
+    h, s, d, i = out.hits, out.substitutions, out.deletions, out.insertions
+    return {"H": h, "S": s, "D": d, "I": i, "N": h + s + d}
+
+
+def accuracy(counts) -> float | None:
+    """Word accuracy 1 - WER = (N - S - D - I) / N of pooled counts."""
+    n = sum(c["N"] for c in counts)
+    errors = sum(c["S"] + c["D"] + c["I"] for c in counts)
+    return (n - errors) / n if n else None
+
+
+def relative_accuracy(records, system: str, real: str, n_boot: int = 2000, seed: int = 0):
+    """Acc(system) / Acc(real) over the utterances both have, with a bootstrap 95% CI.
+
+    `records` are (utterance, system, counts) per response. Returns (ratio, low, high) or Nones.
+    """
+    by_utt = defaultdict(lambda: defaultdict(list))
+    for utterance, sys_name, counts in records:
+        if sys_name in (system, real):
+            # Per response: [N, errors] so a resample is a sum of rows.
+            by_utt[utterance][sys_name].append(
+                (counts["N"], counts["S"] + counts["D"] + counts["I"])
+            )
+    shared = sorted(u for u, row in by_utt.items() if row[system] and row[real])
+    if not shared:
+        return None, None, None
+    arrays = [(np.array(by_utt[u][system]), np.array(by_utt[u][real])) for u in shared]
+
+    def ratio(parts):
+        sys_n, sys_e, real_n, real_e = (sum(p[k] for p in parts) for k in range(4))
+        real_acc = (real_n - real_e) / real_n
+        return ((sys_n - sys_e) / sys_n) / real_acc if real_acc else np.nan
+
+    def sums(a):
+        return a[:, 0].sum(), a[:, 1].sum()
+
+    point = ratio([(*sums(s), *sums(r)) for s, r in arrays])
+    rng = np.random.default_rng(seed)
+    boots = np.empty(n_boot)
+    for b in range(n_boot):
+        parts = []
+        for k in rng.integers(0, len(arrays), len(arrays)):
+            s, r = arrays[k]
+            s, r = s[rng.integers(0, len(s), len(s))], r[rng.integers(0, len(r), len(r))]
+            parts.append((*sums(s), *sums(r)))
+        boots[b] = ratio(parts)
+    low, high = np.nanpercentile(boots, [2.5, 97.5])
+    return float(point), float(low), float(high)
+
+
+def used_responses(study):
+    """Responses that enter the metrics: regular stimuli, used sessions."""
+    return Response.objects.filter(
+        session__study=study,
+        session__status=Session.Status.COMPLETED,
+        session__qc_verdict__in=[Session.Verdict.ACCEPT, Session.Verdict.PENDING],
+        stimulus__role=Stimulus.Role.REGULAR,
+    ).select_related("stimulus", "question", "session")
+
+
+def _scale_votes(study):
+    votes = defaultdict(list)  # question key -> [(rater session, stimulus, system, utterance, v)]
+    for r in used_responses(study).filter(question__kind=Question.Kind.SCALE):
+        st = r.stimulus
+        votes[r.question.key].append((r.session_id, st.pk, st.system, st.utterance_id, r.value))
+    return votes
+
+
+def _matrix(rows, row_key, col_key):
+    row_ids = sorted({row_key(r) for r in rows}, key=str)
+    col_ids = sorted({col_key(r) for r in rows}, key=str)
+    ri, ci = {k: i for i, k in enumerate(row_ids)}, {k: i for i, k in enumerate(col_ids)}
+    m = np.full((len(row_ids), len(col_ids)), np.nan)
+    for r in rows:
+        m[ri[row_key(r)], ci[col_key(r)]] = r[4]
+    return m
+
+
+def mos_table(study) -> list[dict]:
+    """Per question and system: n, MOS, SD, t 95% CI, CrowdMOS 95% CI, raters and stimuli."""
+    table = []
+    for key, rows in sorted(_scale_votes(study).items()):
+        by_system = defaultdict(list)
+        for row in rows:
+            by_system[row[2]].append(row)
+        for system, sys_rows in sorted(by_system.items()):
+            summary = t_ci([r[4] for r in sys_rows])
+            matrix = _matrix(sys_rows, lambda r: r[0], lambda r: r[1])
+            table.append(
+                {
+                    "question": key,
+                    "system": system,
+                    **summary,
+                    "ci95_crowdmos": crowdmos_ci(matrix),
+                    "raters": matrix.shape[0],
+                    "stimuli": matrix.shape[1],
+                }
+            )
+    return table
+
+
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values, in the input order."""
+    order = np.argsort(pvalues)
+    adjusted, running = [0.0] * len(pvalues), 0.0
+    for rank, idx in enumerate(order):
+        running = max(running, min(1.0, (len(pvalues) - rank) * pvalues[idx]))
+        adjusted[idx] = running
+    return adjusted
+
+
+def pairwise_tests(study) -> list[dict]:
+    """Paired t-tests between systems on per-utterance MOS, Holm-adjusted within a question."""
+    results = []
+    for key, rows in sorted(_scale_votes(study).items()):
+        means = defaultdict(lambda: defaultdict(list))
+        for _, _, system, utterance, value in rows:
+            means[system][utterance].append(value)
+        tests = []
+        for a, b in combinations(sorted(means), 2):
+            shared = sorted(set(means[a]) & set(means[b]))
+            if len(shared) < 2:
+                continue
+            xa = [np.mean(means[a][u]) for u in shared]
+            xb = [np.mean(means[b][u]) for u in shared]
+            test = stats.ttest_rel(xa, xb)
+            p = float(test.pvalue) if not np.isnan(test.pvalue) else 1.0
+            diff = float(np.mean(xa) - np.mean(xb))
+            tests.append(
+                {
+                    "question": key,
+                    "a": a,
+                    "b": b,
+                    "utterances": len(shared),
+                    "mean_diff": diff,
+                    "t": float(test.statistic),
+                    "p": p,
+                }
+            )
+        for test, p_holm in zip(tests, holm([t["p"] for t in tests]), strict=True):
+            test["p_holm"] = p_holm
+        results += tests
+    return results
+
+
+def agreement(study) -> list[dict]:
+    """Krippendorff's alpha (ordinal) per scale question over sessions x stimuli."""
+    questions = {q.key: q for q in study.questions.filter(kind=Question.Kind.SCALE)}
+    result = []
+    for key, rows in sorted(_scale_votes(study).items()):
+        q = questions[key]
+        matrix = _matrix(rows, lambda r: r[0], lambda r: r[1])
+        alpha = alpha_ordinal(matrix, range(q.scale_min, q.scale_max + 1))
+        result.append({"question": key, "alpha_ordinal": alpha, "raters": matrix.shape[0]})
+    return result
+
+
+def lipreading_records(study) -> list[tuple]:
+    """(utterance, system, is_real, counts) for every used transcript."""
+    rows = used_responses(study).filter(question__kind=Question.Kind.TEXT)
+    return [
+        (
+            r.stimulus.utterance_id,
+            r.stimulus.system,
+            r.stimulus.is_real,
+            word_counts(r.stimulus.reference_text, r.transcript),
+        )
+        for r in rows
+        if r.stimulus.reference_text.strip()
+    ]
+
+
+def lipreading_table(study, n_boot: int = 2000) -> list[dict]:
+    """Per system: responses, pooled H/S/D/I/N, WER, word accuracy and relative accuracy (%)."""
+    records = lipreading_records(study)
+    real_systems = sorted({sys for _, sys, is_real, _ in records if is_real})
+    real = real_systems[0] if real_systems else None
+    plain = [(u, s, c) for u, s, _, c in records]
+    table = []
+    for system in sorted({s for _, s, _ in plain}):
+        counts = [c for _, s, c in plain if s == system]
+        pooled = {k: sum(c[k] for c in counts) for k in "HSDIN"}
+        acc = accuracy(counts)
+        row = {
+            "system": system,
+            "is_real": system == real,
+            "responses": len(counts),
+            **pooled,
+            "wer": None if acc is None else 1 - acc,
+            "word_accuracy": acc,
+            "relative_pct": None,
+            "relative_ci95": None,
+        }
+        if real is not None and system != real:
+            ratio, low, high = relative_accuracy(plain, system, real, n_boot=n_boot)
+            if ratio is not None:
+                row["relative_pct"] = 100 * ratio
+                row["relative_ci95"] = [100 * low, 100 * high]
+        table.append(row)
+    return table
+
+
+def study_results(study) -> dict:
+    """Everything the dashboard and the JSON export show, computed afresh."""
+    result = {"study": study.slug, "kind": study.kind, "normalisation": NORMALISATION_VERSION}
+    if study.kind == study.Kind.TRANSCRIBE:
+        result["lipreading"] = lipreading_table(study)
+    else:
+        result["mos"] = mos_table(study)
+        result["pairwise"] = pairwise_tests(study)
+        result["agreement"] = agreement(study)
+    return result

@@ -1,0 +1,193 @@
+"""Quality control of rater sessions: configurable checks whose failures are recorded with reasons.
+
+Rules and default thresholds after annotation-research.md §2.3, §2.5 and §9.3 (microsoft/P.808 and
+P.910 result parsers): clips not played to the end and failed trapping items reject a session (not
+paid, data left out); gold answers off by more than a tolerance, straight-lining (low variance),
+sessions faster than the media itself and a low correlation with the leave-one-out mean exclude it
+(paid, data left out). Excluded data are kept; `annotation.analysis` leaves them out.
+
+A study overrides a check in `Study.qc_config`, e.g.
+{"gold": {"tolerance": 0}, "min_variance": null} (null switches a check off).
+"""
+
+from collections import defaultdict
+
+import numpy as np
+
+from .models import Question, Response, Session, Stimulus
+
+DEFAULTS = {
+    "played_to_end": {"min_share": 1.0, "action": "reject"},
+    "trap": {"action": "reject"},
+    "gold": {"tolerance": 1, "action": "exclude"},
+    "min_variance": {"threshold": 0.1, "action": "exclude"},
+    "too_fast": {"min_share_of_media": 1.0, "action": "exclude"},
+    "loo_correlation": {"threshold": 0.7, "min_common": 5, "action": "exclude"},
+}
+SEVERITY = {Session.Verdict.ACCEPT: 0, Session.Verdict.EXCLUDE: 1, Session.Verdict.REJECT: 2}
+
+
+def checks_config(study) -> dict:
+    config = {}
+    for name, default in DEFAULTS.items():
+        override = (study.qc_config or {}).get(name, {})
+        config[name] = None if override is None else {**default, **override}
+    return config
+
+
+def _rows(responses) -> list[dict]:
+    return [
+        {
+            "session": r.session_id,
+            "stimulus": r.stimulus_id,
+            "role": r.stimulus.role,
+            "gold": r.stimulus.gold_answers,
+            "duration": r.stimulus.duration_s,
+            "question": r.question.key,
+            "scale": r.question.kind == Question.Kind.SCALE,
+            "value": r.value,
+            "played_to_end": r.played_to_end,
+        }
+        for r in responses
+    ]
+
+
+def _played_to_end(rows, cfg, session):
+    items = {(r["stimulus"], r["played_to_end"]) for r in rows if r["role"] != "practice"}
+    stimuli = {s for s, _ in items}
+    played = {s for s, ok in items if ok}
+    if stimuli and len(played) / len(stimuli) < cfg["min_share"]:
+        return f"{len(stimuli) - len(played)} of {len(stimuli)} clips not played to the end"
+    return None
+
+
+def _answer_misses(rows, role, tolerance):
+    misses = []
+    for r in rows:
+        expected = r["gold"].get(r["question"]) if r["role"] == role else None
+        if expected is not None and r["scale"] and abs(r["value"] - float(expected)) > tolerance:
+            misses.append(f"{r['question']} {r['value']:g} for {float(expected):g}")
+    return misses
+
+
+def _trap(rows, cfg, session):
+    misses = _answer_misses(rows, Stimulus.Role.TRAP, 0)
+    return f"trapping item answered {', '.join(misses)}" if misses else None
+
+
+def _gold(rows, cfg, session):
+    misses = _answer_misses(rows, Stimulus.Role.GOLD, cfg["tolerance"])
+    if misses:
+        return f"gold answer off by more than {cfg['tolerance']:g}: {', '.join(misses)}"
+    return None
+
+
+def _min_variance(rows, cfg, session):
+    by_question = defaultdict(list)
+    for r in rows:
+        if r["role"] == Stimulus.Role.REGULAR and r["scale"]:
+            by_question[r["question"]].append(r["value"])
+    flat = [
+        f"{key} variance {np.var(values, ddof=1):.3f}"
+        for key, values in sorted(by_question.items())
+        if len(values) >= 3 and np.var(values, ddof=1) < cfg["threshold"]
+    ]
+    return f"ratings barely vary ({', '.join(flat)})" if flat else None
+
+
+def _too_fast(rows, cfg, session):
+    if session.started_at is None or session.finished_at is None:
+        return None
+    durations = {r["stimulus"]: r["duration"] for r in rows if r["role"] != "practice"}
+    media_s = sum(d for d in durations.values() if d)
+    spent = (session.finished_at - session.started_at).total_seconds()
+    if media_s and spent < cfg["min_share_of_media"] * media_s:
+        return f"session took {spent:.0f} s for {media_s:.0f} s of video"
+    return None
+
+
+SESSION_CHECKS = {
+    "played_to_end": _played_to_end,
+    "trap": _trap,
+    "gold": _gold,
+    "min_variance": _min_variance,
+    "too_fast": _too_fast,
+}
+
+
+def _verdict(reasons: list[dict]) -> str:
+    worst = Session.Verdict.ACCEPT
+    for reason in reasons:
+        if SEVERITY[reason["action"]] > SEVERITY[worst]:
+            worst = Session.Verdict(reason["action"])
+    return str(worst)
+
+
+def _session_reasons(session, rows, config) -> list[dict]:
+    reasons = []
+    for name, check in SESSION_CHECKS.items():
+        cfg = config[name]
+        detail = check(rows, cfg, session) if cfg is not None else None
+        if detail:
+            reasons.append({"check": name, "action": cfg["action"], "detail": detail})
+    return reasons
+
+
+def session_verdict(session) -> tuple[str, list[dict]]:
+    """The verdict of one finished session from its own answers (no study-wide checks)."""
+    responses = Response.objects.filter(session=session).select_related("stimulus", "question")
+    reasons = _session_reasons(session, _rows(responses), checks_config(session.study))
+    return _verdict(reasons), reasons
+
+
+def loo_correlations(votes: dict, min_common: int) -> dict:
+    """Pearson r of each session's votes with the mean of the other sessions' votes on them.
+
+    `votes` maps (session, stimulus, question) to a value; sessions with fewer than `min_common`
+    votes that others also gave, or with constant votes, get no r.
+    """
+    by_item = defaultdict(dict)
+    for (session, stimulus, question), value in votes.items():
+        by_item[(stimulus, question)][session] = value
+    pairs = defaultdict(list)
+    for item_votes in by_item.values():
+        total, count = sum(item_votes.values()), len(item_votes)
+        if count < 2:
+            continue
+        for session, value in item_votes.items():
+            pairs[session].append((value, (total - value) / (count - 1)))
+    result = {}
+    for session, xy in pairs.items():
+        x, y = np.array(xy).T
+        if len(xy) >= min_common and x.std() > 0 and y.std() > 0:
+            result[session] = float(np.corrcoef(x, y)[0, 1])
+    return result
+
+
+def study_verdicts(study) -> dict:
+    """Verdicts of every completed session: session checks, then the leave-one-out correlation."""
+    config = checks_config(study)
+    sessions = {s.pk: s for s in study.sessions.filter(status=Session.Status.COMPLETED)}
+    responses = Response.objects.filter(session__in=list(sessions)).select_related(
+        "stimulus", "question"
+    )
+    rows_by_session = defaultdict(list)
+    for row in _rows(responses):
+        rows_by_session[row["session"]].append(row)
+    reasons = {pk: _session_reasons(s, rows_by_session[pk], config) for pk, s in sessions.items()}
+    cfg = config["loo_correlation"]
+    if cfg is not None:
+        votes = {
+            (r["session"], r["stimulus"], r["question"]): r["value"]
+            for pk, rows in rows_by_session.items()
+            if _verdict(reasons[pk]) == Session.Verdict.ACCEPT
+            for r in rows
+            if r["role"] == Stimulus.Role.REGULAR and r["scale"]
+        }
+        for pk, r in loo_correlations(votes, cfg["min_common"]).items():
+            if r < cfg["threshold"]:
+                detail = f"r = {r:.2f} with the other raters' mean (below {cfg['threshold']:g})"
+                reasons[pk].append(
+                    {"check": "loo_correlation", "action": cfg["action"], "detail": detail}
+                )
+    return {pk: (_verdict(reasons[pk]), reasons[pk]) for pk in sessions}

@@ -1,0 +1,385 @@
+"""Crowd-study services: the only code that writes studies, stimuli, raters, sessions and responses.
+
+Assignment follows annotation-research.md §9: balanced blocks as in P.808's `balanced_block`, a
+Latin square across blocks (block g shows utterance u under system (u + g) mod S, so no rater meets
+one utterance under two systems), the least-filled block first counting unexpired sessions as
+psiTurk does, gold and trap items mixed in, and a shuffled order per session.
+"""
+
+import random
+import subprocess
+import tempfile
+from collections import defaultdict
+from datetime import timedelta
+from pathlib import Path
+
+from django.core.files import File
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from . import qc
+from .models import Question, Rater, Response, Session, SessionItem, Stimulus, Study
+
+
+class AnnotationError(Exception):
+    """A request the study cannot serve; the message is shown to the rater or staff as is."""
+
+
+class StudyClosed(AnnotationError):
+    pass
+
+
+class StudyFull(AnnotationError):
+    pass
+
+
+class AlreadyParticipated(AnnotationError):
+    def __init__(self, message: str, session: Session | None = None):
+        super().__init__(message)
+        self.session = session
+
+
+class NotInSession(AnnotationError):
+    pass
+
+
+class InvalidAnswer(AnnotationError):
+    pass
+
+
+class SessionClosed(AnnotationError):
+    pass
+
+
+DEFAULT_QUESTIONS = {
+    Study.Kind.ACR: [
+        {
+            "key": "realness",
+            "prompt": "How real does this video look?",
+            "anchors": ["Bad", "Poor", "Fair", "Good", "Excellent"],
+        }
+    ],
+    Study.Kind.TRANSCRIBE: [
+        {"key": "transcript", "prompt": "Type the words the person says.", "kind": "text"}
+    ],
+}
+
+
+def study_create(*, slug: str, title: str, kind: str = Study.Kind.ACR, questions=None, **options):
+    """Create a study with its questions (dicts of Question fields; defaults by study kind)."""
+    if kind not in Study.Kind.values:
+        raise AnnotationError(f"unknown study kind {kind!r}; use one of {Study.Kind.values}")
+    questions = questions or DEFAULT_QUESTIONS[kind]
+    with transaction.atomic():
+        study = Study.objects.create(slug=slug, title=title, kind=kind, **options)
+        for order, spec in enumerate(questions):
+            spec = {"order": order, **spec}
+            if kind == Study.Kind.TRANSCRIBE:
+                spec.setdefault("kind", Question.Kind.TEXT)
+            question = Question(study=study, **spec)
+            if question.kind == Question.Kind.SCALE and question.scale_max <= question.scale_min:
+                raise AnnotationError(f"question {question.key!r}: scale_max must exceed scale_min")
+            question.save()
+    return study
+
+
+def _probe_duration(path: Path) -> float | None:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    try:
+        return float(out.stdout.strip())
+    except ValueError:
+        return None
+
+
+def _remux(src: Path, dst: Path, *, drop_audio: bool) -> None:
+    """Copy the streams into a clean MP4: no metadata (titles could name the system), moov first.
+
+    Lip-reading clips lose their audio here, so unmuting in the browser reveals nothing.
+    """
+    audio = ["-an"] if drop_audio else ["-map", "0:a:0?"]
+    base = ["ffmpeg", "-y", "-v", "error", "-i", str(src), "-map", "0:v:0", *audio]
+    tail = ["-map_metadata", "-1", "-movflags", "+faststart", str(dst)]
+    if subprocess.run([*base, "-c", "copy", *tail], capture_output=True).returncode == 0:
+        return
+    encode = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac"]
+    done = subprocess.run([*base, *encode, *tail], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise AnnotationError(f"{src.name}: not a usable video ({done.stderr.strip()[-200:]})")
+
+
+def stimulus_add(
+    *,
+    study: Study,
+    path: Path | str | None,
+    system: str,
+    utterance_id: str,
+    reference_text: str = "",
+    is_real: bool = False,
+    role: str = Stimulus.Role.REGULAR,
+    gold_answers: dict | None = None,
+    source_job=None,
+) -> Stimulus:
+    """Add one stimulus; its media is a cleaned copy of `path` (None: ratings without media)."""
+    if study.kind == Study.Kind.TRANSCRIBE and role == Stimulus.Role.REGULAR and not reference_text:
+        raise AnnotationError(f"{system}/{utterance_id}: lip-reading stimuli need a reference text")
+    stimulus = Stimulus(
+        study=study,
+        system=system,
+        utterance_id=utterance_id,
+        reference_text=reference_text,
+        is_real=is_real,
+        role=role,
+        gold_answers=gold_answers or {},
+        source_job=source_job,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        if path is not None:
+            clean = Path(tmp) / "clip.mp4"
+            _remux(Path(path), clean, drop_audio=study.kind == Study.Kind.TRANSCRIBE)
+            stimulus.duration_s = _probe_duration(clean)
+        try:
+            with transaction.atomic():
+                if path is not None:
+                    with clean.open("rb") as fh:
+                        stimulus.media.save("clip.mp4", File(fh), save=False)
+                stimulus.save()
+        except IntegrityError as exc:
+            if stimulus.media:
+                stimulus.media.delete(save=False)
+            raise AnnotationError(
+                f"{system}/{utterance_id}: this study already has that system and utterance"
+            ) from exc
+    return stimulus
+
+
+def stimulus_add_from_job(
+    *, study: Study, job, utterance_id: str, reference_text: str = "", system: str = "", name=""
+) -> Stimulus:
+    """Add the video output of a finished generation job; the system defaults to its model id."""
+    if job.status != job.Status.SUCCEEDED:
+        raise AnnotationError(f"job {job.pk} has not succeeded (status {job.status})")
+    videos = [o for o in job.outputs if o["content_type"].startswith("video/")]
+    chosen = [o for o in videos if o["name"] == name] if name else videos[:1]
+    if not chosen:
+        raise AnnotationError(f"job {job.pk} has no video output {name!r}")
+    return stimulus_add(
+        study=study,
+        path=job.output_path(chosen[0]["name"]),
+        system=system or job.model_id or "generated",
+        utterance_id=utterance_id,
+        reference_text=reference_text,
+        source_job=job.pk,
+    )
+
+
+def study_blocks(study: Study) -> list[list[int]]:
+    """The study's regular stimuli split into Latin-square blocks (lists of stimulus ids).
+
+    Block (g, c) holds, for the c-th chunk of utterances, utterance i under system (i + g) mod S:
+    every stimulus lies in exactly one block and every block shows an utterance at most once.
+    """
+    grid = defaultdict(dict)
+    for pk, system, utterance in Stimulus.objects.filter(
+        study=study, role=Stimulus.Role.REGULAR
+    ).values_list("pk", "system", "utterance_id"):
+        grid[utterance][system] = pk
+    systems = sorted({s for row in grid.values() for s in row})
+    utterances = sorted(grid)
+    size = max(1, study.stimuli_per_session)
+    chunks = [utterances[i : i + size] for i in range(0, len(utterances), size)]
+    blocks = []
+    for g in range(len(systems)):
+        for chunk_start, chunk in zip(range(0, len(utterances), size), chunks, strict=True):
+            block = []
+            for offset, utterance in enumerate(chunk):
+                system = systems[(chunk_start + offset + g) % len(systems)]
+                if system in grid[utterance]:
+                    block.append(grid[utterance][system])
+            if block:
+                blocks.append(block)
+    return blocks
+
+
+def _block_fill(study: Study) -> dict[int, int]:
+    """Sessions per block that count towards its votes: kept completions plus live ones."""
+    live_since = timezone.now() - timedelta(minutes=study.session_ttl_minutes)
+    counting = Q(status=Session.Status.COMPLETED) & ~Q(qc_verdict=Session.Verdict.REJECT)
+    counting |= Q(status__in=[Session.Status.CONSENTED, Session.Status.ACTIVE]) & Q(
+        consented_at__gte=live_since
+    )
+    rows = Session.objects.filter(counting, study=study).values("block").annotate(n=Count("pk"))
+    return {row["block"]: row["n"] for row in rows}
+
+
+def session_assign(*, study: Study, rater: Rater, rng=None, **platform_fields) -> Session:
+    """Create the rater's session: the least-filled block, gold and trap items, shuffled."""
+    rng = rng or random.SystemRandom()
+    blocks = study_blocks(study)
+    if not blocks:
+        raise StudyClosed("this study has no stimuli yet")
+    fill = _block_fill(study)
+    least = min(fill.get(g, 0) for g in range(len(blocks)))
+    if least >= study.votes_per_stimulus:
+        raise StudyFull("this study has all the ratings it needs; thank you for your interest")
+    candidates = [g for g in range(len(blocks)) if fill.get(g, 0) == least]
+    block = rng.choice(candidates)
+    trials = list(blocks[block])
+    for role, count in [
+        (Stimulus.Role.GOLD, study.gold_per_session),
+        (Stimulus.Role.TRAP, study.traps_per_session),
+    ]:
+        pool = list(Stimulus.objects.filter(study=study, role=role).values_list("pk", flat=True))
+        trials += rng.sample(pool, min(count, len(pool)))
+    rng.shuffle(trials)
+    practice = list(
+        Stimulus.objects.filter(study=study, role=Stimulus.Role.PRACTICE).values_list(
+            "pk", flat=True
+        )[:1]
+    )
+    session = Session.objects.create(study=study, rater=rater, block=block, **platform_fields)
+    SessionItem.objects.bulk_create(
+        SessionItem(session=session, stimulus_id=pk, position=i)
+        for i, pk in enumerate(practice + trials)
+    )
+    return session
+
+
+def rater_enter(
+    *, study: Study, platform: str, external_id: str, rng=None, **platform_fields
+) -> Session:
+    """Register a rater and assign a session; a rater who already took part is refused."""
+    if not study.is_open:
+        raise StudyClosed("this study is closed")
+    if not external_id:
+        raise AnnotationError("a participant id is needed to take part")
+    with transaction.atomic():
+        # One assignment at a time per study, so that concurrent raters spread over the blocks.
+        Study.objects.select_for_update().filter(pk=study.pk).first()
+        existing = Session.objects.filter(
+            rater__study=study, rater__platform=platform, rater__external_id=external_id
+        ).first()
+        if (
+            existing is not None
+            or Rater.objects.filter(
+                study=study, platform=platform, external_id=external_id
+            ).exists()
+        ):
+            raise AlreadyParticipated("you have already taken part in this study", existing)
+        rater = Rater.objects.create(study=study, platform=platform, external_id=external_id)
+        return session_assign(study=study, rater=rater, rng=rng, **platform_fields)
+
+
+def _checked_value(question: Question, raw) -> dict:
+    if question.kind == Question.Kind.TEXT:
+        return {"transcript": str(raw or "").strip()[:2000]}
+    try:
+        value = float(raw)
+    except (TypeError, ValueError) as exc:
+        raise InvalidAnswer(f"{question.key}: choose a rating") from exc
+    if not (question.scale_min <= value <= question.scale_max) or value != int(value):
+        raise InvalidAnswer(
+            f"{question.key}: {raw!r} is not on the scale {question.scale_min}-{question.scale_max}"
+        )
+    return {"value": value}
+
+
+def response_record(
+    *,
+    session: Session,
+    stimulus: Stimulus,
+    answers: dict,
+    play_count: int = 0,
+    played_to_end: bool = False,
+    time_on_item_s: float | None = None,
+) -> tuple[list[Response], bool]:
+    """Store the answers to every question for one stimulus; (responses, whether new).
+
+    A repeat of an answered item returns the stored rows unchanged: responses are append-only.
+    """
+    item = SessionItem.objects.filter(session=session, stimulus=stimulus).first()
+    if item is None:
+        raise NotInSession("this clip is not part of your session")
+    questions = list(session.study.questions.all())
+    stored = list(Response.objects.filter(session=session, stimulus=stimulus))
+    if len(stored) >= len(questions):
+        return stored, False
+    if session.status not in {Session.Status.CONSENTED, Session.Status.ACTIVE}:
+        raise SessionClosed("this session is finished")
+    missing = [q.key for q in questions if q.key not in answers]
+    if missing:
+        raise InvalidAnswer(f"answer every question (missing: {', '.join(missing)})")
+    common = {
+        "play_count": max(0, int(play_count)),
+        "played_to_end": bool(played_to_end),
+        "time_on_item_s": time_on_item_s,
+        "position": item.position,
+    }
+    rows, created_any = [], False
+    with transaction.atomic():
+        for question in questions:
+            row, created = Response.objects.get_or_create(
+                session=session,
+                stimulus=stimulus,
+                question=question,
+                defaults={**common, **_checked_value(question, answers[question.key])},
+            )
+            rows.append(row)
+            created_any |= created
+    return rows, created_any
+
+
+def session_pending_items(session: Session):
+    """The session's items still lacking an answer, in playlist order (practice excluded)."""
+    n_questions = session.study.questions.count()
+    answered = (
+        Response.objects.filter(session=session)
+        .values("stimulus")
+        .annotate(n=Count("pk"))
+        .filter(n__gte=n_questions)
+        .values("stimulus")
+    )
+    return (
+        session.items.exclude(stimulus__role=Stimulus.Role.PRACTICE)
+        .exclude(stimulus__in=answered)
+        .select_related("stimulus")
+        .order_by("position")
+    )
+
+
+def session_complete(*, session: Session) -> Session:
+    """Close a session whose items are all answered; run the per-session QC checks."""
+    with transaction.atomic():
+        session = Session.objects.select_for_update().get(pk=session.pk)
+        if session.status == Session.Status.COMPLETED:
+            return session
+        if session_pending_items(session).exists():
+            raise InvalidAnswer("some clips still need an answer")
+        session.status = Session.Status.COMPLETED
+        session.finished_at = timezone.now()
+        session.completion_code = session.study.completion_code or _session_code()
+        session.qc_verdict, session.qc_reasons = qc.session_verdict(session)
+        session.save()
+    return session
+
+
+def _session_code() -> str:
+    return f"S{random.SystemRandom().getrandbits(40):010X}"
+
+
+def qc_rerun(*, study: Study) -> int:
+    """Recompute every completed session's verdict, adding the study-wide checks; count changes."""
+    verdicts = qc.study_verdicts(study)
+    changed = 0
+    with transaction.atomic():
+        for session in Session.objects.filter(study=study, status=Session.Status.COMPLETED):
+            verdict, reasons = verdicts[session.pk]
+            if (verdict, reasons) != (session.qc_verdict, session.qc_reasons):
+                session.qc_verdict, session.qc_reasons = verdict, reasons
+                session.save(update_fields=["qc_verdict", "qc_reasons"])
+                changed += 1
+    return changed

@@ -1,0 +1,189 @@
+"""Services of crowd studies: assignment, one participation, idempotent and checked responses."""
+
+import random
+import subprocess
+from collections import Counter
+
+import pytest
+
+from annotation import services
+from annotation.models import Response, Session, SessionItem, Stimulus
+
+from .conftest import grid
+
+SYSTEMS = ["real", "sysA", "sysB"]
+UTTERANCES = [f"u{i}" for i in range(6)]
+
+
+def enter(study, pid, seed=0):
+    return services.rater_enter(
+        study=study, platform="prolific", external_id=pid, rng=random.Random(seed)
+    )
+
+
+def answer_all(session, value=3):
+    for item in session.items.select_related("stimulus"):
+        services.response_record(
+            session=session,
+            stimulus=item.stimulus,
+            answers={"realness": value, "lipsync": value},
+            played_to_end=True,
+        )
+
+
+def test_no_session_meets_an_utterance_under_two_systems(acr_study):
+    grid(acr_study, SYSTEMS, UTTERANCES)
+    for i in range(12):
+        session = enter(acr_study, f"p{i}", seed=i)
+        utterances = [it.stimulus.utterance_id for it in session.items.select_related("stimulus")]
+        assert len(utterances) == len(set(utterances))
+
+
+def test_blocks_cover_every_stimulus_exactly_once(acr_study):
+    stimuli = grid(acr_study, SYSTEMS, UTTERANCES)
+    blocks = services.study_blocks(acr_study)
+    flat = [pk for block in blocks for pk in block]
+    assert sorted(flat) == sorted(s.pk for s in stimuli)
+
+
+def test_blocks_balance_systems_within_a_session(acr_study):
+    grid(acr_study, SYSTEMS, UTTERANCES)
+    acr_study.stimuli_per_session = 6
+    acr_study.save()
+    names = {s.pk: s.system for s in acr_study.stimuli.all()}
+    for block in services.study_blocks(acr_study):
+        assert set(Counter(names[pk] for pk in block).values()) == {2}
+
+
+def test_least_filled_block_is_assigned_first(acr_study):
+    grid(acr_study, SYSTEMS, UTTERANCES)
+    n_blocks = len(services.study_blocks(acr_study))
+    blocks = [enter(acr_study, f"p{i}", seed=i).block for i in range(n_blocks)]
+    assert sorted(blocks) == list(range(n_blocks))
+
+
+def test_full_study_refuses_new_raters(acr_study):
+    grid(acr_study, ["real"], ["u0"])
+    enter(acr_study, "p0")
+    enter(acr_study, "p1")
+    with pytest.raises(services.StudyFull):
+        enter(acr_study, "p2")
+
+
+def test_second_entry_of_a_rater_is_refused(acr_study):
+    grid(acr_study, SYSTEMS, UTTERANCES)
+    first = enter(acr_study, "same")
+    with pytest.raises(services.AlreadyParticipated) as info:
+        enter(acr_study, "same")
+    assert info.value.session == first
+
+
+def test_gold_trap_and_practice_items_join_the_session(acr_study):
+    grid(acr_study, SYSTEMS, UTTERANCES)
+    acr_study.gold_per_session = acr_study.traps_per_session = 1
+    acr_study.save()
+    for role in ["gold", "trap", "practice"]:
+        services.stimulus_add(
+            study=acr_study, path=None, system=role, utterance_id=role, role=role,
+            gold_answers={"realness": 5},
+        )
+    session = enter(acr_study, "p0")
+    roles = Counter(session.items.values_list("stimulus__role", flat=True))
+    assert roles["gold"] == roles["trap"] == roles["practice"] == 1
+    assert session.items.get(position=0).stimulus.role == "practice"
+
+
+def test_submitting_the_same_response_twice_stores_it_once(acr_study):
+    grid(acr_study, SYSTEMS, UTTERANCES)
+    session = enter(acr_study, "p0")
+    stimulus = session.items.first().stimulus
+    answers = {"realness": 4, "lipsync": 2}
+    _, created_first = services.response_record(session=session, stimulus=stimulus, answers=answers)
+    _, created_again = services.response_record(
+        session=session, stimulus=stimulus, answers={"realness": 1, "lipsync": 1}
+    )
+    assert (created_first, created_again) == (True, False)
+    stored = Response.objects.filter(session=session, stimulus=stimulus)
+    assert sorted(stored.values_list("value", flat=True)) == [2.0, 4.0]
+
+
+def test_response_for_a_stimulus_outside_the_session_is_refused(acr_study):
+    grid(acr_study, SYSTEMS, UTTERANCES)
+    session = enter(acr_study, "p0")
+    own = set(session.items.values_list("stimulus", flat=True))
+    foreign = Stimulus.objects.exclude(pk__in=own).first()
+    with pytest.raises(services.NotInSession):
+        services.response_record(
+            session=session, stimulus=foreign, answers={"realness": 3, "lipsync": 3}
+        )
+    assert not Response.objects.exists()
+
+
+def test_rating_off_the_scale_is_refused(acr_study):
+    grid(acr_study, SYSTEMS, UTTERANCES)
+    session = enter(acr_study, "p0")
+    with pytest.raises(services.InvalidAnswer):
+        services.response_record(
+            session=session,
+            stimulus=session.items.first().stimulus,
+            answers={"realness": 9, "lipsync": 3},
+        )
+
+
+def test_session_completes_only_when_every_item_is_answered(acr_study):
+    grid(acr_study, SYSTEMS, UTTERANCES)
+    session = enter(acr_study, "p0")
+    with pytest.raises(services.InvalidAnswer):
+        services.session_complete(session=session)
+    answer_all(session)
+    done = services.session_complete(session=session)
+    assert done.status == Session.Status.COMPLETED
+    assert done.completion_code == acr_study.completion_code
+
+
+def test_lipreading_stimulus_is_stored_without_audio_or_metadata(db, tiny_clip):
+    study = services.study_create(slug="lr", title="LR", kind="transcribe")
+    stimulus = services.stimulus_add(
+        study=study, path=tiny_clip, system="sysA", utterance_id="u0", reference_text="hello"
+    )
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type:format_tags",
+         "-of", "default=nw=1", stimulus.media.path],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    assert "codec_type=video" in probe
+    assert "audio" not in probe
+    assert "system-secret" not in probe
+    assert "sysA" not in stimulus.media.name
+
+
+def test_stimulus_from_a_finished_generation_job_keeps_its_model_as_system(db, tiny_clip, tmp_path):
+    from webapp.jobs.models import Job
+
+    job = Job.objects.create(kind="generate", model_id="cals-demo", status="succeeded")
+    out = job.directory / "output"
+    out.mkdir(parents=True)
+    (out / "result.mp4").write_bytes(tiny_clip.read_bytes())
+    job.outputs = [{"name": "result.mp4", "path": "output/result.mp4", "content_type": "video/mp4"}]
+    job.save()
+    study = services.study_create(slug="acr2", title="ACR")
+    stimulus = services.stimulus_add_from_job(study=study, job=job, utterance_id="u0")
+    assert (stimulus.system, stimulus.source_job) == ("cals-demo", job.pk)
+    assert stimulus.duration_s == pytest.approx(1.0, abs=0.2)
+
+
+def test_unfinished_job_cannot_become_a_stimulus(db):
+    from webapp.jobs.models import Job
+
+    job = Job.objects.create(kind="generate", model_id="cals-demo")
+    study = services.study_create(slug="acr3", title="ACR")
+    with pytest.raises(services.AnnotationError):
+        services.stimulus_add_from_job(study=study, job=job, utterance_id="u0")
+
+
+def test_session_items_have_distinct_opaque_tokens(acr_study):
+    grid(acr_study, SYSTEMS, UTTERANCES)
+    session = enter(acr_study, "p0")
+    tokens = list(SessionItem.objects.filter(session=session).values_list("token", flat=True))
+    assert len(set(tokens)) == len(tokens)
+    assert all(len(t) >= 20 and "sys" not in t for t in tokens)
