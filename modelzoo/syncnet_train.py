@@ -35,7 +35,7 @@ class SyncNetTask:
         loss = self.loss(batch)
         loss.backward()
         optimizer.step()
-        return {"loss": float(loss)}
+        return {"loss": loss.item()}
 
     def validate(self, batch) -> dict[str, float]:
         return {"loss": float(self.loss(batch))}

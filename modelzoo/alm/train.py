@@ -61,8 +61,8 @@ def generator_loss(model, disc, syncnet, batch, weights: ALMLossWeights):
     terms = {name: key[name] + value[name] for name in key}
     terms["memory"] = out.align_loss + out.store_loss
     total = sum(getattr(weights, name) * term for name, term in terms.items())
-    figures = {name: float(term) for name, term in terms.items()}
-    figures.update(align=float(out.align_loss), store=float(out.store_loss))
+    figures = {name: term.item() for name, term in terms.items()}
+    figures.update(align=out.align_loss.item(), store=out.store_loss.item())
     return total, out, figures
 
 
@@ -101,7 +101,7 @@ class ALMTask:
         disc_loss = discriminator_loss(self.disc, batch["target"], out)
         disc_loss.backward()
         opt_d.step()
-        return {"loss": float(loss), "disc": float(disc_loss), **figures}
+        return {"loss": loss.item(), "disc": disc_loss.item(), **figures}
 
     def validate(self, batch) -> dict[str, float]:
         out = self.model(batch["mels"], batch["faces"])  # the key path: what inference runs

@@ -60,7 +60,7 @@ class A2LTask:
         loss = self.loss(batch)
         loss.backward()
         optimizer.step()
-        return {"loss": float(loss)}
+        return {"loss": loss.item()}
 
     def validate(self, batch) -> dict[str, float]:
         masks = torch.Generator().manual_seed(0)  # the same masked positions at every validation
@@ -123,7 +123,7 @@ class L2FTask:
             "gan": real_or_fake(self.disc, frames, real=True),
         }
         total = sum(getattr(self.weights, name) * term for name, term in terms.items())
-        return total, {name: float(term) for name, term in terms.items()}
+        return total, {name: term.item() for name, term in terms.items()}
 
     def train_step(self, batch) -> dict[str, float]:
         self.syncnet.eval()
@@ -139,7 +139,7 @@ class L2FTask:
         )
         disc_loss.backward()
         opt_d.step()
-        return {"loss": float(loss), "disc": float(disc_loss), **figures}
+        return {"loss": loss.item(), "disc": disc_loss.item(), **figures}
 
     def validate(self, batch) -> dict[str, float]:
         frames = to_unit(self.generate(batch))
