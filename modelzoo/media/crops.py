@@ -18,11 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from modelzoo.media.faces import MOUTH, split_frames
+from modelzoo.media import io as media_io
+from modelzoo.media.faces import MOUTH, FaceTrack, TrackerConfig, split_frames, track_video
 
 # Indices into the 68 landmarks, 0-based exactly as the reference code indexes its arrays: nose
 # bridge
@@ -130,6 +132,21 @@ def mouth_crops(
         yield mouth_crop(frame, smoothed[index], size)
     if index + 1 != len(smoothed):
         raise ValueError(f"{index + 1} frames for {len(smoothed)} landmark sets")
+
+
+def mouth_crops_video(
+    path: str | Path, config: TrackerConfig | None = None, *, chunk_frames: int = 32
+) -> tuple[np.ndarray, FaceTrack]:
+    """(T, 96, 96) uint8 mouth patches of a video file at 25 fps, and the face track they came from.
+
+    Two streamed passes over the file (track, then crop), so memory holds only a chunk of frames.
+    Frames inside a long gap without a face get patches cut with bridged landmarks; the track's
+    `has_face` says which frames those are.
+    """
+    track = track_video(path, config or TrackerConfig(), chunk_frames=chunk_frames)
+    chunks = media_io.iter_frames(path, chunk_frames=chunk_frames)
+    patches = [crop.image for crop in mouth_crops(chunks, track.filled())]
+    return np.stack(patches), track
 
 
 def center_crop(images: np.ndarray, size: int = MODEL_SIZE) -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from modelzoo.media import crops, faces
-from tests.unit.modelzoo.media.face_media import astronaut, map_points
+from tests.unit.modelzoo.media.face_media import astronaut, encode, map_points, moving_clip
 
 
 def similarity(angle_deg: float, scale: float, shift: tuple[float, float]) -> np.ndarray:
@@ -121,3 +121,12 @@ def test_face_crops_are_square_and_the_mask_blanks_the_lower_half(size):
     assert face.shape == (size, size, 3)
     assert (masked[size // 2 :] == 0).all()
     assert np.array_equal(masked[: size // 2], face[: size // 2])
+
+
+def test_mouth_crops_video_covers_every_frame_across_a_stretch_without_a_face(tmp_path):
+    frames, _ = moving_clip(n=30)
+    frames[10:25] = 128
+    patches, track = crops.mouth_crops_video(encode(tmp_path / "gap.mp4", frames))
+    assert patches.shape == (30, 96, 96) and patches.dtype == np.uint8
+    assert track.gaps == [(10, 25)]
+    assert track.has_face.sum() == 15

@@ -10,7 +10,13 @@ import pytest
 
 from modelzoo.errors import UserError
 from modelzoo.media import faces
-from tests.unit.modelzoo.media.face_media import FACE_BOX, astronaut, map_points, moving_clip
+from tests.unit.modelzoo.media.face_media import (
+    FACE_BOX,
+    astronaut,
+    encode,
+    map_points,
+    moving_clip,
+)
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +135,11 @@ def test_track_dict_marks_frames_without_a_face():
     assert data["frames"][12] == {"index": 12, "face": False, "interpolated": False,
                                   "landmarks": None}  # fmt: skip
     assert len(data["frames"][0]["landmarks"]) == 68
+
+
+def test_track_video_finds_the_face_in_a_sideways_phone_video(tmp_path, reference):
+    frames, maps = moving_clip(n=20)
+    track = faces.track_video(encode(tmp_path / "phone.mp4", frames, sideways=True))
+    truth = np.stack([map_points(reference, m) for m in maps])
+    assert len(track) == 20 and track.frame_size == (240, 320)
+    assert np.linalg.norm(track.landmarks - truth, axis=2).mean() < 3.0
