@@ -84,7 +84,11 @@ def test_gold_trap_and_practice_items_join_the_session(acr_study):
     acr_study.save()
     for role in ["gold", "trap", "practice"]:
         services.stimulus_add(
-            study=acr_study, path=None, system=role, utterance_id=role, role=role,
+            study=acr_study,
+            path=None,
+            system=role,
+            utterance_id=role,
+            role=role,
             gold_answers={"realness": 5},
         )
     session = enter(acr_study, "p0")
@@ -147,9 +151,19 @@ def test_lipreading_stimulus_is_stored_without_audio_or_metadata(db, tiny_clip):
         study=study, path=tiny_clip, system="sysA", utterance_id="u0", reference_text="hello"
     )
     probe = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type:format_tags",
-         "-of", "default=nw=1", stimulus.media.path],
-        capture_output=True, text=True, check=True,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type:format_tags",
+            "-of",
+            "default=nw=1",
+            stimulus.media.path,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "codec_type=video" in probe
     assert "audio" not in probe

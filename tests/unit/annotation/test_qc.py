@@ -1,0 +1,149 @@
+"""Quality-control checks: each failure is recorded with its reason and sets the verdict."""
+
+import random
+from datetime import timedelta
+
+import pytest
+
+from annotation import qc, services
+from annotation.models import Session
+
+from .conftest import grid, load_votes
+
+
+def run_session(study, values, played=True, pid="p0"):
+    """Enter, answer every item with the next of `values` (cycled) and complete."""
+    session = services.rater_enter(
+        study=study, platform="link", external_id=pid, rng=random.Random(0)
+    )
+    session.mark_started()
+    items = list(session.items.select_related("stimulus"))
+    for i, item in enumerate(items):
+        value = values[i % len(values)]
+        if item.stimulus.role in {"gold", "trap"} and isinstance(value, dict):
+            value = value[item.stimulus.role]
+        elif isinstance(value, dict):
+            value = value["regular"]
+        services.response_record(
+            session=session,
+            stimulus=item.stimulus,
+            answers={"realness": value, "lipsync": value},
+            played_to_end=played,
+        )
+    return services.session_complete(session=session)
+
+
+def checks(session):
+    return {r["check"] for r in session.qc_reasons}
+
+
+def test_varied_attentive_session_is_accepted(acr_study):
+    grid(acr_study, ["a", "b"], ["u0", "u1", "u2", "u3"])
+    session = run_session(acr_study, [1, 3, 5, 2])
+    assert (session.qc_verdict, session.qc_reasons) == (Session.Verdict.ACCEPT, [])
+
+
+def test_clips_not_played_to_the_end_reject_the_session(acr_study):
+    grid(acr_study, ["a", "b"], ["u0", "u1", "u2", "u3"])
+    session = run_session(acr_study, [1, 3, 5, 2], played=False)
+    assert session.qc_verdict == Session.Verdict.REJECT
+    assert "played_to_end" in checks(session)
+
+
+def test_zero_variance_rater_is_excluded(acr_study):
+    grid(acr_study, ["a", "b"], ["u0", "u1", "u2", "u3"])
+    session = run_session(acr_study, [4])
+    assert session.qc_verdict == Session.Verdict.EXCLUDE
+    assert checks(session) == {"min_variance"}
+
+
+def test_gold_answer_off_by_more_than_the_tolerance_excludes(acr_study):
+    grid(acr_study, ["a", "b"], ["u0", "u1", "u2", "u3"])
+    acr_study.gold_per_session = 1
+    acr_study.save()
+    services.stimulus_add(
+        study=acr_study,
+        path=None,
+        system="g",
+        utterance_id="g",
+        role="gold",
+        gold_answers={"realness": 5},
+    )
+    session = run_session(acr_study, [{"regular": 2, "gold": 3}, {"regular": 4, "gold": 3}])
+    assert session.qc_verdict == Session.Verdict.EXCLUDE
+    assert "gold" in checks(session)
+
+
+def test_gold_answer_within_the_tolerance_passes(acr_study):
+    grid(acr_study, ["a", "b"], ["u0", "u1", "u2", "u3"])
+    acr_study.gold_per_session = 1
+    acr_study.save()
+    services.stimulus_add(
+        study=acr_study,
+        path=None,
+        system="g",
+        utterance_id="g",
+        role="gold",
+        gold_answers={"realness": 5, "lipsync": 5},
+    )
+    session = run_session(acr_study, [{"regular": 2, "gold": 4}, {"regular": 5, "gold": 4}])
+    assert "gold" not in checks(session)
+
+
+def test_failed_trap_rejects_the_session(acr_study):
+    grid(acr_study, ["a", "b"], ["u0", "u1", "u2", "u3"])
+    acr_study.traps_per_session = 1
+    acr_study.save()
+    services.stimulus_add(
+        study=acr_study,
+        path=None,
+        system="t",
+        utterance_id="t",
+        role="trap",
+        gold_answers={"realness": 2},
+    )
+    session = run_session(acr_study, [{"regular": 1, "trap": 3}, {"regular": 5, "trap": 3}])
+    assert session.qc_verdict == Session.Verdict.REJECT
+    assert "trap" in checks(session)
+
+
+def test_null_in_qc_config_switches_a_check_off(acr_study):
+    grid(acr_study, ["a", "b"], ["u0", "u1", "u2", "u3"])
+    acr_study.qc_config = {"min_variance": None}
+    acr_study.save()
+    assert run_session(acr_study, [4]).qc_verdict == Session.Verdict.ACCEPT
+
+
+def test_session_faster_than_its_media_is_excluded(acr_study):
+    stimuli = grid(acr_study, ["a", "b"], ["u0", "u1", "u2", "u3"])
+    for s in stimuli:
+        s.duration_s = 10.0
+        s.save()
+    session = run_session(acr_study, [1, 3, 5, 2])
+    session.started_at = session.finished_at - timedelta(seconds=5)
+    verdict, reasons = qc.session_verdict(session)
+    assert verdict == Session.Verdict.EXCLUDE
+    assert [r["check"] for r in reasons] == ["too_fast"]
+
+
+def test_loo_correlation_flags_a_rater_who_contradicts_the_others(acr_study):
+    grid(acr_study, ["a"], [f"u{i}" for i in range(6)])
+    truth = [1, 2, 3, 4, 5, 3]
+    rows = [
+        (r, "a", f"u{i}", "realness", v) for r in ["r1", "r2", "r3"] for i, v in enumerate(truth)
+    ]
+    rows += [("contrarian", "a", f"u{i}", "realness", 6 - v) for i, v in enumerate(truth)]
+    load_votes(acr_study, rows)
+    services.qc_rerun(study=acr_study)
+    verdicts = dict(acr_study.sessions.values_list("rater__external_id", "qc_verdict"))
+    assert verdicts == {"r1": "accept", "r2": "accept", "r3": "accept", "contrarian": "exclude"}
+
+
+def test_loo_correlation_of_hand_worked_votes():
+    votes = {("x", s, "q"): v for s, v in zip("abc", [1, 2, 3], strict=True)}
+    votes |= {("y", s, "q"): v for s, v in zip("abc", [3, 2, 1], strict=True)}
+    votes |= {("z", s, "q"): v for s, v in zip("abc", [1, 2, 4], strict=True)}
+    r = qc.loo_correlations(votes, min_common=3)
+    # Others' mean for x: y,z -> (2, 2, 2.5); for y: x,z -> (1, 2, 3.5).
+    assert r["x"] == pytest.approx(0.8660254, abs=1e-6)
+    assert r["y"] < 0
