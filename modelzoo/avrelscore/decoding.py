@@ -5,7 +5,7 @@ The beam search scores hypotheses as ESPnet's `BatchBeamSearch` does in ms-dot-k
 a per-token length bonus; paper settings beam 40, CTC 0.1, LM 0.5), but keeps every utterance's
 beam in one tensor: all B x beam hypotheses advance together, the decoder reuses cached keys and
 values, and the CTC prefix scores of all extensions are computed at once. Two deliberate
-differences: the last step (output length = encoder length) may only emit <eos>, and that <eos>
+differences: after as many characters as encoder frames the only choice is <eos>, and that <eos>
 is scored, where ESPnet appends an unscored one.
 """
 
@@ -123,7 +123,7 @@ def beam_search(
     mask = encoded.mask
     b, k = mask.size(0), beam
     n, v = b * k, model.config.vocab_size
-    max_lens = mask.sum(1)  # output length at most the encoder length, as maxlenratio=0
+    max_lens = mask.sum(1)  # at most one character per encoder frame, as maxlenratio=0
     state = model.decoder.init_state(encoded.hidden, mask, k)
     ctc = None
     if ctc_weight > 0:
@@ -135,7 +135,7 @@ def beam_search(
     ended: list[list[tuple[int, float]]] = [[] for _ in range(b)]
     best: list[Hypothesis | None] = [None] * b
     done = torch.zeros(b, dtype=torch.bool, device=mask.device)
-    for step in range(int(max_lens.max())):
+    for step in range(int(max_lens.max()) + 1):
         att, state = model.decoder.step(tokens[:, -1], state)  # (N, V)
         cand = (1 - ctc_weight) * att + length_bonus
         if ctc is not None:
@@ -143,7 +143,7 @@ def beam_search(
         if lm is not None:
             cand = cand + lm_weight * lm(tokens)
         cand = (scores.view(n, 1) + cand).view(b, k, v)
-        cand[step == max_lens - 1, :, : vocab.EOS] = -math.inf  # last step: <eos> only
+        cand[step == max_lens, :, : vocab.EOS] = -math.inf  # last step: <eos> only
         cand[done] = -math.inf
         scores, index = cand.view(b, k * v).topk(k, dim=1)  # (B, K)
         parents = (index // v + offsets).view(n)
@@ -160,7 +160,7 @@ def beam_search(
                 best[i] = Hypothesis(tokens[i * k + j, 1:-1].tolist(), score)
         scores = scores.masked_fill(chosen.view(b, k) == vocab.EOS, -math.inf)
         stop = [_should_stop(e, step) for e in ended]
-        done |= (step >= max_lens - 1) | ~scores.isfinite().any(1) | torch.tensor(stop)
+        done |= (step >= max_lens) | ~scores.isfinite().any(1) | torch.tensor(stop)
         if done.all():
             break
     return [h if h is not None else Hypothesis([], -math.inf) for h in best]
