@@ -1,0 +1,84 @@
+import json
+
+import pytest
+import torch
+
+from modelzoo.avrelscore import vocab
+from modelzoo.avrelscore.model import AVRelScore
+from modelzoo.avrelscore.train import (
+    CheckpointMismatchError,
+    TrainConfig,
+    collate,
+    noam_lr,
+    train,
+)
+
+from .conftest import tiny_config
+
+
+class TinyClips(torch.utils.data.Dataset):
+    """(video, waveform, text) samples of random crops and noise, 4-6 frames long."""
+
+    def __init__(self, n=2):
+        g = torch.Generator().manual_seed(0)
+        self.items = [
+            (torch.randn(4 + i, 88, 88, generator=g), torch.randn((4 + i) * 640 - 100), text)
+            for i, text in zip(range(n), ["AB", "a b"] * n, strict=False)
+        ]
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+
+def test_collate_pads_frames_aligns_audio_to_video_and_pads_targets():
+    batch = collate([TinyClips(2)[0], TinyClips(2)[1]])
+    assert batch.video.shape == (2, 5, 1, 88, 88)
+    assert batch.audio.shape == (2, 5 * 640)
+    assert batch.lengths.tolist() == [4, 5]
+    assert batch.video[0, 4].abs().sum() == 0  # padded frame
+    assert batch.audio[0, 4 * 640 - 100 :].abs().sum() == 0  # short waveform zero-padded
+    a, b = vocab.CHARS.index("A"), vocab.CHARS.index("B")
+    assert batch.targets.tolist() == [[a, b, vocab.IGNORE], [a, vocab.SPACE, b]]
+
+
+def test_noam_schedule_peaks_at_the_end_of_warmup():
+    peak = noam_lr(25_000, 256, 25_000)
+    assert peak == pytest.approx(3.95e-4, rel=1e-2)
+    assert noam_lr(12_500, 256, 25_000) < peak > noam_lr(50_000, 256, 25_000)
+
+
+def test_one_cpu_training_step_writes_a_checkpoint_and_a_hub_folder(tmp_path):
+    torch.manual_seed(0)
+    model = AVRelScore(tiny_config())
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    config = TrainConfig(steps=1, batch_size=2, eval_every=1)
+    logs = train(model, TinyClips(), tmp_path, config=config, val_set=TinyClips())
+    assert torch.isfinite(torch.tensor(logs["loss"])) and 0 <= logs["val_wer"]
+    assert not torch.equal(model.state_dict()["embed.weight"], before["embed.weight"])
+    assert torch.load(tmp_path / "last.pt", weights_only=False)["step"] == 1
+    assert json.loads((tmp_path / "best" / "config.json").read_text())["d_model"] == 16
+    AVRelScore.from_pretrained(tmp_path / "best", strict=True)
+
+
+def test_training_resumes_from_the_last_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    train(AVRelScore(tiny_config()), TinyClips(), tmp_path, config=TrainConfig(steps=1))
+    steps = []
+    model = AVRelScore(tiny_config())
+    config = TrainConfig(steps=2, batch_size=2)
+    train(
+        model, TinyClips(), tmp_path, config=config, progress=lambda step, logs: steps.append(step)
+    )
+    assert steps == [2]
+    assert torch.load(tmp_path / "last.pt", weights_only=False)["step"] == 2
+
+
+def test_resuming_with_another_config_is_refused(tmp_path):
+    train(AVRelScore(tiny_config()), TinyClips(), tmp_path, config=TrainConfig(steps=1))
+    with pytest.raises(CheckpointMismatchError, match="last.pt"):
+        train(
+            AVRelScore(tiny_config(d_model=32)), TinyClips(), tmp_path, config=TrainConfig(steps=2)
+        )
