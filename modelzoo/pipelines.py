@@ -8,7 +8,7 @@ anything a user can fix.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +16,13 @@ import numpy as np
 from modelzoo.corruption.audio import add_noise
 from modelzoo.corruption.params import CorruptionParams, parse_corruption_params
 from modelzoo.corruption.video import apply_segments, plan_segments
-from modelzoo.errors import InvalidMediaError, UserError
+from modelzoo.errors import InvalidMediaError
 from modelzoo.media import io
 from modelzoo.media.probe import MediaInfo, probe
 
 Progress = Callable[[float, str], None]
+# Corrupts a chunk of frames in place, given the clip index of its first frame.
+FrameCorruption = Callable[[np.ndarray, int], np.ndarray] | None
 
 
 def _no_progress(frac: float, msg: str) -> None:
@@ -64,7 +66,10 @@ def corrupt(
                 io.write_wav(audio_path, audio, rate, subtype="FLOAT")
                 del audio
             out = out_dir / "corrupted.mp4"
-            _corrupt_video(src, info, params, out, audio_path, video_rng, progress)
+            corrupt_frames, total = _frame_corruption(
+                src, info, params, video_rng, occluders, progress
+            )
+            _write_video(src, info, out, audio_path, corrupt_frames, total, progress)
     progress(1.0, "done")
     return [out]
 
@@ -76,11 +81,6 @@ def _check_input(src: Path, info: MediaInfo, params: CorruptionParams) -> None:
         raise InvalidMediaError(f"{src.name}: has no audio stream; audio noise needs audio")
     if params.needs_video and not info.has_video:
         raise InvalidMediaError(f"{src.name}: has no video stream; visual corruption needs video")
-    if params.video is not None and params.video.kind == "occlusion":
-        raise UserError(
-            "video.kind occlusion needs the face tracker (mouth landmarks), which is not "
-            "available yet; choose gaussian or blur"
-        )
 
 
 def _corrupt_audio(
@@ -99,25 +99,72 @@ def _corrupt_audio(
     return audio, rate
 
 
-def _corrupt_video(
+def _frame_corruption(
     src: Path,
     info: MediaInfo,
     params: CorruptionParams,
+    rng: np.random.Generator,
+    occluders: Path | None,
+    progress: Progress,
+) -> tuple[FrameCorruption, int]:
+    """The per-chunk corruption the params ask for (None for none) and the clip's frame count.
+
+    Occlusion first tracks the face through the whole clip (a first decoding pass), since the
+    patches follow the mouth landmarks.
+    """
+    total = io.frame_count(info)
+    video = params.video
+    if video is None:
+        return None, total
+    if video.kind != "occlusion":
+        segments = plan_segments(total, video.kind, video.fraction, rng)
+        return lambda chunk, first: apply_segments(chunk, first, segments, rng), total
+    from modelzoo.corruption import occlusion
+    from modelzoo.media.faces import track_faces
+
+    patches = occlusion.load_occluders(occluders) if occluders else occlusion.default_occluders()
+    chunks = _reporting(
+        io.iter_frames(src, info=info), total, progress, 0.1, 0.5, "finding the face"
+    )
+    landmarks = track_faces(chunks, name=src.name).landmarks
+    segments = occlusion.plan_occlusion(landmarks, video.fraction, rng, patches)
+    progress(0.5, "face found; occluding the mouth")
+
+    def occlude(chunk: np.ndarray, first: int) -> np.ndarray:
+        return occlusion.apply_occlusion(chunk, first, segments, landmarks)
+
+    return occlude, len(landmarks)
+
+
+def _write_video(
+    src: Path,
+    info: MediaInfo,
     out: Path,
     audio_path: Path | None,
-    rng: np.random.Generator,
+    corrupt_frames: FrameCorruption,
+    total: int,
     progress: Progress,
 ) -> None:
-    total = io.frame_count(info)
-    segments = []
-    if params.video is not None:
-        segments = plan_segments(total, params.video.kind, params.video.fraction, rng)
+    """Decode, corrupt and encode chunk by chunk, reporting progress from 0.5 to 0.95."""
     done = 0
+    chunks = _reporting(io.iter_frames(src, info=info), total, progress, 0.5, 0.95, "writing")
     with io.VideoWriter(out, info.width, info.height, audio=audio_path) as writer:
-        for chunk in io.iter_frames(src, info=info):
-            if segments:
-                apply_segments(chunk, done, segments, rng)
+        for chunk in chunks:
+            if corrupt_frames is not None:
+                corrupt_frames(chunk, done)
             writer.write(chunk)
             done += chunk.shape[0]
-            progress(0.2 + 0.75 * min(done / total, 1.0), f"frame {done} of about {total}")
         progress(0.97, "finishing the video file")
+
+
+def _reporting(
+    chunks: Iterator[np.ndarray], total: int, progress: Progress, lo: float, hi: float, what: str
+) -> Iterator[np.ndarray]:
+    """Pass chunks through, reporting progress from `lo` to `hi` as frames go by."""
+    done = 0
+    for chunk in chunks:
+        yield chunk
+        done += chunk.shape[0]
+        progress(
+            lo + (hi - lo) * min(done / max(total, 1), 1.0), f"{what}: frame {done} of {total}"
+        )

@@ -25,6 +25,7 @@ def media(tmp_path_factory):
         "mp4": video(root / "talk.mp4", size="97x65", fps=30, seconds=2.4, audio=clip),
         "silent_mp4": video(root / "silent.mp4", seconds=2.0),
         "png": _png(root / "still.png"),
+        "face_mp4": _face_video(root),
     }
 
 
@@ -50,6 +51,26 @@ def _png(path):
         check=True,
     )
     return path
+
+
+def _face_video(root):
+    """0.6 s of scikit-image's astronaut photograph (a real face) at 25 fps."""
+    from skimage import data
+
+    sf_path = root / "astronaut.png"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "512x512"]
+        + ["-i", "pipe:0", str(sf_path)],
+        input=data.astronaut().tobytes(),
+        check=True,
+    )
+    out = root / "face.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-loop", "1", "-i", str(sf_path), "-t", "0.6", "-r", "25"]
+        + ["-c:v", "libx264", "-pix_fmt", "yuv420p", str(out)],
+        check=True,
+    )
+    return out
 
 
 def _streams(path):
@@ -144,7 +165,7 @@ def test_progress_rises_from_0_to_1_with_messages(media, tmp_path):
         ("silent_mp4", {"audio": {"noise": "white"}}, InvalidMediaError, "no audio stream"),
         ("wav", {"video": {"kind": "blur"}}, InvalidMediaError, "no video stream"),
         ("png", {"video": {"kind": "blur"}}, InvalidMediaError, "still image"),
-        ("mp4", {"video": {"kind": "occlusion"}}, UserError, "face tracker"),
+        ("silent_mp4", {"video": {"kind": "occlusion"}}, UserError, "no face found"),
     ],
 )
 def test_input_that_cannot_serve_the_params_is_refused_naming_the_problem(
@@ -153,4 +174,20 @@ def test_input_that_cannot_serve_the_params_is_refused_naming_the_problem(
     with pytest.raises(error, match=words) as info:
         pipelines.corrupt(media[name], params, tmp_path / "out")
     assert media[name].name in str(info.value) or error is UserError
-    assert not (tmp_path / "out").exists()
+    assert not list(tmp_path.glob("out/*"))  # no partial output
+
+
+def test_occlusion_covers_the_mouth_of_a_real_face(media, tmp_path):
+    from modelzoo.media.faces import track_faces
+
+    params = {"video": {"kind": "occlusion", "fraction": 1.0}, "seed": 2}
+    (out,) = pipelines.corrupt(media["face_mp4"], params, tmp_path)
+    clean = np.concatenate(list(io.iter_frames(media["face_mp4"])))
+    occluded = np.concatenate(list(io.iter_frames(out)))
+    mouth = track_faces(clean[:1]).landmarks[0, 48:68]
+    changed = np.abs(occluded.astype(int) - clean).max(axis=3) > 60
+    assert changed.any(axis=(1, 2)).all()  # every frame is occluded
+    ys, xs = np.nonzero(changed.any(axis=0))
+    reach = 1.5 * (mouth[:, 0].max() - mouth[:, 0].min())  # about one mouth width around it
+    assert mouth[:, 0].min() - reach <= xs.min() and xs.max() <= mouth[:, 0].max() + reach
+    assert mouth[:, 1].min() - reach <= ys.min() and ys.max() <= mouth[:, 1].max() + reach
