@@ -3,9 +3,12 @@
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -148,3 +151,49 @@ def start_worker(worker_env, tmp_path):
     yield start
     for worker in workers:
         worker.stop()
+
+
+class SiteServer:
+    """The real ASGI app (Django + Gradio) under uvicorn in its own process."""
+
+    def __init__(self, env: dict, log: Path):
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "webapp.asgi:application", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(self.url + "/healthz", timeout=2)
+                break
+            except urllib.error.HTTPError:
+                break  # up, and reporting on its parts
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("site did not start:\n" + log.read_text()[-3000:]) from None
+                time.sleep(0.3)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def site(worker_env, tmp_path):
+    server = SiteServer(worker_env, tmp_path / "site.log")
+    yield server
+    server.stop()

@@ -62,8 +62,9 @@ def _redis_url() -> str:
 
 
 def _postgres_url() -> str:
+    # One database name per run: pytest-django creates test_<name>, and runs may overlap.
     if _port_open("127.0.0.1", 5432):
-        return "postgres://postgres@127.0.0.1:5432/synclab"
+        return f"postgres://postgres@127.0.0.1:5432/synclab_{os.getpid()}"
     bindir = next(Path("/usr/lib/postgresql").glob("*/bin"), None)
     if bindir is None:
         raise RuntimeError("PostgreSQL is neither running on 127.0.0.1:5432 nor installed")
@@ -98,7 +99,7 @@ def _postgres_url() -> str:
         )
     )
     _wait_port(port, "postgres")
-    return f"postgres://postgres@127.0.0.1:{port}/synclab"
+    return f"postgres://postgres@127.0.0.1:{port}/synclab_{os.getpid()}"
 
 
 os.environ.setdefault("DATABASE_URL", _postgres_url())

@@ -113,6 +113,11 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 SYNCLAB_BROKER_DIR = Path(os.environ.get("SYNCLAB_BROKER_DIR", VAR_DIR / "broker"))
 SYNCLAB_TASK_SOFT_LIMIT = int(os.environ.get("SYNCLAB_TASK_SOFT_LIMIT", 1800))
 SYNCLAB_TASK_HARD_LIMIT = int(os.environ.get("SYNCLAB_TASK_HARD_LIMIT", 1900))
+# Redis hands an unacknowledged job to another worker after this long; it must exceed the hard
+# limit, or a job still running would be started twice.
+SYNCLAB_BROKER_VISIBILITY_TIMEOUT = int(
+    os.environ.get("SYNCLAB_BROKER_VISIBILITY_TIMEOUT", SYNCLAB_TASK_HARD_LIMIT + 60)
+)
 
 LOGGING = {
     "version": 1,

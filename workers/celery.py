@@ -65,9 +65,10 @@ class CeleryConfig:
                 "data_folder_out": str(folder / "queue"),
                 "processed_folder": str(folder / "processed"),
             }
-        # An unacknowledged message returns to the queue after this long: it must exceed the hard
-        # limit, or a job still running would be handed to a second worker.
-        return {"visibility_timeout": self.task_time_limit + 60}
+        timeout = self._settings.SYNCLAB_BROKER_VISIBILITY_TIMEOUT
+        if timeout <= self.task_time_limit:
+            raise ValueError("SYNCLAB_BROKER_VISIBILITY_TIMEOUT must exceed SYNCLAB_TASK_HARD_LIMIT")
+        return {"visibility_timeout": timeout}
 
     @property
     def worker_enable_remote_control(self):
