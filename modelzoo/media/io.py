@@ -24,6 +24,7 @@ from modelzoo.media.probe import MediaInfo, probe
 FPS = 25
 AUDIO_RATE = 16000
 CHUNK_FRAMES = 32
+CHUNK_BYTES = 64 * 2**20  # decoded bytes per chunk: 10 frames of 1080p
 
 
 def frame_count(info: MediaInfo, fps: int = FPS) -> int:
@@ -39,46 +40,58 @@ def iter_frames(
     path: str | Path,
     *,
     fps: int = FPS,
-    chunk_frames: int = CHUNK_FRAMES,
+    chunk_frames: int | None = None,
     info: MediaInfo | None = None,
 ) -> Iterator[np.ndarray]:
-    """Decoded RGB frames as uint8 chunks of shape (T <= chunk_frames, H, W, 3), upright.
+    """Decoded RGB frames as uint8 chunks of shape (T, H, W, 3), upright, at `fps`.
 
-    A still image gives one chunk of one frame. Raises InvalidMediaError when there is no video
-    or ffmpeg cannot decode it.
+    A chunk holds `chunk_frames` frames (default: up to 32, fewer for large frames so that a chunk
+    stays near CHUNK_BYTES); each chunk is a new array the caller may keep or modify. A still
+    image gives one chunk of one frame. Raises InvalidMediaError when there is no video or ffmpeg
+    cannot decode it.
     """
     path = Path(path)
     info = info or probe(path)
     if not info.has_video or not info.width or not info.height:
         raise InvalidMediaError(f"{path.name}: has no video stream")
     width, height = info.width, info.height
-    args = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0"]
-    if info.is_image:
-        args += ["-frames:v", "1"]
-    else:
-        args += ["-vf", f"fps={fps}"]
-    args += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
     frame_bytes = width * height * 3
+    chunk_frames = chunk_frames or max(1, min(CHUNK_FRAMES, CHUNK_BYTES // frame_bytes))
+    args = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0"]
+    # A still image is one frame; a video is resampled to `fps` by timestamps (handles VFR).
+    args += ["-frames:v", "1"] if info.is_image else ["-vf", f"fps={fps}"]
+    args += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+    decoded = 0
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=errors)
         try:
             while True:
-                data = proc.stdout.read(frame_bytes * chunk_frames)
-                n = len(data) // frame_bytes
+                chunk = np.empty((chunk_frames, height, width, 3), np.uint8)
+                n = _read_into(proc.stdout, memoryview(chunk).cast("B")) // frame_bytes
+                decoded += n
                 if n:
-                    chunk = np.frombuffer(data, np.uint8, n * frame_bytes)
-                    yield chunk.reshape(n, height, width, 3).copy()
-                if len(data) < frame_bytes * chunk_frames:
+                    yield chunk[:n]
+                if n < chunk_frames:
                     break
-            if proc.wait() != 0:
-                raise InvalidMediaError(
-                    f"{path.name}: the video cannot be decoded ({_tail(errors)})"
-                )
+            if proc.wait() != 0 or decoded == 0:
+                detail = _tail(errors) if proc.returncode else "no frames in it"
+                raise InvalidMediaError(f"{path.name}: the video cannot be decoded ({detail})")
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
             proc.stdout.close()
+
+
+def _read_into(stream, buffer: memoryview) -> int:
+    """Fill `buffer` from `stream` until it is full or the stream ends; bytes read."""
+    total = 0
+    while total < len(buffer):
+        got = stream.readinto(buffer[total:])
+        if not got:
+            break
+        total += got
+    return total
 
 
 def read_image(path: str | Path) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import subprocess
 from pathlib import Path
 
@@ -37,3 +38,19 @@ def video(
     args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", *extra, str(path)]
     ffmpeg(*args)
     return path
+
+
+def rotate_mp4(src: Path, dst: Path, *, clockwise: bool = True) -> Path:
+    """Copy of an MP4 whose video track has a 90-degree display matrix, as phones write.
+
+    ffmpeg 5.1 can no longer set it (`-metadata:s:v rotate` is ignored, `-display_rotation` is
+    6.0+), so this rewrites the identity matrix in the track header (tkhd) directly.
+    """
+    data = bytearray(src.read_bytes())
+    identity = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+    at = data.find(identity, data.find(b"tkhd"))
+    assert at > 0, "no identity matrix in the track header"
+    b, c = (0x10000, 0xFFFF0000) if clockwise else (0xFFFF0000, 0x10000)
+    data[at : at + 36] = struct.pack(">9I", 0, b, 0, c, 0, 0, 0, 0, 0x40000000)
+    dst.write_bytes(bytes(data))
+    return dst
