@@ -86,14 +86,14 @@ def _media_role(path: str) -> str:
         return "video"  # validation then names the problem with this file
 
 
-def _result_components():
-    status = gr.Markdown("", elem_id="status")
-    video = gr.Video(label="Result video", interactive=False, elem_id="result-video")
+def _result_components(tab: str):
+    status = gr.Markdown("", elem_id=f"{tab}-status")
+    video = gr.Video(label="Result video", interactive=False, elem_id=f"{tab}-video")
     audio = gr.Audio(
-        label="Result audio", interactive=False, type="filepath", elem_id="result-audio"
+        label="Result audio", interactive=False, type="filepath", elem_id=f"{tab}-audio"
     )
     files = gr.File(
-        label="Download", file_count="multiple", interactive=False, elem_id="result-files"
+        label="Download", file_count="multiple", interactive=False, elem_id=f"{tab}-files"
     )
     return status, video, audio, files
 
@@ -137,7 +137,7 @@ def _corrupt_tab(backend: Backend) -> None:
             seed = gr.Number(0, precision=0, label="Seed")
             run = gr.Button("Corrupt", variant="primary", elem_id="corrupt-run")
         with gr.Column():
-            results = _result_components()
+            results = _result_components("corrupt")
 
     def submit(
         path,
@@ -173,7 +173,7 @@ def _generate_tab(backend: Backend) -> None:
             audio = gr.File(label="Speech audio", file_types=["audio"])
             run = gr.Button("Generate", variant="primary", interactive=bool(choices))
         with gr.Column():
-            results = _result_components()
+            results = _result_components("generate")
 
     def submit(model_id, face_path, audio_path, request: gr.Request, progress=gr.Progress()):
         if not face_path or not audio_path:
@@ -199,7 +199,7 @@ def _transcribe_tab(backend: Backend) -> None:
             video = gr.File(label="Video of a speaking face", file_types=["video"])
             run = gr.Button("Transcribe", variant="primary", interactive=bool(choices))
         with gr.Column():
-            results = _result_components()
+            results = _result_components("transcribe")
 
     def submit(model_id, video_path, request: gr.Request, progress=gr.Progress()):
         if not video_path:
