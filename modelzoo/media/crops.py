@@ -16,6 +16,7 @@ sees the lower half masked. Wav2Lip takes the box from S3FD; here it comes from 
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,14 @@ import cv2
 import numpy as np
 
 from modelzoo.media import io as media_io
-from modelzoo.media.faces import MOUTH, FaceTrack, TrackerConfig, split_frames, track_video
+from modelzoo.media.faces import (
+    MOUTH,
+    FaceTrack,
+    FaceTracker,
+    TrackerConfig,
+    moving_average,
+    split_frames,
+)
 
 # Indices into the 68 landmarks, 0-based exactly as the reference code indexes its arrays: nose
 # bridge
@@ -79,15 +87,10 @@ def smooth_for_mouth(landmarks: np.ndarray, window_margin: int = 12) -> np.ndarr
 
     The window shrinks symmetrically near the ends. Re-centring keeps the frame's own position,
     so the average steadies the face's scale, rotation and shape without lagging its motion.
+    Frames without a face (NaN) stay NaN and the average does not reach across them.
     """
     landmarks = np.asarray(landmarks, dtype=np.float64)
-    if np.isnan(landmarks).any():
-        raise ValueError("landmarks contain NaN: fill gaps first (FaceTrack.filled())")
-    count = len(landmarks)
-    sums = np.concatenate([np.zeros((1, *landmarks.shape[1:])), np.cumsum(landmarks, axis=0)])
-    index = np.arange(count)
-    margin = np.minimum(window_margin // 2, np.minimum(index, count - 1 - index))
-    smoothed = (sums[index + margin + 1] - sums[index - margin]) / (2 * margin + 1)[:, None, None]
+    smoothed = moving_average(landmarks, window_margin + 1)
     smoothed += landmarks.mean(axis=1, keepdims=True) - smoothed.mean(axis=1, keepdims=True)
     return smoothed.astype(np.float32)
 
@@ -103,7 +106,13 @@ def canonical_transform(landmarks: np.ndarray) -> np.ndarray:
 
 
 def mouth_crop(frame: np.ndarray, landmarks: np.ndarray, size: int = MOUTH_SIZE) -> MouthCrop:
-    """Grey size x size patch of one RGB frame, centred on the mouth in the canonical face frame."""
+    """Grey size x size patch of an RGB (or grey) frame, centred on the canonical face's mouth.
+
+    NaN landmarks (no face in the frame) give a black patch with NaN landmarks and map.
+    """
+    if np.isnan(landmarks).any():
+        nothing = np.full((2, 3), np.nan)
+        return MouthCrop(np.zeros((size, size), np.uint8), np.full_like(landmarks, np.nan), nothing)
     to_canonical = canonical_transform(landmarks)
     canonical = np.asarray(landmarks, np.float64) @ to_canonical[:, :2].T + to_canonical[:, 2]
     # The reference rounds the patch corner to whole pixels of the 256x256 image; so does this.
@@ -122,8 +131,7 @@ def mouth_crops(
     size: int = MOUTH_SIZE,
     window_margin: int = 12,
 ) -> Iterator[MouthCrop]:
-    """Mouth patches for a stream of RGB frames and their (T, 68, 2) gap-free landmarks, in
-    order."""
+    """Mouth patches for RGB frames and their (T, 68, 2) landmarks (NaN: no face), in order."""
     smoothed = smooth_for_mouth(landmarks, window_margin)
     index = -1
     for index, frame in enumerate(split_frames(frames)):
@@ -134,18 +142,66 @@ def mouth_crops(
         raise ValueError(f"{index + 1} frames for {len(smoothed)} landmark sets")
 
 
+class MouthCropper:
+    """Tracking and mouth cropping in one pass over a stream, with a bounded look-ahead.
+
+    `push(frame)` returns the patches that have become final (in frame order) and `finish()` the
+    rest with the face track. The patches equal `mouth_crops(frames, track.landmarks)`; only about
+    `settle_delay + window_margin / 2` (25 by default) grey frames are held meanwhile, so a long
+    video is decoded once and never held whole. Frames in a long gap get black patches.
+    """
+
+    def __init__(
+        self,
+        config: TrackerConfig | None = None,
+        *,
+        size: int = MOUTH_SIZE,
+        window_margin: int = 12,
+        name: str = "the input",
+    ):
+        self.tracker = FaceTracker(config or TrackerConfig(), name)
+        self.size, self.window_margin = size, window_margin
+        self._waiting: deque[np.ndarray] = deque()  # grey frames not cropped yet, oldest first
+        self._cropped = 0
+
+    def push(self, frame: np.ndarray) -> list[MouthCrop]:
+        self.tracker.update(frame)
+        self._waiting.append(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))
+        half = self.window_margin // 2
+        return self._crop_until(len(self.tracker) - self.tracker.settle_delay - half)
+
+    def finish(self) -> tuple[list[MouthCrop], FaceTrack]:
+        """The remaining patches and the whole track; NoFaceError when no frame had a face."""
+        return self._crop_until(len(self.tracker)), self.tracker.result()
+
+    def _crop_until(self, stop: int) -> list[MouthCrop]:
+        start = self._cropped
+        if stop <= start:
+            return []
+        half = self.window_margin // 2
+        low = max(0, start - half)
+        landmarks = self.tracker.settled(low, min(len(self.tracker), stop + half))
+        smoothed = smooth_for_mouth(landmarks, self.window_margin)[start - low : stop - low]
+        self._cropped = stop
+        return [mouth_crop(self._waiting.popleft(), points, self.size) for points in smoothed]
+
+
 def mouth_crops_video(
     path: str | Path, config: TrackerConfig | None = None, *, chunk_frames: int = 32
 ) -> tuple[np.ndarray, FaceTrack]:
-    """(T, 96, 96) uint8 mouth patches of a video file at 25 fps, and the face track they came from.
+    """(T, 96, 96) uint8 mouth patches of a video file at 25 fps, and the face track.
 
-    Two streamed passes over the file (track, then crop), so memory holds only a chunk of frames.
-    Frames inside a long gap without a face get patches cut with bridged landmarks; the track's
-    `has_face` says which frames those are.
+    One streamed decode (see `MouthCropper`); frames inside a long gap without a face get black
+    patches, and the track's `has_face` and `gaps` say which frames those are.
     """
-    track = track_video(path, config or TrackerConfig(), chunk_frames=chunk_frames)
-    chunks = media_io.iter_frames(path, chunk_frames=chunk_frames)
-    patches = [crop.image for crop in mouth_crops(chunks, track.filled())]
+    path = Path(path)
+    cropper = MouthCropper(config, name=path.name)
+    patches = []
+    for chunk in media_io.iter_frames(path, chunk_frames=chunk_frames):
+        for frame in chunk:
+            patches += [crop.image for crop in cropper.push(frame)]
+    rest, track = cropper.finish()
+    patches += [crop.image for crop in rest]
     return np.stack(patches), track
 
 

@@ -148,17 +148,35 @@ def split_frames(frames: np.ndarray | Iterable[np.ndarray]) -> Iterator[np.ndarr
             raise ValueError(f"expected (H, W, 3) frames or (T, H, W, 3) chunks, got {item.shape}")
 
 
-def _to_gray(frame: np.ndarray) -> np.ndarray:
+def _check_frame(frame: np.ndarray) -> None:
     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) uint8 RGB frame, got {frame.shape} {frame.dtype}")
-    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
 
 
-def _fit(gray: np.ndarray, box: np.ndarray) -> np.ndarray:
+def _gray_around(frame: np.ndarray, box: np.ndarray, margin: float):
+    """Grey copy of the frame region around `box` widened by `margin` box widths, and its corner.
+
+    Only the face's neighbourhood is converted: on HD video that is most of the per-frame cost.
+    None when the region falls outside the frame.
+    """
+    pad = margin * (box[2] - box[0])
+    height, width = frame.shape[:2]
+    x1, y1 = int(max(0, box[0] - pad)), int(max(0, box[1] - pad))
+    x2, y2 = int(min(width, box[2] + pad + 1)), int(min(height, box[3] + pad + 1))
+    if x2 - x1 < 8 or y2 - y1 < 8:
+        return None
+    return cv2.cvtColor(frame[y1:y2, x1:x2], cv2.COLOR_RGB2GRAY), np.array([x1, y1], np.float32)
+
+
+def _fit(frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
     """(68, 2) float32 landmarks fitted by the regression trees inside `box` (x1, y1, x2, y2)."""
-    rect = dlib.rectangle(*(int(round(v)) for v in box))
+    region = _gray_around(frame, box, 0.5)
+    if region is None:
+        return None
+    gray, corner = region
+    rect = dlib.rectangle(*(int(round(v)) for v in box - np.tile(corner, 2)))
     shape = _dlib_models()[1](gray, rect)
-    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32) + corner
 
 
 def _detect(gray: np.ndarray, scale: float, upsample: int, threshold: float, offset=(0.0, 0.0)):
@@ -182,11 +200,12 @@ def _detect(gray: np.ndarray, scale: float, upsample: int, threshold: float, off
 
 def detect_faces(image: np.ndarray, config: TrackerConfig = TrackerConfig()) -> list[Face]:
     """All faces in one RGB image with their landmarks, largest first."""
-    gray = _to_gray(image)
+    _check_frame(image)
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     scale = min(1.0, config.detect_size / max(gray.shape))
     boxes, scores = _detect(gray, scale, config.upsample, config.min_score)
     order = np.argsort(-_area(boxes), kind="stable")
-    return [Face(boxes[i], float(scores[i]), _fit(gray, boxes[i])) for i in order]
+    return [Face(boxes[i], float(scores[i]), _fit(image, boxes[i])) for i in order]
 
 
 def _area(boxes: np.ndarray) -> np.ndarray:
@@ -251,83 +270,108 @@ class FaceTracker:
 
         The answer is provisional for up to `detect_every` - 1 frames: `result()` is final.
         """
-        gray = _to_gray(frame)
+        _check_frame(frame)
         if self._frame_size is None:
-            self._frame_size = gray.shape
-        elif gray.shape != self._frame_size:
+            self._frame_size = frame.shape[:2]
+        elif frame.shape[:2] != self._frame_size:
             size = self._frame_size
-            raise ValueError(f"frame {len(self._raw)} is {gray.shape}, earlier ones {size}")
-        landmarks = self._acquire(gray) if self._landmarks is None else self._follow(gray)
+            raise ValueError(f"frame {len(self._raw)} is {frame.shape[:2]}, earlier ones {size}")
+        landmarks = self._acquire(frame) if self._landmarks is None else self._follow(frame)
         self._landmarks = landmarks
         self._raw.append(landmarks)
         return landmarks
 
-    def _acquire(self, gray: np.ndarray) -> np.ndarray | None:
+    def _acquire(self, frame: np.ndarray) -> np.ndarray | None:
         config = self.config
+        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         scale = min(1.0, config.detect_size / max(gray.shape))
         boxes, _ = _detect(gray, scale, config.upsample, config.min_score)
         pick = _choose(boxes, gray.shape, config.select, self._last_box)
-        return None if pick is None else self._anchor_on(gray, boxes[pick])
+        return None if pick is None else self._anchor_on(frame, boxes[pick])
 
-    def _anchor_on(self, gray: np.ndarray, box: np.ndarray) -> np.ndarray:
-        landmarks = _fit(gray, box)
+    def _anchor_on(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        landmarks = _fit(frame, box)
+        if landmarks is None:
+            return None
         centre, spread = _frame_of(landmarks)
         self._anchor = (((box[:2] + box[2:]) / 2 - centre) / spread, (box[2:] - box[:2]) / spread)
         self._followed.clear()
         self._last_box = box
         return landmarks
 
-    def _follow(self, gray: np.ndarray) -> np.ndarray | None:
+    def _follow(self, frame: np.ndarray) -> np.ndarray | None:
         centre, spread = _frame_of(self._landmarks)
         offset, size = self._anchor
         middle, half = centre + offset * spread, size * spread / 2
         box = np.concatenate([middle - half, middle + half])
         self._last_box = box
         if len(self._followed) + 1 < self.config.detect_every:
-            self._followed.append((len(self._raw), gray, box))
-            return _fit(gray, box)
-        found = self._confirm(gray, box)
+            self._followed.append((len(self._raw), frame, box))
+            return _fit(frame, box)
+        found = self._confirm(frame, box)
         if found is not None:
-            return self._anchor_on(gray, found)
+            return self._anchor_on(frame, found)
         # The face left somewhere since the last check: drop the frames that fail the check too.
-        for index, old_gray, old_box in reversed(self._followed):
-            if self._confirm(old_gray, old_box) is not None:
+        for index, old_frame, old_box in reversed(self._followed):
+            if self._confirm(old_frame, old_box) is not None:
                 break
             self._raw[index] = None
         self._followed.clear()
         return None
 
-    def _confirm(self, gray: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+    def _confirm(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
         """The detector box matching `box` in its neighbourhood, or None when the face is gone."""
         width = box[2] - box[0]
-        height, frame_width = gray.shape
-        x1, y1 = int(max(0, box[0] - width)), int(max(0, box[1] - width))
-        x2, y2 = int(min(frame_width, box[2] + width)), int(min(height, box[3] + width))
-        if width < 4 or x2 - x1 < 8 or y2 - y1 < 8:
+        region = _gray_around(frame, box, 0.5) if width >= 4 else None
+        if region is None:
             return None
         # Scaled so the face is about 100 px: just above dlib's 80 px window, cheapest to scan.
-        boxes, _ = _detect(gray[y1:y2, x1:x2], 100.0 / width, 0, self.config.verify_score, (x1, y1))
+        gray, corner = region
+        boxes, _ = _detect(gray, 100.0 / width, 0, self.config.verify_score, tuple(corner))
         if not len(boxes):
             return None
         overlap = _iou(box, boxes)
         best = int(np.argmax(overlap))
         return boxes[best] if overlap[best] >= 0.3 else None
 
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    @property
+    def settle_delay(self) -> int:
+        """Frames after which a frame's cleaned landmarks no longer change (see `settled`)."""
+        config = self.config
+        return config.detect_every + config.max_gap + 1 + config.smooth // 2
+
+    def settled(self, start: int, stop: int) -> np.ndarray:
+        """Cleaned (smoothed, gap-filled) landmarks of frames [start, stop), as `result()` has them.
+
+        Final once `len(self) >= stop + settle_delay` (or the stream has ended); computed from the
+        raw fits near the range only, so a streaming consumer can use them before the clip ends.
+        """
+        context = self.settle_delay + self.config.smooth // 2
+        low, high = max(0, start - context), min(len(self._raw), stop + context)
+        filled, _, _ = _interpolate(self._raw_array(low, high), self.config.max_gap)
+        return moving_average(filled, self.config.smooth)[start - low : stop - low]
+
+    def _raw_array(self, start: int, stop: int) -> np.ndarray:
+        raw = np.full((stop - start, N_LANDMARKS, 2), np.nan, dtype=np.float32)
+        for i, landmarks in enumerate(self._raw[start:stop]):
+            if landmarks is not None:
+                raw[i] = landmarks
+        return raw
+
     def result(self) -> FaceTrack:
         """The cleaned track; raises NoFaceError when no frame had a face."""
         count = len(self._raw)
         if count == 0:
             raise NoFaceError(f"no video frames in {self.name}")
-        raw = np.full((count, N_LANDMARKS, 2), np.nan, dtype=np.float32)
-        for i, landmarks in enumerate(self._raw):
-            if landmarks is not None:
-                raw[i] = landmarks
+        raw = self._raw_array(0, count)
         if np.isnan(raw[:, 0, 0]).all():
             raise NoFaceError(f"no face found in frames 0-{count - 1} of {self.name}")
         filled, interpolated, gaps = _interpolate(raw, self.config.max_gap)
-        return FaceTrack(
-            _smooth(filled, self.config.smooth), raw, interpolated, gaps, self._frame_size
-        )
+        landmarks = moving_average(filled, self.config.smooth)
+        return FaceTrack(landmarks, raw, interpolated, gaps, self._frame_size)
 
 
 def track_faces(
@@ -388,8 +432,12 @@ def _interpolate(landmarks: np.ndarray, max_gap: int):
     return out, filled, gaps
 
 
-def _smooth(landmarks: np.ndarray, length: int) -> np.ndarray:
-    """Centred moving average of `length` frames per run of faces; shorter at run ends."""
+def moving_average(landmarks: np.ndarray, length: int) -> np.ndarray:
+    """Centred moving average over `length` frames of (T, ...) landmarks, run by run.
+
+    Frames without a face (NaN) stay NaN and split the runs; windows shrink symmetrically near the
+    ends of a run, as mpc001's smoothing does at the ends of a clip.
+    """
     out = landmarks.copy()
     half = length // 2
     if half == 0:

@@ -130,3 +130,31 @@ def test_mouth_crops_video_covers_every_frame_across_a_stretch_without_a_face(tm
     assert patches.shape == (30, 96, 96) and patches.dtype == np.uint8
     assert track.gaps == [(10, 25)]
     assert track.has_face.sum() == 15
+    assert (patches[10:25] == 0).all() and patches[:10].std(axis=(1, 2)).min() > 5
+
+
+def test_one_pass_cropper_gives_the_same_patches_as_track_then_crop():
+    frames, _ = moving_clip(n=60)
+    frames[20:23] = 128  # a short gap, interpolated
+    frames[35:52] = 128  # a long gap, reported
+    cropper = crops.MouthCropper()
+    streamed, held = [], 0
+    for frame in frames:
+        streamed += cropper.push(frame)
+        held = max(held, len(cropper._waiting))
+    rest, track = cropper.finish()
+    streamed += rest
+    whole = list(crops.mouth_crops(frames, track.landmarks))
+    assert track.gaps == [(35, 52)] and len(streamed) == 60
+    assert held <= 26
+    for one, two in zip(streamed, whole, strict=True):
+        assert np.abs(one.image.astype(int) - two.image).max() <= 1
+        assert np.allclose(one.landmarks, two.landmarks, atol=1e-3, equal_nan=True)
+
+
+def test_mouth_smoothing_does_not_reach_across_frames_without_a_face():
+    landmarks = np.stack([crops.CANONICAL_FACE + [5 * t, 0] for t in range(10)]).astype(float)
+    landmarks[4] = np.nan
+    smoothed = crops.smooth_for_mouth(landmarks)
+    assert np.isnan(smoothed[4]).all()
+    assert smoothed[3] == pytest.approx(landmarks[3], abs=1e-4)  # last of its run: no neighbours

@@ -1,0 +1,79 @@
+"""Face tracking speed on CPU: a generated 10 s 720p clip of a moving, zooming face.
+
+Prints frames per second for tracking frames already in memory (detector every N frames, and every
+frame for comparison), for decode + track of the encoded MP4, and for decode + track + mouth crops
+(one streamed pass), with the mean landmark error against the clip's known geometry.
+
+    PYTHONPATH=. .venv/bin/python bench/faces.py [--seconds 10] [--width 1280] [--height 720]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from skimage import data
+
+from modelzoo.media import crops, faces
+from modelzoo.media.io import VideoWriter
+
+
+def make_clip(count: int, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frames of the astronaut photograph panning and zooming, and each frame's (2, 3) map."""
+    photo = data.astronaut()
+    frames = np.empty((count, height, width, 3), dtype=np.uint8)
+    maps = np.empty((count, 2, 3))
+    base = height / 512 * 1.4  # face about a third of the frame height
+    for t in range(count):
+        scale = base * (1 + 0.15 * np.sin(t / 20))
+        x = width / 2 - scale * 222 + 0.15 * width * np.sin(t / 31)
+        y = height / 2 - scale * 125 + 0.05 * height * np.cos(t / 17)
+        maps[t] = [[scale, 0, x], [0, scale, y]]
+        frames[t] = cv2.warpAffine(photo, maps[t], (width, height), borderMode=cv2.BORDER_REFLECT)
+    return frames, maps
+
+
+def timed(label: str, count: int, run):
+    start = time.perf_counter()
+    result = run()
+    seconds = time.perf_counter() - start
+    print(f"{label:<44} {count / seconds:8.1f} fps  ({seconds:.2f} s for {count} frames)")
+    return result
+
+
+def landmark_error(track: faces.FaceTrack, reference: np.ndarray, maps: np.ndarray) -> float:
+    truth = reference @ maps[:, :, :2].transpose(0, 2, 1) + maps[:, None, :, 2]
+    return float(np.nanmean(np.linalg.norm(track.landmarks - truth, axis=2)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=720)
+    args = parser.parse_args()
+    count = int(args.seconds * 25)
+    frames, maps = make_clip(count, args.width, args.height)
+    reference = faces.detect_faces(data.astronaut())[0].landmarks
+    print(f"clip: {count} frames of {args.width}x{args.height}, cv2 threads {cv2.getNumThreads()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "clip.mp4"
+        with VideoWriter(path, args.width, args.height) as writer:
+            writer.write(frames)
+        for every in (5, 1):
+            config = faces.TrackerConfig(detect_every=every)
+            track = timed(f"track in memory, detector every {every}", count,
+                          lambda c=config, f=frames: faces.track_faces(f, c))  # fmt: skip
+            print(f"{'':<44} landmark error {landmark_error(track, reference, maps):.2f} px")
+        del frames  # the file passes below stream; keep the in-memory clip out of their way
+        timed("decode + track (track_video)", count, lambda: faces.track_video(path))
+        timed("decode + track + mouth crops (one pass)", count,
+              lambda: crops.mouth_crops_video(path))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
