@@ -52,6 +52,8 @@ class SessionClosed(AnnotationError):
     pass
 
 
+# The first path segments under /study/ that are not studies.
+RESERVED_SLUGS = {"dashboard", "api", "s", "m"}
 DEFAULT_QUESTIONS = {
     Study.Kind.ACR: [
         {
@@ -70,6 +72,8 @@ def study_create(*, slug: str, title: str, kind: str = Study.Kind.ACR, questions
     """Create a study with its questions (dicts of Question fields; defaults by study kind)."""
     if kind not in Study.Kind.values:
         raise AnnotationError(f"unknown study kind {kind!r}; use one of {Study.Kind.values}")
+    if slug in RESERVED_SLUGS:
+        raise AnnotationError(f"the slug {slug!r} is taken by the site; choose another")
     questions = questions or DEFAULT_QUESTIONS[kind]
     with transaction.atomic():
         study = Study.objects.create(slug=slug, title=title, kind=kind, **options)

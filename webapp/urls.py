@@ -11,4 +11,5 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/jobs/", include("webapp.jobs.urls")),
     path("admin/", admin.site.urls),
+    path("study/", include("annotation.urls")),
 ]

@@ -11,9 +11,12 @@ from annotation import analysis, exports, imports, services
 from .conftest import grid, load_votes
 
 ROWS = [
-    ("r1", "a", "u0", "realness", 4), ("r1", "b", "u1", "realness", 2),
-    ("r2", "a", "u0", "realness", 5), ("r2", "b", "u1", "realness", 1),
-    ("r3", "a", "u0", "realness", 3), ("r3", "b", "u1", "realness", 2),
+    ("r1", "a", "u0", "realness", 4),
+    ("r1", "b", "u1", "realness", 2),
+    ("r2", "a", "u0", "realness", 5),
+    ("r2", "b", "u1", "realness", 1),
+    ("r3", "a", "u0", "realness", 3),
+    ("r3", "b", "u1", "realness", 2),
 ]
 
 
@@ -25,8 +28,11 @@ def rated(acr_study):
 
 
 def other_study(slug):
-    return services.study_create(slug=slug, title=slug, questions=[
-        {"key": "realness", "prompt": "Real?"}, {"key": "lipsync", "prompt": "Sync?"}])
+    return services.study_create(
+        slug=slug,
+        title=slug,
+        questions=[{"key": "realness", "prompt": "Real?"}, {"key": "lipsync", "prompt": "Sync?"}],
+    )
 
 
 def test_long_csv_round_trips_through_the_import(rated):
@@ -62,8 +68,10 @@ def test_sureal_file_with_code_is_refused(db):
 
 def test_sureal_list_scores_become_numbered_subjects(db):
     study = other_study("x")
-    text = ("ref_videos = [{'content_id': 0, 'content_name': 'c0', 'path': 'c0'}]\n"
-            "dis_videos = [{'content_id': 0, 'asset_id': 1, 'os': [5, 4, 3], 'path': 'x'}]\n")
+    text = (
+        "ref_videos = [{'content_id': 0, 'content_name': 'c0', 'path': 'c0'}]\n"
+        "dis_videos = [{'content_id': 0, 'asset_id': 1, 'os': [5, 4, 3], 'path': 'x'}]\n"
+    )
     assert imports.import_sureal(study=study, text=text, question_key="realness") == 3
     (row,) = analysis.mos_table(study)
     assert (row["system"], row["n"], row["mean"]) == ("asset1", 3, 4.0)

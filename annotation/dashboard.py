@@ -1,0 +1,53 @@
+"""Staff dashboard: the study list; per study progress, MOS charts, lip reading, agreement, QC.
+
+The pages only read `annotation.analysis` and `annotation.selectors`, as djangoproject.com's
+dashboard reads its metrics; charts are drawn in the browser by the vendored Chart.js.
+"""
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from . import analysis, selectors, services
+from .models import Study
+
+
+@staff_member_required
+def index(request):
+    studies = [(study, selectors.session_counts(study)) for study in Study.objects.all()]
+    return render(request, "annotation/dashboard/index.html", {"studies": studies})
+
+
+@staff_member_required
+def study(request, slug):
+    study = get_object_or_404(Study, slug=slug)
+    results = analysis.study_results(study)
+    scales = {q.key: [q.scale_min, q.scale_max] for q in study.questions.all()}
+    chart = [
+        {
+            "question": r["question"],
+            "system": r["system"],
+            "mos": r["mean"],
+            "ci95": r["ci95"],
+            "ci95_crowdmos": r["ci95_crowdmos"],
+            "scale": scales[r["question"]],
+        }
+        for r in results.get("mos", [])
+    ]
+    context = {
+        "study": study,
+        "results": results,
+        "progress": selectors.study_progress(study),
+        "chart": chart,
+        "exports": ["long.csv", "stimuli.csv", "raters.csv", "full.json"],
+        "scale_questions": study.questions.filter(kind="scale"),
+    }
+    return render(request, "annotation/dashboard/study.html", context)
+
+
+@staff_member_required
+@require_POST
+def qc_rerun(request, slug):
+    study = get_object_or_404(Study, slug=slug)
+    services.qc_rerun(study=study)
+    return redirect("annotation:dashboard-study", study.slug)

@@ -1,0 +1,71 @@
+"""Read-only counts of a study's progress for the dashboard and the API (no statistics here)."""
+
+from collections import Counter
+from datetime import timedelta
+from statistics import median
+
+from django.db.models import Count
+from django.utils import timezone
+
+from .models import Response, Session, Stimulus
+
+
+def session_counts(study) -> dict:
+    """Sessions started, live, stale (past the TTL, unfinished), completed and by QC verdict."""
+    stale_before = timezone.now() - timedelta(minutes=study.session_ttl_minutes)
+    sessions = study.sessions.all()
+    unfinished = sessions.exclude(status=Session.Status.COMPLETED)
+    completed = sessions.filter(status=Session.Status.COMPLETED)
+    verdicts = dict(completed.values_list("qc_verdict").annotate(n=Count("pk")))
+    return {
+        "started": sessions.count(),
+        "live": unfinished.filter(consented_at__gte=stale_before).count(),
+        "stale": unfinished.filter(consented_at__lt=stale_before).count(),
+        "completed": completed.count(),
+        "accepted": verdicts.get(Session.Verdict.ACCEPT, 0)
+        + verdicts.get(Session.Verdict.PENDING, 0),
+        "excluded": verdicts.get(Session.Verdict.EXCLUDE, 0),
+        "rejected": verdicts.get(Session.Verdict.REJECT, 0),
+    }
+
+
+def votes_per_stimulus(study) -> dict:
+    """Used votes (distinct sessions) per regular stimulus, and how many reached the target."""
+    stimuli = list(study.stimuli.filter(role=Stimulus.Role.REGULAR).values_list("pk", flat=True))
+    counts = dict(
+        Response.objects.filter(
+            stimulus__in=stimuli,
+            session__status=Session.Status.COMPLETED,
+            session__qc_verdict__in=[Session.Verdict.ACCEPT, Session.Verdict.PENDING],
+        )
+        .values_list("stimulus")
+        .annotate(n=Count("session", distinct=True))
+    )
+    votes = [counts.get(pk, 0) for pk in stimuli]
+    return {
+        "stimuli": len(stimuli),
+        "target": study.votes_per_stimulus,
+        "at_target": sum(v >= study.votes_per_stimulus for v in votes),
+        "min": min(votes, default=0),
+        "median": median(votes) if votes else 0,
+        "max": max(votes, default=0),
+        "histogram": sorted(Counter(votes).items()),
+    }
+
+
+def qc_reason_counts(study) -> list[tuple[str, int]]:
+    """How many completed sessions failed each QC check."""
+    counter = Counter()
+    for reasons in study.sessions.filter(status=Session.Status.COMPLETED).values_list(
+        "qc_reasons", flat=True
+    ):
+        counter.update({r["check"] for r in reasons})
+    return counter.most_common()
+
+
+def study_progress(study) -> dict:
+    return {
+        "sessions": session_counts(study),
+        "votes": votes_per_stimulus(study),
+        "qc_reasons": qc_reason_counts(study),
+    }

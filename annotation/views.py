@@ -1,0 +1,259 @@
+"""Rater pages: entry, consent, instructions and practice, trials, the end; clips by token.
+
+A browser may open only the sessions it entered (their ids are kept in its Django session), and
+reaches clips through per-item random tokens, so neither a URL nor a page names a system, an
+utterance or another rater. Prolific and MTurk conventions follow annotation-research.md §6.
+"""
+
+import re
+import secrets
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from . import services
+from .forms import ENTRY_FORMS, TrialForm
+from .models import Question, Session, SessionItem, Stimulus, Study
+
+SESSIONS_KEY = "annotation_sessions"  # ids of the sessions this browser may open
+ENTRY_KEY = "annotation_entry"  # {study slug: identity}, from the entry page to the consent post
+ANONYMOUS_KEY = "annotation_anonymous"  # {study slug: random id} of plain-link raters
+PROLIFIC_COMPLETE_URL = "https://app.prolific.com/submissions/complete"
+
+
+def _grant(request, session: Session) -> None:
+    owned = request.session.get(SESSIONS_KEY, [])
+    if str(session.pk) not in owned:
+        request.session[SESSIONS_KEY] = [*owned, str(session.pk)]
+
+
+def _owned_session(request, session_id) -> Session:
+    # 404, not 403: a stranger learns nothing, not even that the session exists.
+    if str(session_id) not in request.session.get(SESSIONS_KEY, []):
+        raise Http404("no such session")
+    return get_object_or_404(Session.objects.select_related("study", "rater"), pk=session_id)
+
+
+def _refuse(request, study, message: str, status: int = 409):
+    return render(
+        request, "annotation/refused.html", {"study": study, "message": message}, status=status
+    )
+
+
+def _identity(request, study) -> tuple[dict | None, bool, str]:
+    """(identity, is_preview, error) from the crowd platform's URL parameters."""
+    form_class = ENTRY_FORMS.get(study.platform)
+    if form_class is None:
+        anonymous = request.session.get(ANONYMOUS_KEY, {})
+        if study.slug not in anonymous:
+            anonymous[study.slug] = secrets.token_urlsafe(12)
+            request.session[ANONYMOUS_KEY] = anonymous
+        return {"external_id": anonymous[study.slug]}, False, ""
+    form = form_class(request.GET)
+    if not form.is_valid():
+        problem = next(iter(form.errors.values()))[0]
+        name = study.get_platform_display()
+        return None, False, f"Please open this study from {name}: {problem}"
+    if getattr(form, "is_preview", False):
+        return None, True, ""
+    return form.identity(), False, ""
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def entry(request, slug):
+    study = get_object_or_404(Study, slug=slug)
+    if request.method == "POST":
+        return _consent(request, study)
+    identity, preview, error = _identity(request, study)
+    if error:
+        return _refuse(request, study, error, status=400)
+    if preview:
+        return render(request, "annotation/preview.html", {"study": study})
+    existing = Session.objects.filter(
+        rater__study=study,
+        rater__platform=study.platform,
+        rater__external_id=identity["external_id"],
+    ).first()
+    if existing is not None:
+        same_attempt = (
+            existing.platform_session_id
+            and existing.platform_session_id == identity.get("platform_session_id")
+            and existing.status != Session.Status.COMPLETED
+        )
+        if str(existing.pk) in request.session.get(SESSIONS_KEY, []) or same_attempt:
+            _grant(request, existing)
+            return redirect(existing)
+        return _refuse(request, study, "You have already taken part in this study.")
+    if not study.is_open:
+        return _refuse(request, study, "This study is closed.", status=410)
+    request.session[ENTRY_KEY] = {**request.session.get(ENTRY_KEY, {}), study.slug: identity}
+    return render(request, "annotation/consent.html", {"study": study})
+
+
+def _consent(request, study):
+    identity = request.session.get(ENTRY_KEY, {}).get(study.slug)
+    if identity is None:
+        return _refuse(request, study, "Your visit expired; please open the study link again.", 400)
+    if request.POST.get("consent") != "yes":
+        return render(request, "annotation/declined.html", {"study": study})
+    try:
+        session = services.rater_enter(
+            study=study,
+            platform=study.platform,
+            user_agent=request.headers.get("User-Agent", "")[:300],
+            **identity,
+        )
+    except services.AlreadyParticipated as exc:
+        if exc.session and str(exc.session.pk) in request.session.get(SESSIONS_KEY, []):
+            return redirect(exc.session)
+        return _refuse(request, study, "You have already taken part in this study.")
+    except services.AnnotationError as exc:
+        return _refuse(request, study, str(exc), status=410)
+    _grant(request, session)
+    return redirect(session)
+
+
+@never_cache
+@require_GET
+def session_home(request, session_id):
+    """Send the rater to wherever the session stands: instructions, next clip or the end."""
+    session = _owned_session(request, session_id)
+    if session.status == Session.Status.COMPLETED:
+        return redirect("annotation:done", session.pk)
+    if session.started_at is None:
+        return redirect("annotation:instructions", session.pk)
+    pending = services.session_pending_items(session).first()
+    if pending is None:
+        services.session_complete(session=session)
+        return redirect("annotation:done", session.pk)
+    return redirect("annotation:trial", session.pk, pending.token)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def instructions(request, session_id):
+    session = _owned_session(request, session_id)
+    if request.method == "POST":
+        session.mark_started()
+        return redirect(session)
+    practice = (
+        session.items.filter(stimulus__role=Stimulus.Role.PRACTICE)
+        .select_related("stimulus")
+        .first()
+    )
+    context = {
+        "study": session.study,
+        "session": session,
+        "practice": practice,
+        "questions": list(session.study.questions.all()),
+        "muted": session.study.kind == Study.Kind.TRANSCRIBE,
+    }
+    return render(request, "annotation/instructions.html", context)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def trial(request, session_id, token):
+    session = _owned_session(request, session_id)
+    item = get_object_or_404(
+        SessionItem.objects.select_related("stimulus"), session=session, token=token
+    )
+    if session.started_at is None or session.status == Session.Status.COMPLETED:
+        return redirect(session)
+    questions = list(session.study.questions.all())
+    error, status = "", 200
+    form = TrialForm(request.POST or None, questions=questions)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.response_record(
+                    session=session,
+                    stimulus=item.stimulus,
+                    answers=form.answers(),
+                    play_count=form.cleaned_data["play_count"] or 0,
+                    played_to_end=form.cleaned_data["played_to_end"],
+                    time_on_item_s=form.cleaned_data["time_on_item_s"],
+                )
+                return redirect(session)
+            except services.SessionClosed:
+                return redirect(session)
+            except services.AnnotationError as exc:
+                error = str(exc)
+        else:
+            error = form.first_error()
+        status = 400
+    trials = session.items.exclude(stimulus__role=Stimulus.Role.PRACTICE)
+    context = {
+        "study": session.study,
+        "session": session,
+        "item": item,
+        "questions": questions,
+        "has_text": any(q.kind == Question.Kind.TEXT for q in questions),
+        "muted": session.study.kind == Study.Kind.TRANSCRIBE,
+        "number": trials.filter(position__lt=item.position).count() + 1,
+        "total": trials.count(),
+        "error": error,
+    }
+    return render(request, "annotation/trial.html", context, status=status)
+
+
+@never_cache
+@require_GET
+def done(request, session_id):
+    session = _owned_session(request, session_id)
+    if session.status != Session.Status.COMPLETED:
+        return redirect(session)
+    context = {"study": session.study, "session": session, "code": session.completion_code}
+    if session.rater.platform == Study.Platform.PROLIFIC:
+        base = getattr(settings, "ANNOTATION_PROLIFIC_COMPLETE_URL", PROLIFIC_COMPLETE_URL)
+        context["redirect_url"] = f"{base}?{urlencode({'cc': session.completion_code})}"
+    elif session.rater.platform == Study.Platform.MTURK and session.turk_submit_to:
+        context["mturk_action"] = session.turk_submit_to.rstrip("/") + "/mturk/externalSubmit"
+    return render(request, "annotation/done.html", context)
+
+
+RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def _file_chunks(fh, length: int, chunk: int = 64 * 1024):
+    with fh:
+        while length > 0:
+            data = fh.read(min(chunk, length))
+            if not data:
+                return
+            length -= len(data)
+            yield data
+
+
+@require_GET
+def media(request, token):
+    """One clip of the browser's own session, with byte ranges (Safari plays video only so)."""
+    item = get_object_or_404(SessionItem.objects.select_related("stimulus"), token=token)
+    if str(item.session_id) not in request.session.get(SESSIONS_KEY, []) or not item.stimulus.media:
+        raise Http404("no such clip")
+    path = item.stimulus.media.path
+    size = item.stimulus.media.size
+    match = RANGE.fullmatch(request.headers.get("Range", "").strip())
+    if match is None or match.groups() == ("", ""):
+        response = FileResponse(open(path, "rb"), content_type="video/mp4")
+    else:
+        first, last = match.groups()
+        start = int(first) if first else max(size - int(last), 0)
+        end = min(int(last), size - 1) if first and last else size - 1
+        if start >= size or start > end:
+            return HttpResponse(status=416, headers={"Content-Range": f"bytes */{size}"})
+        fh = open(path, "rb")  # closed by _file_chunks
+        fh.seek(start)
+        response = StreamingHttpResponse(
+            _file_chunks(fh, end - start + 1), status=206, content_type="video/mp4"
+        )
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+        response["Content-Length"] = str(end - start + 1)
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
