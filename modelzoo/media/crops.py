@@ -258,14 +258,39 @@ def face_boxes(
     return boxes
 
 
+def face_crop(frame: np.ndarray, box: np.ndarray, size: int = 128) -> np.ndarray:
+    """(size, size, 3) RGB crop of box (x1, y1, x2, y2), resized (bilinear) as Wav2Lip does."""
+    x1, y1, x2, y2 = (int(v) for v in box)
+    if x2 <= x1 or y2 <= y1:
+        raise ValueError(f"empty face box {(x1, y1, x2, y2)}")
+    return cv2.resize(frame[y1:y2, x1:x2], (size, size), interpolation=cv2.INTER_LINEAR)
+
+
 def face_crops(
     frames: np.ndarray | Iterable[np.ndarray], boxes: np.ndarray, size: int = 128
 ) -> Iterator[np.ndarray]:
-    """(size, size, 3) RGB face crops, one per frame, each resized from its box as Wav2Lip does."""
-    for frame, (x1, y1, x2, y2) in zip(split_frames(frames), boxes, strict=True):
-        if x2 <= x1 or y2 <= y1:
-            raise ValueError(f"empty face box {(x1, y1, x2, y2)}")
-        yield cv2.resize(frame[y1:y2, x1:x2], (size, size), interpolation=cv2.INTER_LINEAR)
+    """Face crops of a stream of RGB frames, one per frame and box."""
+    for frame, box in zip(split_frames(frames), boxes, strict=True):
+        yield face_crop(frame, box, size)
+
+
+def face_crops_video(
+    path: str | Path,
+    track: FaceTrack,
+    size: int = 128,
+    *,
+    pads: tuple[int, int, int, int] = FACE_PADS,
+    chunk_frames: int = 32,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(frame, box, crop) for each frame of a video file, streamed, for generation and paste-back.
+
+    `track` comes from `faces.track_video(path)`; boxes are Wav2Lip's padded, smoothed boxes of its
+    gap-bridged landmarks (`track.has_face` says where there was no face to redraw).
+    """
+    boxes = face_boxes(track.filled(), track.frame_size, pads)
+    frames = split_frames(media_io.iter_frames(path, chunk_frames=chunk_frames))
+    for frame, box in zip(frames, boxes, strict=True):
+        yield frame, box, face_crop(frame, box, size)
 
 
 def mask_lower_half(crops: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from modelzoo.media import crops, faces
+from modelzoo.media.pasteback import paste_back
 from tests.unit.modelzoo.media.face_media import astronaut, encode, map_points, moving_clip
 
 
@@ -158,3 +159,16 @@ def test_mouth_smoothing_does_not_reach_across_frames_without_a_face():
     smoothed = crops.smooth_for_mouth(landmarks)
     assert np.isnan(smoothed[4]).all()
     assert smoothed[3] == pytest.approx(landmarks[3], abs=1e-4)  # last of its run: no neighbours
+
+
+def test_face_crops_video_streams_frames_boxes_and_crops_that_paste_back(tmp_path):
+    frames, _ = moving_clip(n=12)
+    path = encode(tmp_path / "talk.mp4", frames)
+    track = faces.track_video(path)
+    items = list(crops.face_crops_video(path, track, size=96))
+    assert len(items) == 12
+    frame, box, crop = items[5]
+    assert frame.shape == (240, 320, 3) and crop.shape == (96, 96, 3)
+    restored = paste_back(frame, crop, box)
+    assert restored.shape == frame.shape
+    assert np.abs(restored.astype(int) - frame).mean() < 2  # its own face goes back in place
