@@ -8,11 +8,12 @@ anything a user can fix.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from modelzoo.corruption import occlusion
 from modelzoo.corruption.audio import add_noise
 from modelzoo.corruption.params import CorruptionParams, parse_corruption_params
 from modelzoo.corruption.video import apply_segments, plan_segments
@@ -49,6 +50,12 @@ def corrupt(
         params = parse_corruption_params(params)
     info = probe(src)
     _check_input(src, info, params)
+    patches = None
+    if params.video is not None and params.video.kind == "occlusion":
+        # Read the occluders first: a bad folder should fail before any decoding.
+        patches = (
+            occlusion.load_occluders(occluders) if occluders else occlusion.default_occluders()
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     audio_rng = np.random.default_rng([params.seed, 1])
     video_rng = np.random.default_rng([params.seed, 2])
@@ -67,7 +74,7 @@ def corrupt(
                 del audio
             out = out_dir / "corrupted.mp4"
             corrupt_frames, total = _frame_corruption(
-                src, info, params, video_rng, occluders, progress
+                src, info, params, video_rng, patches, progress
             )
             _write_video(src, info, out, audio_path, corrupt_frames, total, progress)
     progress(1.0, "done")
@@ -104,7 +111,7 @@ def _frame_corruption(
     info: MediaInfo,
     params: CorruptionParams,
     rng: np.random.Generator,
-    occluders: Path | None,
+    patches: Sequence[occlusion.Occluder] | None,
     progress: Progress,
 ) -> tuple[FrameCorruption, int]:
     """The per-chunk corruption the params ask for (None for none) and the clip's frame count.
@@ -119,10 +126,8 @@ def _frame_corruption(
     if video.kind != "occlusion":
         segments = plan_segments(total, video.kind, video.fraction, rng)
         return lambda chunk, first: apply_segments(chunk, first, segments, rng), total
-    from modelzoo.corruption import occlusion
-    from modelzoo.media.faces import track_faces
+    from modelzoo.media.faces import track_faces  # dlib loads only when occlusion is asked
 
-    patches = occlusion.load_occluders(occluders) if occluders else occlusion.default_occluders()
     chunks = _reporting(
         io.iter_frames(src, info=info), total, progress, 0.1, 0.5, "finding the face"
     )

@@ -20,6 +20,7 @@ from modelzoo.errors import InvalidMediaError
 # The largest float value that PCM 16-bit stores without clipping.
 PEAK_LIMIT = 32767 / 32768
 TRAIN_SNRS_DB = (-5.0, 0.0, 5.0, 10.0, 15.0)
+POWER_BLOCK = 2**20
 
 
 def white_noise(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -51,8 +52,14 @@ def loop_to_length(noise: np.ndarray, n: int, rng: np.random.Generator) -> np.nd
 
 
 def power(x: np.ndarray) -> float:
-    """Mean power over all samples and channels, in float64."""
-    return float(np.mean(np.square(x, dtype=np.float64))) if x.size else 0.0
+    """Mean power over all samples and channels, summed in float64 a block at a time, so that a
+    long clip needs no full-size temporary."""
+    flat = x.reshape(-1)
+    total = 0.0
+    for i in range(0, flat.size, POWER_BLOCK):
+        block = flat[i : i + POWER_BLOCK].astype(np.float64)
+        total += float(np.dot(block, block))
+    return total / flat.size if flat.size else 0.0
 
 
 def snr_db(clean: np.ndarray, noisy: np.ndarray) -> float:
@@ -62,34 +69,39 @@ def snr_db(clean: np.ndarray, noisy: np.ndarray) -> float:
 
 
 def scale_noise(clean: np.ndarray, noise: np.ndarray, snr: float) -> np.ndarray:
-    """`noise` scaled so that P(clean) / P(noise) is exactly `snr` dB over the whole clip.
+    """`noise` (float32) scaled so that P(clean) / P(noise) is exactly `snr` dB over the clip.
 
     The power ratio and the paper's RMS ratio give the same gain when taken over the same samples.
-    A mono `noise` (n,) is broadcast over the channels of `clean` (n, ch).
+    A mono `noise` (n,) stands for the same noise on every channel of `clean` (n, ch), which has
+    the same power.
     """
     p_clean = power(clean)
     if p_clean <= 0.0:
         raise InvalidMediaError(
             "the audio is silent, so no SNR can be set; upload audio with sound"
         )
-    noise = noise.astype(np.float64)
-    if clean.ndim == 2 and noise.ndim == 1:
-        noise = noise[:, None]
-    p_noise = power(np.broadcast_to(noise, clean.shape))
+    p_noise = power(noise)
     if p_noise <= 0.0:
         raise InvalidMediaError("the noise recording is silent")
-    return noise * np.sqrt(p_clean / p_noise / 10.0 ** (snr / 10.0))
+    gain = np.sqrt(p_clean / p_noise / 10.0 ** (snr / 10.0))
+    return (noise * np.float32(gain)).astype(np.float32, copy=False)
 
 
 def mix(clean: np.ndarray, scaled_noise: np.ndarray) -> tuple[np.ndarray, float]:
     """clean + noise, scaled as a whole below full scale when it would clip (the SNR is kept).
 
-    Returns the float32 mixture and the gain applied to it (1.0 when nothing was rescaled).
+    Returns the float32 mixture and the gain applied to it (1.0 when nothing was rescaled). A mono
+    noise is added to every channel; the sum is made in place to keep long clips small.
     """
-    mixture = clean.astype(np.float64) + scaled_noise
-    peak = float(np.max(np.abs(mixture))) if mixture.size else 0.0
+    mixture = np.array(clean, dtype=np.float32)
+    if mixture.ndim == 2 and scaled_noise.ndim == 1:
+        scaled_noise = scaled_noise[:, None]
+    mixture += scaled_noise
+    peak = max(float(mixture.max()), -float(mixture.min())) if mixture.size else 0.0
     gain = PEAK_LIMIT / peak if peak > PEAK_LIMIT else 1.0
-    return (mixture * gain).astype(np.float32), gain
+    if gain != 1.0:
+        mixture *= np.float32(gain)
+    return mixture, gain
 
 
 def partial_noise_mask(n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
@@ -169,10 +181,10 @@ def add_training_noise(
     is zeroed in 4 random segments shorter than len/8 each. `clean` is mono (n,)."""
     n = clean.shape[0]
     snr = float(snrs_db[int(rng.integers(len(snrs_db)))])
-    noisy = clean.astype(np.float64) + scale_noise(clean, loop_to_length(noise_bank, n, rng), snr)
+    noisy = clean.astype(np.float32) + scale_noise(clean, loop_to_length(noise_bank, n, rng), snr)
     if n >= 16 and rng.random() < dropout_p:
         for _ in range(4):
             length = int(rng.integers(0, n // 8))
             start = int(rng.integers(0, n - length + 1))
             noisy[start : start + length] = 0.0
-    return noisy.astype(np.float32)
+    return noisy

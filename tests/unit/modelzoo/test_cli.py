@@ -69,6 +69,11 @@ def test_corrupt_reads_params_from_a_file_given_with_at(clip, tmp_path):
         ),
         (["corrupt", "CLIP", "--params", '{"video": {"kind": "blur"}}', "--out", "o.wav"], ".mp4"),
         (["corrupt", "CLIP", "--params", "{oops", "--out", "o.mp4"], "not valid JSON"),
+        (
+            ["corrupt", "CLIP", "--params", '{"video": {"kind": "occlusion"}}', "--out", "o.mp4"]
+            + ["--occluders", "nowhere"],
+            "occluders: nowhere is not a folder",
+        ),
     ],
 )
 def test_bad_input_exits_non_zero_with_one_line_and_no_traceback(clip, tmp_path, args, words):
