@@ -6,6 +6,8 @@ similarity transform (`cv2.estimateAffinePartial2D`, LMEDS) of the stable points
 face in a 256x256 frame, then a 96x96 grey patch centred on the mouth; the models read the 88x88
 centre. The reference cuts the patch out of the warped 256x256 image and so loses pixels near its
 border; here the patch is warped directly, with black outside the frame, so every crop is 96x96.
+The reference interpolates over every missing frame; here only short gaps are (see
+`faces.TrackerConfig.max_gap`) and frames in a long gap without a face get a black patch.
 
 Talking-face crops follow Wav2Lip's `inference.py` (Rudrabha/Wav2Lip), which SyncTalkFace keeps: a
 face box padded by [0, 10, 0, 0] pixels (top, bottom, left, right), clipped to the frame, averaged

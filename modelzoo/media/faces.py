@@ -68,14 +68,10 @@ class TrackerConfig:
 
     detect_every: int = 5  # frames between detector checks while a face is being tracked
     detect_size: int = 640  # longer image side fed to the full-frame detector
-    upsample: int = (
-        0  # dlib pyramid upsampling for the full-frame pass (1 finds faces half the size)
-    )
+    upsample: int = 0  # detector upsampling; 1 finds faces half the size, 4x slower
     min_score: float = 0.2  # HOG score to start a track; low scores are mostly non-faces
     verify_score: float = -0.3  # looser score when re-checking a face that is already tracked
-    max_gap: int = (
-        12  # missing frames (0.5 s at 25 fps) filled by interpolation; longer ones are reported
-    )
+    max_gap: int = 12  # missing frames (0.5 s) filled by interpolation; longer are reported
     smooth: int = 3  # centred moving-average length over landmarks (1 = off)
     select: str | int | tuple[float, float] = "largest"
 
@@ -181,17 +177,10 @@ def _fit(frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
 
 def _detect(gray: np.ndarray, scale: float, upsample: int, threshold: float, offset=(0.0, 0.0)):
     """Detector boxes (N, 4) and scores on `gray` resized by `scale`, in `gray` + offset."""
-    small = (
-        gray
-        if scale == 1.0
-        else cv2.resize(
-            gray,
-            None,
-            fx=scale,
-            fy=scale,
-            interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
-        )
-    )
+    small = gray
+    if scale != 1.0:
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interpolation)
     rects, scores, _ = _dlib_models()[0].run(small, upsample, threshold)
     boxes = np.array([[r.left(), r.top(), r.right(), r.bottom()] for r in rects], dtype=np.float32)
     boxes = boxes.reshape(-1, 4) / scale + np.array([*offset, *offset], dtype=np.float32)
@@ -251,8 +240,9 @@ def _frame_of(landmarks: np.ndarray) -> tuple[np.ndarray, float]:
 class FaceTracker:
     """Streaming tracker: call `update(frame)` for each RGB frame in order, then `result()`.
 
-    Between detector checks the tracker keeps the grey frames it has followed, so that when a check
-    finds the face gone it can look back and drop the frames where the face had already left.
+    Between detector checks the tracker keeps references to the frames it has followed, so that
+    when a check finds the face gone it can look back and drop the frames where the face had
+    already left: do not overwrite a frame's buffer for `detect_every` frames after passing it.
     """
 
     def __init__(self, config: TrackerConfig = TrackerConfig(), name: str = "the input"):
