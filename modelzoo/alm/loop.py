@@ -32,6 +32,9 @@ def _loader(dataset, batch_size: int, start: int, stop: int, num_workers: int) -
         sampler=range(start * batch_size, stop * batch_size),
         num_workers=num_workers,
         drop_last=True,
+        # Its own generator: a loader drawing its base seed from the global one would shift
+        # dropout and masking after a resume.
+        generator=torch.Generator().manual_seed(0),
     )
 
 

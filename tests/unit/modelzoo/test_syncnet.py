@@ -16,12 +16,17 @@ def test_128px_critic_embeds_audio_and_lower_faces_as_unit_vectors():
 
 
 def test_128px_critic_has_the_extra_stride_two_stage_over_the_96px_one():
-    faces = {size: len(SyncNet(SyncNetConfig(img_size=size, width=32)).face_encoder) for size in (96, 128)}
+    faces = {
+        size: len(SyncNet(SyncNetConfig(img_size=size, width=32)).face_encoder)
+        for size in (96, 128)
+    }
     assert faces == {96: 17, 128: 19}
 
 
 def test_96px_option_takes_48_by_96_lower_halves():
-    a, v = SyncNet(SyncNetConfig(img_size=96, width=32))(torch.randn(2, 1, 80, 16), torch.rand(2, 15, 48, 96))
+    a, v = SyncNet(SyncNetConfig(img_size=96, width=32))(
+        torch.randn(2, 1, 80, 16), torch.rand(2, 15, 48, 96)
+    )
     assert v.shape == (2, 32)
 
 
@@ -56,3 +61,22 @@ def test_critic_training_runs_on_cpu_and_exports_the_best_weights(tmp_path):
     history = fit(SyncNetTask(TINY), train, val, tmp_path, loop, log=lambda _: None)
     assert [h["step"] for h in history] == [1, 2]
     assert SyncNet.from_pretrained(tmp_path / "best", strict=True).config == TINY
+
+
+def test_resumed_critic_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path):
+    clips = [talking_clip(seed=s) for s in range(2)]
+    loop = LoopConfig(steps=3, batch_size=4, val_every=2, val_batches=1, log_every=1)
+    train = TalkingFaceDataset(clips, "syncnet", loop.steps * loop.batch_size)
+    val = TalkingFaceDataset(clips, "syncnet", 4, seed=1)
+
+    def run(folder, steps):
+        torch.manual_seed(0)
+        task = SyncNetTask(TINY)
+        fit(task, train, val, folder, LoopConfig(**{**loop.__dict__, "steps": steps}), log=print)
+        return task.syncnet.state_dict()
+
+    straight = run(tmp_path / "straight", 3)
+    run(tmp_path / "resumed", 2)
+    resumed = run(tmp_path / "resumed", 3)
+    for key, tensor in straight.items():
+        torch.testing.assert_close(resumed[key], tensor)

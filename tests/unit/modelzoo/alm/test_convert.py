@@ -20,7 +20,9 @@ def authors_checkpoint(config=TINY):
     generator = AudioLipMemoryModel(config).state_dict()
     return {
         "model_state_dict": {k: v for k, v in generator.items() if k.startswith(ENCODER_PREFIXES)},
-        "dec_state_dict": {k: v for k, v in generator.items() if not k.startswith(ENCODER_PREFIXES)},
+        "dec_state_dict": {
+            k: v for k, v in generator.items() if not k.startswith(ENCODER_PREFIXES)
+        },
         "disc_state_dict": QualityDiscriminator(config).state_dict(),
     }
 
