@@ -189,7 +189,7 @@ class MouthCropper:
 
 
 def mouth_crops_video(
-    path: str | Path, config: TrackerConfig | None = None, *, chunk_frames: int = 32
+    path: str | Path, config: TrackerConfig | None = None, *, chunk_frames: int | None = None
 ) -> tuple[np.ndarray, FaceTrack]:
     """(T, 96, 96) uint8 mouth patches of a video file at 25 fps, and the face track.
 
@@ -282,7 +282,7 @@ def face_crops_video(
     size: int = 128,
     *,
     pads: tuple[int, int, int, int] = FACE_PADS,
-    chunk_frames: int = 32,
+    chunk_frames: int | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(frame, box, crop) for each frame of a video file, streamed, for generation and paste-back.
 

@@ -380,7 +380,7 @@ def track_faces(
 
 
 def track_video(
-    path: str | Path, config: TrackerConfig = TrackerConfig(), *, chunk_frames: int = 32
+    path: str | Path, config: TrackerConfig = TrackerConfig(), *, chunk_frames: int | None = None
 ) -> FaceTrack:
     """`track_faces` on a video or image file, decoded at 25 fps a chunk at a time."""
     path = Path(path)
