@@ -69,7 +69,7 @@ class TrackerConfig:
     detect_every: int = 5  # frames between detector checks while a face is being tracked
     detect_size: int = 640  # longer image side fed to the full-frame detector
     upsample: int = 0  # detector upsampling; 1 finds faces half the size, 4x slower
-    min_score: float = 0.2  # HOG score to start a track; low scores are mostly non-faces
+    min_score: float = 0.0  # HOG score to start a track: dlib's own default threshold
     verify_score: float = -0.3  # looser score when re-checking a face that is already tracked
     max_gap: int = 12  # missing frames (0.5 s) filled by interpolation; longer are reported
     smooth: int = 3  # centred moving-average length over landmarks (1 = off)
