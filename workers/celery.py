@@ -58,12 +58,13 @@ class CeleryConfig:
     def broker_transport_options(self):
         if self.broker_url.startswith("filesystem"):
             folder = self._settings.SYNCLAB_BROKER_DIR
-            for sub in ("queue", "processed"):
+            for sub in ("queue", "processed", "control"):
                 (folder / sub).mkdir(parents=True, exist_ok=True)
             return {
                 "data_folder_in": str(folder / "queue"),
                 "data_folder_out": str(folder / "queue"),
                 "processed_folder": str(folder / "processed"),
+                "control_folder": str(folder / "control"),  # else kombu writes ./control
             }
         timeout = self._settings.SYNCLAB_BROKER_VISIBILITY_TIMEOUT
         if timeout <= self.task_time_limit:

@@ -58,7 +58,9 @@ def probe(path: str | Path) -> MediaInfo:
         info = ffmpeg.probe(str(path))
     except ffmpeg.Error as err:
         detail = _last_line(err.stderr)
-        raise InvalidMediaError(f"{name}: not a readable audio, video or image file ({detail})") from None
+        raise InvalidMediaError(
+            f"{name}: not a readable audio, video or image file ({detail})"
+        ) from None
     fmt = info.get("format", {})
     streams = info.get("streams", [])
     # Cover art in audio files is a video stream with attached_pic set; it is not a video track.
@@ -69,9 +71,14 @@ def probe(path: str | Path) -> MediaInfo:
     ]
     audio = [s for s in streams if s.get("codec_type") == "audio"]
     format_name = fmt.get("format_name", "")
-    is_image = bool(video) and not audio and (
-        format_name in IMAGE_FORMATS or video[0].get("codec_name") in {"png", "mjpeg", "webp", "bmp"}
-        and _frame_count(video[0]) <= 1
+    is_image = (
+        bool(video)
+        and not audio
+        and (
+            format_name in IMAGE_FORMATS
+            or video[0].get("codec_name") in {"png", "mjpeg", "webp", "bmp"}
+            and _frame_count(video[0]) <= 1
+        )
     )
     duration = _duration(fmt, video + audio)
     width = height = fps = None
@@ -126,7 +133,9 @@ def validate(
     except InvalidMediaError as err:
         raise InvalidMediaError(str(err).replace(path.name, label, 1)) from None
     if info.is_image and not allow_image:
-        raise InvalidMediaError(f"{label}: a still image is not accepted here; upload a video or audio file")
+        raise InvalidMediaError(
+            f"{label}: a still image is not accepted here; upload a video or audio file"
+        )
     if need_video and not info.has_video:
         raise InvalidMediaError(f"{label}: has no video stream; a video is needed")
     if need_audio and not info.has_audio:
@@ -136,7 +145,9 @@ def validate(
     if info.has_video:
         w, h = info.width or 0, info.height or 0
         if min(w, h) < limits.min_side:
-            raise InvalidMediaError(f"{label}: {w}x{h} is too small; each side must be at least {limits.min_side} px")
+            raise InvalidMediaError(
+                f"{label}: {w}x{h} is too small; each side must be at least {limits.min_side} px"
+            )
         if w > limits.max_width or h > limits.max_height:
             raise InvalidMediaError(
                 f"{label}: {w}x{h} is too large; the limit is {limits.max_width}x{limits.max_height}"
