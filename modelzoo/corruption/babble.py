@@ -101,6 +101,8 @@ def load_noise_file(path: Path, sample_rate: int) -> np.ndarray:
     """A user's noise recording (any audio or video file), decoded to mono float32 at the rate."""
     from modelzoo.media.io import read_audio
 
+    if not Path(path).is_file():
+        raise UserError(f"noise file {Path(path).name}: not found")
     return read_audio(path, sample_rate=sample_rate, mono=True)
 
 

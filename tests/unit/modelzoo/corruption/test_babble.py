@@ -8,6 +8,7 @@ import soundfile as sf
 
 from modelzoo.corruption import babble
 from modelzoo.corruption.audio import make_noise
+from modelzoo.errors import UserError
 
 
 @pytest.fixture()
@@ -58,3 +59,8 @@ def test_a_user_noise_file_replaces_the_built_in_babble(tmp_path):
     )
     spectrum = np.abs(np.fft.rfft(noise))
     assert np.argmax(spectrum) * rate / noise.shape[0] == pytest.approx(1000, abs=5)
+
+
+def test_a_missing_noise_file_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="noise file gone.wav: not found"):
+        make_noise("babble", 100, 16000, np.random.default_rng(), noise_file=tmp_path / "gone.wav")
