@@ -1,53 +1,30 @@
 """Training windows from Wav2Lip-layout talking-face clips, for the critic and the generators.
 
 A clip is a folder of pre-cropped frames `0.jpg, 1.jpg, ...` (25 fps) with `audio.wav` (or a
-precomputed `mel.npy`, 80 x M); `root/filelists/<split>.txt` may list clip folders relative to root
-(Wav2Lip's `get_image_list`), else every folder under root holding `0.jpg` is a clip (every tenth
-one kept for "val"/"test"). Arrays made by
-`modelzoo.media` can be wrapped in `ArrayClip` instead. Window indexing follows Wav2Lip and
-jinny960812/SyncTalkFace@9d5d08d `train.py`: the mel window of frame f starts at int(80 f / 25)
-and is 16 steps long; the per-frame window of target frame k starts at frame k - 1.
+precomputed `mel.npy`, 80 x M); `root/filelists/<split>.txt` may list clip folders relative to
+root (Wav2Lip's `get_image_list`), else every folder under root holding `0.jpg` is a clip (every
+tenth one kept for "val"/"test"). Arrays made by `modelzoo.media` can be wrapped in `ArrayClip`.
+Windows are cut by `modelzoo.media.mel` as Wav2Lip and jinny960812/SyncTalkFace@9d5d08d
+`train.py` cut them: the SyncNet window of frames f..f+4 starts at mel step int(80 f / 25); the
+generator's window for target frame k starts at frame k - 1.
 """
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-import soundfile
 import torch
 
 from modelzoo.alm.model import mouth_windows
 from modelzoo.errors import UserError
+from modelzoo.media.io import read_audio
+from modelzoo.media.mel import MEL_STEP, melspectrogram, segmented_mels, sync_mel
 
-FPS = 25
-MEL_STEPS_PER_SECOND = 80
-MEL_WINDOW = 16  # 0.2 s: five video frames
 SYNC_FRAMES = 5
 
 
 class ClipDataError(UserError):
     """A training clip folder is unusable (no frames, no audio or mel, too short)."""
-
-
-def mel_start(frame: int) -> int:
-    """First mel step of the window aligned with video frame `frame`."""
-    return int(MEL_STEPS_PER_SECOND * frame / FPS)
-
-
-def mel_window(mel: np.ndarray, frame: int) -> np.ndarray | None:
-    """(80, 16) mel window starting at `frame`, or None where it runs off either end."""
-    start = mel_start(frame)
-    if frame < 0 or start + MEL_WINDOW > mel.shape[1]:
-        return None
-    return mel[:, start : start + MEL_WINDOW]
-
-
-def frame_mels(mel: np.ndarray, first: int, count: int = SYNC_FRAMES) -> np.ndarray | None:
-    """(count, 80, 16) per-frame windows of target frames first..first+count-1 (each from k - 1)."""
-    windows = [mel_window(mel, k - 1) for k in range(first, first + count)]
-    if any(w is None for w in windows):
-        return None
-    return np.stack(windows)
 
 
 class ArrayClip:
@@ -67,7 +44,8 @@ class ArrayClip:
 class FolderClip:
     """A Wav2Lip-layout clip folder, read lazily: frames on demand, the mel once.
 
-    `mel_fn(wav, sample_rate) -> (80, M)` computes the Wav2Lip mel where no `mel.npy` is stored.
+    Where no `mel.npy` is stored, `mel_fn(wav_16k) -> (80, M)` (default: the Wav2Lip mel of
+    `modelzoo.media.mel`) is computed from `audio.wav`.
     """
 
     def __init__(self, folder: Path, img_size: int, mel_fn: Callable | None = None):
@@ -91,12 +69,10 @@ class FolderClip:
         if (self.folder / "mel.npy").exists():
             return np.load(self.folder / "mel.npy").astype(np.float32)
         wav_path = self.folder / "audio.wav"
-        if not wav_path.exists() or self.mel_fn is None:
-            raise ClipDataError(
-                f"{self.folder} has no mel.npy (and no audio.wav with a mel function)"
-            )
-        wav, rate = soundfile.read(wav_path, dtype="float32", always_2d=True)
-        return np.asarray(self.mel_fn(wav.mean(axis=1), rate), np.float32)
+        if not wav_path.exists():
+            raise ClipDataError(f"{self.folder} has neither mel.npy nor audio.wav")
+        wav = read_audio(wav_path)  # mono 16 kHz, resampled by ffmpeg as Wav2Lip's librosa load
+        return np.asarray((self.mel_fn or melspectrogram)(wav), np.float32)
 
     def read(self, indices: Sequence[int]) -> np.ndarray:
         from PIL import Image  # only folder datasets need an image decoder
@@ -144,8 +120,8 @@ def to_signed(frames: np.ndarray) -> torch.Tensor:
 def generator_window(clip, t: int, ref: int) -> dict | None:
     """Targets t..t+4 with their references, mels and lip windows; None if out of range."""
     mel = clip.mel
-    sync_mel, indiv = mel_window(mel, t), frame_mels(mel, t)
-    if t < 2 or t + SYNC_FRAMES + 2 > clip.num_frames or sync_mel is None or indiv is None:
+    sync_window, indiv = sync_mel(mel, t), segmented_mels(mel, t)
+    if t < 2 or t + SYNC_FRAMES + 2 > clip.num_frames or sync_window is None or indiv is None:
         return None
     window = to_signed(clip.read(range(t - 2, t + SYNC_FRAMES + 2)))  # (3, 9, H, W)
     target = window[:, 2 : 2 + SYNC_FRAMES]  # (3, 5, H, W)
@@ -155,7 +131,7 @@ def generator_window(clip, t: int, ref: int) -> dict | None:
     return {
         "faces": torch.cat([masked, reference]),  # (6, 5, H, W)
         "mels": torch.from_numpy(indiv).unsqueeze(1),  # (5, 1, 80, 16)
-        "sync_mel": torch.from_numpy(sync_mel).unsqueeze(0),  # (1, 80, 16)
+        "sync_mel": torch.from_numpy(sync_window).unsqueeze(0),  # (1, 80, 16)
         "target": target,  # (3, 5, H, W)
         "lips": mouth_windows(window[None])[0],  # (5, 3, 5, H, W)
     }
@@ -166,10 +142,10 @@ def context_mels(clip, first: int, count: int) -> tuple[torch.Tensor, torch.Tens
 
     Returns (count, 1, 80, 16) mels and a (count,) bool mask of the real ones.
     """
-    mels = torch.zeros(count, 1, 80, MEL_WINDOW)
+    mels = torch.zeros(count, 1, 80, MEL_STEP)
     valid = torch.zeros(count, dtype=torch.bool)
     for i, k in enumerate(range(first, first + count)):
-        window = mel_window(clip.mel, k - 1) if 0 <= k < clip.num_frames else None
+        window = sync_mel(clip.mel, k - 1) if 1 <= k < clip.num_frames else None
         if window is not None:
             mels[i, 0], valid[i] = torch.from_numpy(window), True
     return mels, valid
@@ -215,7 +191,7 @@ class TalkingFaceDataset(torch.utils.data.Dataset):
             return None
         t, other = rng.choice(n - SYNC_FRAMES + 1, size=2, replace=False)
         in_sync = bool(rng.integers(2))
-        mel = mel_window(clip.mel, int(t))
+        mel = sync_mel(clip.mel, int(t))
         if mel is None:
             return None
         start = int(t if in_sync else other)

@@ -3,7 +3,8 @@ opens with the loudness that the mel's low bands also carry, so sync is learnabl
 
 import numpy as np
 
-from modelzoo.alm.data import ArrayClip, mel_start
+from modelzoo.alm.data import ArrayClip
+from modelzoo.media.mel import mel_start
 
 
 def talking_clip(num_frames: int = 24, size: int = 128, seed: int = 0) -> ArrayClip:

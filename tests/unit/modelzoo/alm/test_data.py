@@ -3,36 +3,38 @@ import pytest
 from PIL import Image
 
 from modelzoo.alm.data import (
+    ArrayClip,
     ClipDataError,
     TalkingFaceDataset,
     context_mels,
     folder_clips,
-    frame_mels,
     generator_window,
-    mel_start,
-    mel_window,
 )
+from modelzoo.media.io import write_wav
+from modelzoo.media.mel import mel_start
 from tests.unit.modelzoo.talking_clips import talking_clip
 
 
-def ramp_mel(steps=120):
-    return np.tile(np.arange(steps, dtype=np.float32), (80, 1))  # each column holds its index
+def ramp_clip(num_frames=24):
+    steps = mel_start(num_frames) + 16
+    mel = np.tile(np.arange(steps, dtype=np.float32), (80, 1))  # each column holds its index
+    return ArrayClip(np.zeros((num_frames, 128, 128, 3), np.uint8), mel)
 
 
-def test_mel_window_of_frame_f_starts_at_80_f_over_25_and_spans_16_steps():
-    assert [mel_start(f) for f in (0, 1, 2, 3, 25)] == [0, 3, 6, 9, 80]
-    assert mel_window(ramp_mel(), 2)[0].tolist() == list(range(6, 22))
+def test_sync_mel_of_a_window_starts_at_80_t_over_25():
+    sample = generator_window(ramp_clip(), t=7, ref=0)
+    assert sample["sync_mel"][0, 0].tolist() == list(range(mel_start(7), mel_start(7) + 16))
 
 
-def test_mel_window_running_off_either_end_is_none():
-    assert mel_window(ramp_mel(), -1) is None
-    assert mel_window(ramp_mel(40), 10) is None
+def test_per_frame_mels_start_one_frame_before_each_target():
+    sample = generator_window(ramp_clip(), t=4, ref=12)
+    assert [int(m[0, 0, 0]) for m in sample["mels"]] == [mel_start(k - 1) for k in range(4, 9)]
 
 
-def test_per_frame_windows_start_one_frame_before_each_target():
-    mels = frame_mels(ramp_mel(), 4)
-    assert mels.shape == (5, 80, 16)
-    assert [int(m[0, 0]) for m in mels] == [mel_start(k - 1) for k in range(4, 9)]
+def test_context_token_of_frame_k_is_its_per_frame_window():
+    mels, valid = context_mels(ramp_clip(), first=3, count=4)
+    assert valid.all()
+    assert [int(m[0, 0, 0]) for m in mels] == [mel_start(k - 1) for k in range(3, 7)]
 
 
 def test_generator_window_masks_targets_lower_half_and_lips_upper_half():
@@ -80,6 +82,16 @@ def test_folder_dataset_reads_wav2lip_layout_with_filelists(tmp_path):
     assert loaded.num_frames == 16
     assert loaded.read([3]).shape == (1, 128, 128, 3)
     assert loaded.mel.shape == clip.mel.shape
+
+
+def test_folder_clip_computes_the_wav2lip_mel_from_audio_wav(tmp_path):
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(folder / "0.jpg")
+    t = np.arange(8000) / 8000
+    write_wav(folder / "audio.wav", 0.3 * np.sin(2 * np.pi * 220 * t), 8000)  # resampled to 16 kHz
+    [clip] = folder_clips(tmp_path)
+    assert clip.mel.shape == (80, 81)  # 1 s at 80 mel steps per second
 
 
 def test_clip_without_audio_or_mel_is_a_user_error_naming_the_folder(tmp_path):
