@@ -50,6 +50,12 @@ def landmark_error(track: faces.FaceTrack, reference: np.ndarray, maps: np.ndarr
     return float(np.nanmean(np.linalg.norm(track.landmarks - truth, axis=2)))
 
 
+def crop_in_memory(frames: np.ndarray) -> list:
+    cropper = crops.MouthCropper()
+    patches = [crop for frame in frames for crop in cropper.push(frame)]
+    return patches + cropper.finish()[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -69,6 +75,8 @@ def main() -> None:
             track = timed(f"track in memory, detector every {every}", count,
                           lambda c=config, f=frames: faces.track_faces(f, c))  # fmt: skip
             print(f"{'':<44} landmark error {landmark_error(track, reference, maps):.2f} px")
+        timed("track + mouth crops in memory (MouthCropper)", count,
+              lambda f=frames: crop_in_memory(f))  # fmt: skip
         del frames  # the file passes below stream; keep the in-memory clip out of their way
         timed("decode + track (track_video)", count, lambda: faces.track_video(path))
         timed("decode + track + mouth crops (one pass)", count,

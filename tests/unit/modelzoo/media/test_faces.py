@@ -120,6 +120,12 @@ def test_select_chooses_which_face_to_follow(select, left):
     assert (track.landmarks[0, :, 0].mean() < 300) == left
 
 
+def test_central_selection_follows_the_face_nearest_the_middle():
+    widened = np.pad(two_faces(), ((0, 0), (0, 400), (0, 0)))  # the small face is now central
+    track = faces.track_faces(widened, faces.TrackerConfig(select="central"))
+    assert track.landmarks[0, :, 0].mean() > 300
+
+
 def test_track_accepts_a_stream_of_chunks(reference):
     frames, _ = moving_clip(n=12)
     whole = faces.track_faces(frames)
