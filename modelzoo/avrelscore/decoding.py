@@ -124,7 +124,8 @@ def beam_search(
     b, k = mask.size(0), beam
     n, v = b * k, model.config.vocab_size
     max_lens = mask.sum(1)  # at most one character per encoder frame, as maxlenratio=0
-    state = model.decoder.init_state(encoded.hidden, mask, k)
+    steps = int(max_lens.max()) + 1  # the last step may only end hypotheses
+    state = model.decoder.init_state(encoded.hidden, mask, steps, k)
     ctc = None
     if ctc_weight > 0:
         ctc = CTCPrefixScorer(model.ctc_log_probs(encoded), max_lens, k)
@@ -135,7 +136,7 @@ def beam_search(
     ended: list[list[tuple[int, float]]] = [[] for _ in range(b)]
     best: list[Hypothesis | None] = [None] * b
     done = torch.zeros(b, dtype=torch.bool, device=mask.device)
-    for step in range(int(max_lens.max()) + 1):
+    for step in range(steps):
         att, state = model.decoder.step(tokens[:, -1], state)  # (N, V)
         cand = (1 - ctc_weight) * att + length_bonus
         if ctc is not None:

@@ -309,32 +309,54 @@ class DecoderLayer(nn.Module):
         x = x + self.dropout(self.src_attn(self.norm2(x), memory, memory, memory_mask))
         return x + self.dropout(self.feed_forward(self.norm3(x)))
 
-    def step(self, x, self_kv, memory_kv, memory_mask):
-        """One new position x (N, 1, D) given this layer's cached keys/values; returns both."""
+    def step(self, x, cache, memory_kv, memory_mask):
+        """One new position x (N, 1, D); `cache` (L+1, N, 2, H, Dh) gets its keys/values at L."""
         h = self.norm1(x)
-        k, v = self.self_attn.keys_values(h)
-        if self_kv is not None:
-            k, v = torch.cat([self_kv[0], k], dim=2), torch.cat([self_kv[1], v], dim=2)
-        x = x + self.self_attn.attend(self.self_attn.split(self.self_attn.linear_q(h)), k, v, None)
+        k, v = self.self_attn.keys_values(h)  # (N, H, 1, Dh) each
+        cache[-1, :, 0], cache[-1, :, 1] = k[:, :, 0], v[:, :, 0]
+        q = self.self_attn.split(self.self_attn.linear_q(h))
+        x = x + self.self_attn.linear_out(attend_cached(q, cache))
         q = self.src_attn.split(self.src_attn.linear_q(self.norm2(x)))
-        x = x + self.src_attn.attend(q, *memory_kv, memory_mask)
-        return x + self.feed_forward(self.norm3(x)), (k, v)
+        x = x + self.src_attn.linear_out(attend_memory(q, *memory_kv, memory_mask))
+        return x + self.feed_forward(self.norm3(x))
+
+
+def attend_cached(q, cache):
+    """`attend_one` over a time-major (L, N, 2, H, Dh) cache, read in place: a transposed copy of
+    the cache would cost more than the products themselves."""
+    scores = (cache[:, :, 0] * q[:, :, 0]).sum(-1) / math.sqrt(q.size(-1))  # (L, N, H)
+    out = (scores.softmax(0)[..., None] * cache[:, :, 1]).sum(0)  # (N, H, Dh)
+    return out.flatten(1)[:, None]  # (N, 1, H * Dh)
+
+
+def attend_memory(q, k, v, mask):
+    """Attention of the N = B * beams new queries (N, H, 1, Dh) to the encoder keys/values of
+    their utterance, (B, H, T, Dh): the beams of an utterance go through one matrix product."""
+    b, h, _, dh = k.shape
+    q = q.view(b, -1, h, dh).transpose(1, 2)  # (B, H, beams, Dh)
+    scores = (q @ k.transpose(-2, -1) / math.sqrt(dh)).masked_fill(~mask, -math.inf)
+    out = scores.softmax(-1) @ v  # (B, H, beams, Dh)
+    return out.permute(0, 2, 1, 3).reshape(-1, 1, h * dh)  # (N, 1, H * Dh)
 
 
 @dataclass
 class DecoderState:
-    """Incremental decoding cache: per-layer self-attention keys/values and source keys/values."""
+    """Incremental decoding cache: self-attention keys/values of every fed position, preallocated
+    time-major so that reordering beams copies one contiguous prefix into a spare buffer."""
 
-    self_kv: list
-    memory_kv: list
-    memory_mask: torch.Tensor  # (N, 1, 1, T) True where the encoder output is valid
+    cache: torch.Tensor  # (max_len, N, layers, 2, H, Dh)
+    spare: torch.Tensor  # same shape, the target of the next reordering
+    memory_kv: list  # per layer (keys, values) of the encoder output, (B, H, T, Dh) each
+    memory_mask: torch.Tensor  # (B, 1, 1, T) True where the encoder output is valid
     length: int = 0  # tokens fed so far (the start symbol included)
 
     def select(self, index: torch.Tensor) -> "DecoderState":
-        """Keep hypotheses `index`; the source cache is shared by all beams of one utterance and
-        beams never move between utterances, so only the self-attention cache is reordered."""
-        self_kv = [None if kv is None else (kv[0][index], kv[1][index]) for kv in self.self_kv]
-        return DecoderState(self_kv, self.memory_kv, self.memory_mask, self.length)
+        """Keep hypotheses `index` (in place). Beams never move between utterances and the source
+        cache is per utterance, so only the self-attention cache moves."""
+        n = self.length
+        torch.index_select(self.cache[:n], 1, index, out=self.spare[:n])
+        self.cache, self.spare = self.spare, self.cache
+        return self
 
 
 class TransformerDecoder(nn.Module):
@@ -364,22 +386,23 @@ class TransformerDecoder(nn.Module):
             x = layer(x, causal, memory, memory_mask[:, None, None, :])
         return self.output(self.norm(x))
 
-    def init_state(self, memory, memory_mask, beams: int = 1) -> DecoderState:
-        """Cache of source keys/values for `beams` hypotheses per utterance, laid out b*beams+k."""
+    def init_state(self, memory, memory_mask, max_len: int, beams: int = 1) -> DecoderState:
+        """Cache for `beams` hypotheses per utterance (laid out b*beams+k) of up to `max_len`
+        fed tokens, holding the source keys/values."""
         kv = [layer.src_attn.keys_values(memory) for layer in self.layers]
-        kv = [(k.repeat_interleave(beams, 0), v.repeat_interleave(beams, 0)) for k, v in kv]
-        mask = memory_mask.repeat_interleave(beams, 0)[:, None, None, :]  # (N, 1, 1, T)
-        return DecoderState([None] * len(self.layers), kv, mask)
+        heads = self.layers[0].self_attn.heads
+        shape = (max_len, memory.size(0) * beams, len(self.layers), 2, heads, self.d_model // heads)
+        cache = memory.new_empty(shape)
+        return DecoderState(cache, torch.empty_like(cache), kv, memory_mask[:, None, None, :])
 
     def step(self, last, state: DecoderState):
-        """Log-probabilities (N, V) of the next token after `last` (N,); returns the new state."""
-        x = self.embed_at(last[:, None], state.length)  # (N, 1, D)
-        self_kv = []
-        for layer, kv, mem in zip(self.layers, state.self_kv, state.memory_kv, strict=True):
-            x, kv = layer.step(x, kv, mem, state.memory_mask)
-            self_kv.append(kv)
-        logp = self.output(self.norm(x[:, 0])).log_softmax(-1)
-        return logp, DecoderState(self_kv, state.memory_kv, state.memory_mask, state.length + 1)
+        """Log-probabilities (N, V) of the next token after `last` (N,); advances `state`."""
+        n = state.length
+        x = self.embed_at(last[:, None], n)  # (N, 1, D)
+        for i, (layer, mem) in enumerate(zip(self.layers, state.memory_kv, strict=True)):
+            x = layer.step(x, state.cache[: n + 1, :, i], mem, state.memory_mask)
+        state.length += 1
+        return self.output(self.norm(x[:, 0])).log_softmax(-1), state
 
 
 @dataclass

@@ -52,7 +52,7 @@ def test_decoder_steps_with_cache_match_the_teacher_forced_decoder(tiny_model, e
     tokens = torch.tensor([[vocab.SOS, A, B, A], [vocab.SOS, B, B, B]])
     with torch.no_grad():
         full = tiny_model.decoder(tokens, encoded.hidden, encoded.mask).log_softmax(-1)
-        state = tiny_model.decoder.init_state(encoded.hidden, encoded.mask)
+        state = tiny_model.decoder.init_state(encoded.hidden, encoded.mask, 4)
         for i in range(tokens.size(1)):
             step, state = tiny_model.decoder.step(tokens[:, i], state)
             assert torch.allclose(step, full[:, i], atol=1e-5)
