@@ -139,11 +139,8 @@ def frame_mels(mel: np.ndarray, n_frames: int, fps: float = 25.0) -> np.ndarray:
         )
     starts = np.array([mel_start(i, fps) for i in range(n_frames)], dtype=np.int64)
     starts = np.minimum(starts, mel.shape[1] - MEL_STEP)
-    return (
-        np.stack([mel[:, s : s + MEL_STEP] for s in starts])
-        if n_frames
-        else np.zeros((0, mel.shape[0], MEL_STEP), dtype=mel.dtype)
-    )
+    columns = starts[:, None] + np.arange(MEL_STEP)  # (n_frames, 16)
+    return mel[:, columns].transpose(1, 0, 2)
 
 
 def sync_mel(mel: np.ndarray, frame: int, fps: float = 25.0) -> np.ndarray | None:
