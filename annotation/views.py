@@ -80,12 +80,13 @@ def entry(request, slug):
         rater__external_id=identity["external_id"],
     ).first()
     if existing is not None:
-        same_attempt = (
+        # An unfinished attempt resumes in its own browser or under its own Prolific SESSION_ID
+        # (a reload, a dropped connection); anything else is a second participation.
+        same_attempt = str(existing.pk) in request.session.get(SESSIONS_KEY, []) or (
             existing.platform_session_id
             and existing.platform_session_id == identity.get("platform_session_id")
-            and existing.status != Session.Status.COMPLETED
         )
-        if str(existing.pk) in request.session.get(SESSIONS_KEY, []) or same_attempt:
+        if same_attempt and existing.status != Session.Status.COMPLETED:
             _grant(request, existing)
             return redirect(existing)
         return _refuse(request, study, "You have already taken part in this study.")

@@ -1,0 +1,165 @@
+"""A crowd rater in Chromium: Prolific link, consent, practice, rating and lip-reading sessions,
+completion redirect; a second entry with the same participant id is refused with a clear page."""
+
+import os
+import re
+import subprocess
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from annotation import services
+from annotation.models import Response, Session
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls here are plain test set-up.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+PROLIFIC = "https://app.prolific.com/submissions/complete"
+
+
+def make_clip(path, frequency):
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-y",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=96x72:rate=25:d=1",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency={frequency}:duration=1",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+            str(path),
+        ],
+        check=True,
+    )
+    return path
+
+
+def build_study(tmp_path, slug, kind, questions=None):
+    study = services.study_create(
+        slug=slug,
+        title=f"Study {slug}",
+        kind=kind,
+        platform="prolific",
+        stimuli_per_session=2,
+        votes_per_stimulus=3,
+        questions=questions,
+        completion_code=f"CODE{slug.upper()}",
+    )
+    clip = make_clip(tmp_path / f"{slug}.mp4", 330)
+    for system in ["real", "gen"]:
+        for u, text in [("u0", "bin blue at f two now"), ("u1", "lay red by g nine again")]:
+            services.stimulus_add(
+                study=study,
+                path=clip,
+                system=system,
+                utterance_id=u,
+                reference_text=text,
+                is_real=system == "real",
+            )
+    services.stimulus_add(
+        study=study,
+        path=clip,
+        system="practice",
+        utterance_id="p",
+        role="practice",
+        reference_text="practice",
+    )
+    return study
+
+
+@pytest.fixture
+def page():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        context = browser.new_context()
+        # No network here: Prolific's completion page is answered locally, its URL is what counts.
+        context.route(f"{PROLIFIC}*", lambda route: route.fulfill(body="<p>Prolific</p>"))
+        yield context.new_page()
+        browser.close()
+
+
+def play_and_answer(page, answer):
+    """Play the clip to its end, check the answers were locked until then, answer."""
+    answers = page.locator("fieldset.answers :is(input, textarea)").first
+    expect(answers).to_be_disabled()
+    page.locator("button.play").first.click()
+    expect(answers).to_be_enabled(timeout=15_000)
+    answer(page)
+
+
+def run_session(page, base, slug, pid, answer):
+    page.goto(f"{base}/study/{slug}/?PROLIFIC_PID={pid}&STUDY_ID=S&SESSION_ID=X{pid}")
+    page.locator("#agree").click()
+    expect(page.locator("h2").first).to_have_text("Instructions")
+    play_and_answer(page, answer)  # the practice clip
+    page.locator("#start").click()
+    for number in (1, 2):
+        expect(page.locator(".progress")).to_have_text(f"Clip {number} of 2")
+        play_and_answer(page, answer)
+        page.locator("button.submit").click()
+    page.wait_for_url(re.compile(re.escape(PROLIFIC) + r"\?cc=CODE" + slug.upper()), timeout=15_000)
+
+
+def rate(page):
+    page.locator(".question[data-key=realness] label").nth(3).click()
+    page.locator(".question[data-key=lipsync] label").nth(1).click()
+
+
+def transcribe(page):
+    # Lip reading: the player is muted (and the served file has no audio track at all).
+    assert page.locator("video").first.evaluate("v => v.muted && v.ended")
+    page.locator("textarea[name=transcript]").fill("bin blue at two")
+
+
+def test_rater_goes_from_prolific_link_through_rating_to_completion(page, live_server, tmp_path):
+    build_study(
+        tmp_path,
+        "acr",
+        "acr",
+        questions=[
+            {"key": "realness", "prompt": "How real?"},
+            {"key": "lipsync", "prompt": "In sync?"},
+        ],
+    )
+    run_session(page, live_server.url, "acr", "PID1", rate)
+    session = Session.objects.get(rater__external_id="PID1")
+    assert session.status == Session.Status.COMPLETED
+    values = sorted(Response.objects.filter(session=session).values_list("value", flat=True))
+    assert values == [2.0, 2.0, 4.0, 4.0]
+    assert all(Response.objects.filter(session=session).values_list("played_to_end", flat=True))
+
+    page.goto(f"{live_server.url}/study/acr/?PROLIFIC_PID=PID1&STUDY_ID=S&SESSION_ID=again")
+    expect(page.locator("#refused")).to_have_text("You have already taken part in this study.")
+    assert Session.objects.filter(rater__external_id="PID1").count() == 1
+
+
+def test_rater_completes_a_muted_lipreading_session(page, live_server, tmp_path):
+    build_study(tmp_path, "lips", "transcribe")
+    run_session(page, live_server.url, "lips", "PID2", transcribe)
+    transcripts = Response.objects.filter(session__rater__external_id="PID2")
+    assert sorted(transcripts.values_list("transcript", flat=True)) == ["bin blue at two"] * 2
