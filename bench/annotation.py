@@ -1,0 +1,292 @@
+"""Benchmark: many concurrent crowd raters against a real server (uvicorn + PostgreSQL).
+
+Each simulated rater opens a Prolific link, consents, starts, and for every clip of its session
+loads the trial page and posts its answers (a share of posts is sent twice, as a double click
+would). Afterwards the database is compared with what the raters meant to store. Prints
+throughput, p50/p95 latency and the counts of lost, duplicated and altered responses.
+
+    .venv/bin/python bench/annotation.py [--raters 200] [--clips 50] [--questions 2] [--workers 1]
+
+Needs PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres); makes and drops its own database.
+The server is the site's ASGI app (`webapp.asgi:application`) under uvicorn, as in production.
+Clip files are not streamed (stimuli have no media): the figures are those of the rating API.
+"""
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+DB_NAME = "synclab_bench_annotation"
+SLUG = "bench"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def configure() -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix="synclab-bench-annotation-"))
+    env = {
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
+        "DATABASE_CONN_MAX_AGE": "60",  # as in docker-compose: no reconnect per request
+        "SYNCLAB_VAR_DIR": str(tmp),
+        "MEDIA_ROOT": str(tmp / "media"),
+        "DJANGO_SETTINGS_MODULE": "webapp.settings",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+        "LOG_LEVEL": "WARNING",
+    }
+    os.environ.update(env)
+    pg = ["-h", "127.0.0.1", "-U", "postgres"]
+    subprocess.run(["dropdb", *pg, "--if-exists", DB_NAME], check=True)
+    subprocess.run(["createdb", *pg, DB_NAME], check=True)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return {**os.environ, **env}
+
+
+def make_study(raters: int, clips: int, questions: int, systems: int):
+    """A study whose blocks hold exactly `raters` sessions of `clips` clips each."""
+    from annotation import services
+
+    utterances = clips * 2  # two chunks per Latin-square rotation
+    blocks = systems * 2
+    study = services.study_create(
+        slug=SLUG,
+        title="Bench",
+        platform="prolific",
+        stimuli_per_session=clips,
+        votes_per_stimulus=-(-raters // blocks),
+        questions=[{"key": f"q{i}", "prompt": f"Question {i}"} for i in range(questions)],
+    )
+    for s in range(systems):
+        for u in range(utterances):
+            services.stimulus_add(study=study, path=None, system=f"s{s}", utterance_id=f"u{u}")
+    return study
+
+
+class Rater:
+    """One simulated participant with its own cookies; records what it meant to answer."""
+
+    def __init__(self, base: str, index: int, questions: int, double_rate: float, stats):
+        self.client = httpx.AsyncClient(base_url=base, timeout=120, follow_redirects=False)
+        self.pid = f"bench-{index:05d}"
+        self.questions = questions
+        self.double_rate = double_rate
+        self.rng = random.Random(index)
+        self.stats = stats
+        self.intended = {}  # clip token -> {question: value}
+
+    async def request(self, method: str, url: str, kind: str, **kwargs) -> httpx.Response:
+        start = time.perf_counter()
+        response = await self.client.request(method, url, **kwargs)
+        self.stats["latency"][kind].append(time.perf_counter() - start)
+        if response.status_code >= 400:
+            self.stats["errors"][f"{kind} {response.status_code}"] += 1
+        return response
+
+    async def post(self, url: str, kind: str, data: dict) -> httpx.Response:
+        data = {**data, "csrfmiddlewaretoken": self.client.cookies["csrftoken"]}
+        return await self.request("POST", url, kind, data=data)
+
+    async def run(self) -> None:
+        try:
+            await self.request(
+                "GET", f"/study/{SLUG}/?PROLIFIC_PID={self.pid}&SESSION_ID=x", "entry"
+            )
+            location = (await self.post(f"/study/{SLUG}/", "consent", {"consent": "yes"})).headers[
+                "location"
+            ]
+            await self.request("GET", location, "page")  # -> instructions
+            await self.post(f"{location}instructions/", "start", {})
+            home = location
+            while True:
+                target = (await self.request("GET", home, "redirect")).headers["location"]
+                if target.endswith("/done/"):
+                    await self.request("GET", target, "page")
+                    return
+                await self.request("GET", target, "page")
+                await self.answer(target)
+        finally:
+            await self.client.aclose()
+
+    async def answer(self, url: str) -> None:
+        token = re.search(r"/clip/([^/]+)/", url)[1]
+        values = {f"q{i}": self.rng.randint(1, 5) for i in range(self.questions)}
+        self.intended[token] = values
+        form = {**values, "played_to_end": "on", "play_count": 1, "time_on_item_s": 3.2}
+        await self.post(url, "answer", form)
+        if self.rng.random() < self.double_rate:
+            self.stats["double_posts"] += 1
+            await self.post(url, "answer", form)
+
+
+def verify(raters: list[Rater]) -> dict:
+    """Compare the stored responses with what every rater meant to store."""
+    from django.db.models import Count
+
+    from annotation.models import Response, SessionItem
+
+    stored = defaultdict(dict)
+    rows = Response.objects.filter(session__study__slug=SLUG).values_list(
+        "session_id", "stimulus_id", "question__key", "value"
+    )
+    for session, stimulus, key, value in rows:
+        stored[(session, stimulus)][key] = value
+    items = dict(
+        (
+            (t, (s, st))
+            for t, s, st in SessionItem.objects.values_list("token", "session", "stimulus")
+        )
+    )
+    intended = {items[t]: v for r in raters for t, v in r.intended.items()}
+    lost = sum(1 for key, v in intended.items() for q in v if q not in stored.get(key, {}))
+    altered = sum(
+        1
+        for key, v in intended.items()
+        for q, x in v.items()
+        if stored.get(key, {}).get(q) not in (None, x)
+    )
+    duplicated = (
+        Response.objects.values("session", "stimulus", "question")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .count()
+    )
+    return {
+        "intended": sum(len(v) for v in intended.values()),
+        "stored": sum(len(v) for v in stored.values()),
+        "lost": lost,
+        "duplicated": duplicated,
+        "altered": altered,
+    }
+
+
+def pct(values, q):
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000
+
+
+async def drive(base: str, args) -> tuple[list[Rater], dict, float]:
+    stats = {"latency": defaultdict(list), "errors": defaultdict(int), "double_posts": 0}
+    raters = [Rater(base, i, args.questions, args.double_rate, stats) for i in range(args.raters)]
+    start = time.perf_counter()
+    results = await asyncio.gather(*(r.run() for r in raters), return_exceptions=True)
+    elapsed = time.perf_counter() - start
+    stats["failed_raters"] = [repr(e) for e in results if isinstance(e, BaseException)]
+    return raters, stats, elapsed
+
+
+def wait_ready(base: str, server: subprocess.Popen, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit("the server exited during start-up")
+        try:
+            httpx.get(f"{base}/study/dashboard/", timeout=2)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    raise SystemExit("the server did not answer in time")
+
+
+def report(args, raters, stats, elapsed, check) -> None:
+    latency = stats["latency"]
+    every = [x for values in latency.values() for x in values]
+    print(
+        f"server: uvicorn {args.app} x{args.workers} worker(s), PostgreSQL; "
+        f"{args.raters} raters, {args.clips} clips x {args.questions} questions each"
+    )
+    print(
+        f"raters finished: {args.raters - len(stats['failed_raters'])}/{args.raters}; "
+        f"double posts sent: {stats['double_posts']}"
+    )
+    for problem in stats["failed_raters"][:5]:
+        print(f"  rater failed: {problem}")
+    print(
+        f"responses: intended {check['intended']}, stored {check['stored']}, "
+        f"lost {check['lost']}, duplicated {check['duplicated']}, altered {check['altered']}"
+    )
+    print(
+        f"wall time {elapsed:.1f} s: {check['stored'] / elapsed:.1f} responses/s, "
+        f"{len(every) / elapsed:.1f} requests/s ({len(every)} requests)"
+    )
+    for kind in ["answer", "page", "redirect", "consent", "entry"]:
+        if len(latency[kind]) >= 2:
+            print(
+                f"  {kind:8s} n={len(latency[kind]):6d}  p50 {pct(latency[kind], 50):7.1f} ms  "
+                f"p95 {pct(latency[kind], 95):7.1f} ms  max {max(latency[kind]) * 1000:7.1f} ms"
+            )
+    print(f"HTTP errors: {dict(stats['errors']) or 'none'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--raters", type=int, default=200)
+    parser.add_argument("--clips", type=int, default=50, help="clips per session")
+    parser.add_argument("--questions", type=int, default=2, help="rating questions per clip")
+    parser.add_argument("--systems", type=int, default=4)
+    parser.add_argument(
+        "--double-rate", type=float, default=0.05, help="share of answers posted twice"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--app", default="webapp.asgi:application")
+    args = parser.parse_args()
+    env = configure()
+    make_study(args.raters, args.clips, args.questions, args.systems)
+    from django.db import connections
+
+    connections.close_all()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            args.app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        wait_ready(base, server)
+        raters, stats, elapsed = asyncio.run(drive(base, args))
+        report(args, raters, stats, elapsed, verify(raters))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        connections.close_all()
+        subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB_NAME])
+
+
+if __name__ == "__main__":
+    main()
