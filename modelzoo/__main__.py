@@ -14,9 +14,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from modelzoo.errors import UserError
 
 EXIT_USER_ERROR = 2
+MOUTH_SIZE, FACE_SIZE = 96, 128  # default crop sides: AV-RelScore ROI, SyncTalkFace/CALS face
 
 
 def add_probe(subparsers) -> None:
@@ -76,7 +79,97 @@ def run_corrupt(args: argparse.Namespace) -> int:
     return 0
 
 
-VERBS = (add_probe, add_corrupt)
+def add_crops(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "crops", help="track the face and write its mouth or face crops with per-frame landmarks"
+    )
+    parser.add_argument("media", type=Path, help="video or still image with a face")
+    parser.add_argument(
+        "--kind",
+        required=True,
+        choices=("mouth", "face"),
+        help="mouth: AV-RelScore grey mouth ROIs; face: Wav2Lip-style RGB face crops",
+    )
+    parser.add_argument("--out", required=True, type=Path, help="folder for the output files")
+    parser.add_argument("--size", type=int, help="crop side in pixels (mouth 96, face 128)")
+    parser.set_defaults(func=run_crops)
+
+
+def run_crops(args: argparse.Namespace) -> int:
+    """Writes crops.mp4 (25 fps), crops.npy and landmarks.json into --out; prints a summary."""
+    from modelzoo.media.io import FPS
+    from modelzoo.media.probe import probe
+
+    size = args.size or (MOUTH_SIZE if args.kind == "mouth" else FACE_SIZE)
+    # H.264 yuv420p needs even sides; an odd one would make the video differ from crops.npy.
+    if size < 16 or size % 2:
+        raise UserError(f"--size: {size} must be an even number of pixels, 16 or more")
+    if args.out.exists() and not args.out.is_dir():
+        raise UserError(f"--out: {args.out} exists and is not a folder")
+    info = probe(args.media)
+    if not info.has_video:
+        raise UserError(f"{args.media.name}: has no video or image; crops need a face to see")
+    args.out.mkdir(parents=True, exist_ok=True)
+    audio = args.media if info.has_audio else None
+    write = _write_mouth_crops if args.kind == "mouth" else _write_face_crops
+    track = write(args.media, args.out, size, audio)
+    landmarks = {"kind": args.kind, "fps": FPS, "input": str(args.media), **track.to_dict()}
+    (args.out / "landmarks.json").write_text(json.dumps(landmarks))
+    summary = {
+        "video": str(args.out / "crops.mp4"),
+        "arrays": str(args.out / "crops.npy"),
+        "landmarks": str(args.out / "landmarks.json"),
+        "frames": len(track),
+        "frames_with_face": int(track.has_face.sum()),
+        "gaps": [list(gap) for gap in track.gaps],
+    }
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _write_mouth_crops(media: Path, out: Path, size: int, audio: Path | None):
+    """Grey mouth patches (black inside long gaps), streamed into the video; the face track."""
+    from modelzoo.media import io as media_io
+    from modelzoo.media.crops import MouthCropper
+
+    cropper = MouthCropper(size=size, name=media.name)
+    patches = []
+    with media_io.VideoWriter(out / "crops.mp4", size, size, audio=audio) as writer:
+        for chunk in media_io.iter_frames(media):
+            for frame in chunk:
+                done = [crop.image for crop in cropper.push(frame)]
+                patches += done
+                for image in done:
+                    writer.write(np.repeat(image[:, :, None], 3, axis=2))
+        rest, track = cropper.finish()
+        for crop in rest:
+            patches.append(crop.image)
+            writer.write(np.repeat(crop.image[:, :, None], 3, axis=2))
+    np.save(out / "crops.npy", np.stack(patches))  # (T, size, size) uint8
+    return track
+
+
+def _write_face_crops(media: Path, out: Path, size: int, audio: Path | None):
+    """RGB face crops (boxes bridged across long gaps), streamed to disk; the face track."""
+    from modelzoo.media import io as media_io
+    from modelzoo.media.crops import face_crops_video
+    from modelzoo.media.faces import track_video
+
+    track = track_video(media)
+    # A memory-mapped .npy keeps a long video's crops out of RAM (15,000 crops are 700 MB).
+    arrays = np.lib.format.open_memmap(
+        out / "crops.npy", mode="w+", dtype=np.uint8, shape=(len(track), size, size, 3)
+    )
+    with media_io.VideoWriter(out / "crops.mp4", size, size, audio=audio) as writer:
+        for index, (_, _, crop) in enumerate(face_crops_video(media, track, size)):
+            arrays[index] = crop
+            writer.write(crop)
+    arrays.flush()
+    del arrays
+    return track
+
+
+VERBS = (add_probe, add_corrupt, add_crops)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -40,9 +40,13 @@ class MediaInfo:
     fps: float | None = None
     rotation: int = 0
     sample_rate: int | None = None
+    # One summary per stream in file order (see `_stream_summary`); left out of equality and hash.
+    streams: tuple[dict, ...] = field(default=(), compare=False)
 
     def as_json(self) -> dict:
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
+        facts = {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
+        facts["streams"] = [dict(s) for s in self.streams]
+        return facts
 
 
 def probe(path: str | Path) -> MediaInfo:
@@ -105,6 +109,7 @@ def probe(path: str | Path) -> MediaInfo:
         fps=fps,
         rotation=rotation,
         sample_rate=sample_rate,
+        streams=tuple(_stream_summary(s) for s in streams),
     )
 
 
@@ -188,6 +193,25 @@ def _duration(fmt: dict, streams: list[dict]) -> float:
         except ValueError:
             continue
     return 0.0
+
+
+def _stream_summary(stream: dict) -> dict:
+    """What a user reads about one ffprobe stream: kind, codec, then size and rate or layout."""
+    kind = stream.get("codec_type", "unknown")
+    summary = {"index": stream.get("index"), "type": kind, "codec": stream.get("codec_name")}
+    if kind == "video":
+        rate = stream.get("avg_frame_rate") or "0/1"
+        summary.update(
+            width=stream.get("width"),
+            height=stream.get("height"),
+            fps=float(Fraction(rate)) if rate not in ("0/0", "") else None,
+            rotation=_rotation(stream),
+            attached_pic=bool(stream.get("disposition", {}).get("attached_pic")),
+        )
+    elif kind == "audio":
+        rate = stream.get("sample_rate")
+        summary.update(sample_rate=int(rate) if rate else None, channels=stream.get("channels"))
+    return summary
 
 
 def _frame_count(stream: dict) -> int:
