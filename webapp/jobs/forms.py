@@ -104,7 +104,7 @@ class JobForm(forms.Form):
         try:
             params = parse_corruption_params(data["params"])
         except UserError as err:
-            raise forms.ValidationError(f"params: {err}") from None
+            raise forms.ValidationError(str(err)) from None
         info = media[0].media_info
         if params.audio is not None and not info.has_audio:
             raise forms.ValidationError(f"{media[0].name}: has no audio stream to add noise to")
