@@ -7,12 +7,14 @@ sessions faster than the media itself and a low correlation with the leave-one-o
 (paid, data left out). Excluded data are kept; `annotation.analysis` leaves them out.
 
 A study overrides a check in `Study.qc_config`, e.g.
-{"gold": {"tolerance": 0}, "min_variance": null} (null switches a check off).
+{"gold": {"tolerance": 0}, "min_variance": null} (null switches a check off). The ITU-R BT.500
+observer screening runs only when named there, e.g. {"bt500": {}}.
 """
 
 from collections import defaultdict
 
 import numpy as np
+from scipy import stats
 
 from .models import Question, Response, Session, Stimulus
 
@@ -24,6 +26,8 @@ DEFAULTS = {
     "too_fast": {"min_share_of_media": 1.0, "action": "exclude"},
     "loo_correlation": {"threshold": 0.7, "min_common": 5, "action": "exclude"},
 }
+# Checks that run only when a study's qc_config names them.
+OPTIONAL = {"bt500": {"action": "exclude"}}
 SEVERITY = {Session.Verdict.ACCEPT: 0, Session.Verdict.EXCLUDE: 1, Session.Verdict.REJECT: 2}
 
 
@@ -31,6 +35,9 @@ def checks_config(study) -> dict:
     config = {}
     for name, default in DEFAULTS.items():
         override = (study.qc_config or {}).get(name, {})
+        config[name] = None if override is None else {**default, **override}
+    for name, default in OPTIONAL.items():
+        override = (study.qc_config or {}).get(name)
         config[name] = None if override is None else {**default, **override}
     return config
 
@@ -164,8 +171,42 @@ def loo_correlations(votes: dict, min_common: int) -> dict:
     return result
 
 
+def bt500_rejections(votes: dict) -> dict:
+    """ITU-R BT.500 observer screening (the beta-2 kurtosis test) over incomplete crowd data.
+
+    `votes` maps (session, stimulus, question) to a value. For each stimulus and question with
+    at least two votes: mean, SD and kurtosis b2; a vote counts high (P) or low (Q) beyond 2 SD
+    when 2 <= b2 <= 4, else beyond sqrt(20) SD. A session is rejected when (P + Q) / its votes >
+    0.05 and |P - Q| / (P + Q) < 0.3; when every session would be, none is. Returns the
+    rejected sessions with their (P, Q, votes).
+    """
+    by_item = defaultdict(dict)
+    for (session, stimulus, question), value in votes.items():
+        by_item[(stimulus, question)][session] = value
+    high, low, count = defaultdict(int), defaultdict(int), defaultdict(int)
+    for item_votes in by_item.values():
+        values = np.array(list(item_votes.values()), dtype=float)
+        for session in item_votes:
+            count[session] += 1
+        if len(values) < 2 or values.std() == 0:
+            continue
+        mean, sd = values.mean(), values.std(ddof=1)
+        spread = 2 if 2 <= stats.kurtosis(values, fisher=False) <= 4 else np.sqrt(20)
+        for session, value in item_votes.items():
+            high[session] += value >= mean + spread * sd
+            low[session] += value <= mean - spread * sd
+    rejected = {
+        s: (high[s], low[s], count[s])
+        for s in count
+        if high[s] + low[s]
+        and (high[s] + low[s]) / count[s] > 0.05
+        and abs(high[s] - low[s]) / (high[s] + low[s]) < 0.3
+    }
+    return {} if len(rejected) == len(count) else rejected
+
+
 def study_verdicts(study) -> dict:
-    """Verdicts of every completed session: session checks, then the leave-one-out correlation."""
+    """Verdicts of every completed session: session checks, then the study-wide ones."""
     config = checks_config(study)
     sessions = {s.pk: s for s in study.sessions.filter(status=Session.Status.COMPLETED)}
     responses = Response.objects.filter(session__in=list(sessions)).select_related(
@@ -177,17 +218,28 @@ def study_verdicts(study) -> dict:
     reasons = {pk: _session_reasons(s, rows_by_session[pk], config) for pk, s in sessions.items()}
     cfg = config["loo_correlation"]
     if cfg is not None:
-        votes = {
-            (r["session"], r["stimulus"], r["question"]): r["value"]
-            for pk, rows in rows_by_session.items()
-            if _verdict(reasons[pk]) == Session.Verdict.ACCEPT
-            for r in rows
-            if r["role"] == Stimulus.Role.REGULAR and r["scale"]
-        }
+        votes = _used_scale_votes(rows_by_session, reasons)
         for pk, r in loo_correlations(votes, cfg["min_common"]).items():
             if r < cfg["threshold"]:
                 detail = f"r = {r:.2f} with the other raters' mean (below {cfg['threshold']:g})"
                 reasons[pk].append(
                     {"check": "loo_correlation", "action": cfg["action"], "detail": detail}
                 )
+    cfg = config["bt500"]
+    if cfg is not None:
+        votes = _used_scale_votes(rows_by_session, reasons)
+        for pk, (p, q, n) in bt500_rejections(votes).items():
+            detail = f"BT.500 screening: {p} votes far above and {q} far below the mean of {n}"
+            reasons[pk].append({"check": "bt500", "action": cfg["action"], "detail": detail})
     return {pk: (_verdict(reasons[pk]), reasons[pk]) for pk in sessions}
+
+
+def _used_scale_votes(rows_by_session, reasons) -> dict:
+    """Regular scale votes of the sessions that pass every check so far."""
+    return {
+        (r["session"], r["stimulus"], r["question"]): r["value"]
+        for pk, rows in rows_by_session.items()
+        if _verdict(reasons[pk]) == Session.Verdict.ACCEPT
+        for r in rows
+        if r["role"] == Stimulus.Role.REGULAR and r["scale"]
+    }

@@ -129,6 +129,8 @@ def stimulus_add(
     source_job=None,
 ) -> Stimulus:
     """Add one stimulus; its media is a cleaned copy of `path` (None: ratings without media)."""
+    if role not in Stimulus.Role.values:
+        raise AnnotationError(f"unknown stimulus role {role!r}; use one of {Stimulus.Role.values}")
     if study.kind == Study.Kind.TRANSCRIBE and role == Stimulus.Role.REGULAR and not reference_text:
         raise AnnotationError(f"{system}/{utterance_id}: lip-reading stimuli need a reference text")
     stimulus = Stimulus(

@@ -8,6 +8,7 @@ throughput, p50/p95 latency and the counts of lost, duplicated and altered respo
     .venv/bin/python bench/annotation.py [--raters 200] [--clips 50] [--questions 2] [--workers 1]
 
 Needs PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres); makes and drops its own database.
+Connections go through Django's psycopg pool (package psycopg-pool).
 The server is the site's ASGI app (`webapp.asgi:application`) under uvicorn, as in production.
 Clip files are not streamed (stimuli have no media): the figures are those of the rating API.
 """
@@ -42,8 +43,11 @@ def free_port() -> int:
 def configure() -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="synclab-bench-annotation-"))
     env = {
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
-        "DATABASE_CONN_MAX_AGE": "60",  # as in docker-compose: no reconnect per request
+        # Under ASGI every request runs its sync code in a thread of its own: persistent
+        # connections (CONN_MAX_AGE > 0) would open one per thread, past max_connections with
+        # 200 raters. Django's psycopg pool (`?pool=true`, 4 connections) bounds them instead.
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}?pool=true",
+        "DATABASE_CONN_MAX_AGE": "0",
         "SYNCLAB_VAR_DIR": str(tmp),
         "MEDIA_ROOT": str(tmp / "media"),
         "DJANGO_SETTINGS_MODULE": "webapp.settings",
@@ -285,6 +289,7 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
         connections.close_all()
+        connections["default"].close_pool()
         subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB_NAME])
 
 

@@ -147,3 +147,38 @@ def test_loo_correlation_of_hand_worked_votes():
     # Others' mean for x: y,z -> (2, 2, 2.5); for y: x,z -> (1, 2, 3.5).
     assert r["x"] == pytest.approx(0.8660254, abs=1e-6)
     assert r["y"] < 0
+
+
+def bt500_votes():
+    """10 raters near the mean on 8 clips (kurtosis 2.97 with the outlier) and one who swings."""
+    base = [2, 2, 3, 3, 3, 3, 3, 3, 4, 4]
+    votes = {}
+    for clip in range(8):
+        for r in range(10):
+            votes[(f"r{r}", f"c{clip}", "q")] = base[(r + clip) % 10]
+        votes[("swing", f"c{clip}", "q")] = 5 if clip % 2 else 1
+    return votes
+
+
+def test_bt500_screening_rejects_an_observer_far_out_on_both_sides():
+    assert set(qc.bt500_rejections(bt500_votes())) == {"swing"}
+
+
+def test_bt500_screening_rejects_nobody_when_it_would_reject_everybody():
+    votes = {("a", "c", "q"): 1, ("b", "c", "q"): 5}
+    assert qc.bt500_rejections(votes) == {}
+
+
+def test_bt500_screening_runs_only_when_the_study_asks_for_it(acr_study):
+    grid(acr_study, ["a"], [f"c{i}" for i in range(8)])
+    rows = [(rater, "a", clip, "realness", v) for (rater, clip, _), v in bt500_votes().items()]
+    load_votes(acr_study, rows)
+    acr_study.qc_config = {"loo_correlation": None}
+    acr_study.save()
+    services.qc_rerun(study=acr_study)
+    assert not acr_study.sessions.exclude(qc_verdict="accept").exists()
+    acr_study.qc_config = {"loo_correlation": None, "bt500": {}}
+    acr_study.save()
+    services.qc_rerun(study=acr_study)
+    excluded = acr_study.sessions.filter(qc_verdict="exclude")
+    assert list(excluded.values_list("rater__external_id", flat=True)) == ["swing"]

@@ -1,0 +1,71 @@
+"""Concurrent raters on PostgreSQL: simultaneous double submits store once, one entry per rater."""
+
+import random
+import threading
+
+import pytest
+from django.db import connection
+
+from annotation import services
+from annotation.models import Rater, Response
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def at_once(n, work):
+    """Run `work(i)` in n threads released together; return results or raised exceptions."""
+    barrier, results = threading.Barrier(n), [None] * n
+
+    def run(i):
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        except Exception as exc:  # noqa: BLE001 - the test inspects what each thread met
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+@pytest.fixture
+def study():
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and concurrent inserts need PostgreSQL")
+    study = services.study_create(slug="conc", title="C", stimuli_per_session=4,
+                                  votes_per_stimulus=50)
+    for s in ["a", "b"]:
+        for u in range(8):
+            services.stimulus_add(study=study, path=None, system=s, utterance_id=f"u{u}")
+    return study
+
+
+def test_simultaneous_identical_submits_store_one_response(study):
+    session = services.rater_enter(study=study, platform="link", external_id="r",
+                                   rng=random.Random(0))
+    stimulus = session.items.first().stimulus
+    results = at_once(8, lambda i: services.response_record(
+        session=session, stimulus=stimulus, answers={"realness": 3}))
+    assert [r for r in results if isinstance(r, Exception)] == []
+    assert sum(created for _, created in results) == 1
+    assert Response.objects.count() == 1
+
+
+def test_simultaneous_entries_of_one_rater_make_one_session(study):
+    results = at_once(6, lambda i: services.rater_enter(study=study, platform="link",
+                                                        external_id="same"))
+    refused = [r for r in results if isinstance(r, services.AlreadyParticipated)]
+    assert len(refused) == 5
+    assert Rater.objects.count() == 1
+
+
+def test_simultaneous_raters_spread_over_the_blocks(study):
+    n_blocks = len(services.study_blocks(study))
+    sessions = at_once(n_blocks, lambda i: services.rater_enter(
+        study=study, platform="link", external_id=f"r{i}"))
+    assert sorted(s.block for s in sessions) == list(range(n_blocks))
