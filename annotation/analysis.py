@@ -115,42 +115,52 @@ def accuracy(counts) -> float | None:
     return (n - errors) / n if n else None
 
 
+def _resampled_sums(rows: np.ndarray, n_boot: int, rng) -> np.ndarray:
+    """(n_boot, 2) sums of [N, errors] over responses drawn with replacement from `rows`."""
+    picks = rng.integers(0, len(rows), size=(n_boot, len(rows)))
+    return rows[picks].sum(axis=1)
+
+
+def _accuracy_ratio(sys_sums: np.ndarray, real_sums: np.ndarray) -> np.ndarray:
+    """Acc(system) / Acc(real) from pooled [N, errors] sums (last axis)."""
+    sys_acc = 1 - sys_sums[..., 1] / sys_sums[..., 0]
+    real_acc = 1 - real_sums[..., 1] / real_sums[..., 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(real_acc != 0, sys_acc / real_acc, np.nan)
+
+
 def relative_accuracy(records, system: str, real: str, n_boot: int = 2000, seed: int = 0):
     """Acc(system) / Acc(real) over the utterances both have, with a bootstrap 95% CI.
 
-    `records` are (utterance, system, counts) per response. Returns (ratio, low, high) or Nones.
+    `records` are (utterance, system, counts) per response. Each replicate draws utterances with
+    replacement and, within each utterance, its responses with replacement (an utterance drawn
+    twice in one replicate reuses its within-utterance draw). Returns (ratio, low, high) or Nones.
     """
     by_utt = defaultdict(lambda: defaultdict(list))
     for utterance, sys_name, counts in records:
         if sys_name in (system, real):
-            # Per response: [N, errors] so a resample is a sum of rows.
             by_utt[utterance][sys_name].append(
                 (counts["N"], counts["S"] + counts["D"] + counts["I"])
             )
     shared = sorted(u for u, row in by_utt.items() if row[system] and row[real])
     if not shared:
         return None, None, None
-    arrays = [(np.array(by_utt[u][system]), np.array(by_utt[u][real])) for u in shared]
-
-    def ratio(parts):
-        sys_n, sys_e, real_n, real_e = (sum(p[k] for p in parts) for k in range(4))
-        real_acc = (real_n - real_e) / real_n
-        return ((sys_n - sys_e) / sys_n) / real_acc if real_acc else np.nan
-
-    def sums(a):
-        return a[:, 0].sum(), a[:, 1].sum()
-
-    point = ratio([(*sums(s), *sums(r)) for s, r in arrays])
+    sys_rows = [np.array(by_utt[u][system], dtype=float) for u in shared]
+    real_rows = [np.array(by_utt[u][real], dtype=float) for u in shared]
+    point = _accuracy_ratio(
+        sum(r.sum(axis=0) for r in sys_rows), sum(r.sum(axis=0) for r in real_rows)
+    )
     rng = np.random.default_rng(seed)
-    boots = np.empty(n_boot)
-    for b in range(n_boot):
-        parts = []
-        for k in rng.integers(0, len(arrays), len(arrays)):
-            s, r = arrays[k]
-            s, r = s[rng.integers(0, len(s), len(s))], r[rng.integers(0, len(r), len(r))]
-            parts.append((*sums(s), *sums(r)))
-        boots[b] = ratio(parts)
-    low, high = np.nanpercentile(boots, [2.5, 97.5])
+    weights = rng.multinomial(len(shared), [1 / len(shared)] * len(shared), size=n_boot)
+    sys_sums = sum(
+        w[:, None] * _resampled_sums(r, n_boot, rng)
+        for w, r in zip(weights.T, sys_rows, strict=True)
+    )
+    real_sums = sum(
+        w[:, None] * _resampled_sums(r, n_boot, rng)
+        for w, r in zip(weights.T, real_rows, strict=True)
+    )
+    low, high = np.nanpercentile(_accuracy_ratio(sys_sums, real_sums), [2.5, 97.5])
     return float(point), float(low), float(high)
 
 
