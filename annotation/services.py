@@ -306,6 +306,8 @@ def response_record(
     """Store the answers to every question for one stimulus; (responses, whether new).
 
     A repeat of an answered item returns the stored rows unchanged: responses are append-only.
+    Twin posts racing each other both store nothing twice (the unique constraint decides); both
+    may then report the rows as new.
     """
     item = SessionItem.objects.filter(session=session, stimulus=stimulus).first()
     if item is None:
@@ -325,18 +327,21 @@ def response_record(
         "time_on_item_s": time_on_item_s,
         "position": item.position,
     }
-    rows, created_any = [], False
+    fresh = [
+        Response(
+            session=session,
+            stimulus=stimulus,
+            question=question,
+            **common,
+            **_checked_value(question, answers[question.key]),
+        )
+        for question in questions
+    ]
+    # One INSERT .. ON CONFLICT DO NOTHING: a concurrent twin of this post inserts nothing.
     with transaction.atomic():
-        for question in questions:
-            row, created = Response.objects.get_or_create(
-                session=session,
-                stimulus=stimulus,
-                question=question,
-                defaults={**common, **_checked_value(question, answers[question.key])},
-            )
-            rows.append(row)
-            created_any |= created
-    return rows, created_any
+        Response.objects.bulk_create(fresh, ignore_conflicts=True)
+    rows = list(Response.objects.filter(session=session, stimulus=stimulus))
+    return rows, len(rows) > len(stored)
 
 
 def session_pending_items(session: Session):

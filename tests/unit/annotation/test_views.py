@@ -218,3 +218,37 @@ def test_staff_create_a_study_and_upload_a_stimulus_through_the_api(admin_client
         )
     assert upload.status_code == 201, upload.content
     assert upload.json()["duration_s"] == pytest.approx(1.0, abs=0.2)
+
+
+def finish(client, session):
+    client.post(f"/study/s/{session.pk}/instructions/")
+    while "/clip/" in (url := next_trial(client, session)):
+        submit(client, url)
+    return client.get(url)
+
+
+def test_mturk_session_ends_with_an_external_submit_form_to_mturk(study):
+    study.platform = "mturk"
+    study.save()
+    client = Client()
+    client.get("/study/pilot/?workerId=W1&assignmentId=A1&hitId=H1"
+               "&turkSubmitTo=https://workersandbox.mturk.com")
+    client.post("/study/pilot/", {"consent": "yes"})
+    done = finish(client, Session.objects.get()).content.decode()
+    assert 'action="https://workersandbox.mturk.com/mturk/externalSubmit"' in done
+    assert 'name="assignmentId" value="A1"' in done
+
+
+def test_plain_link_rater_gets_a_code_and_cannot_enter_twice_from_that_browser(study):
+    study.platform = "link"
+    study.completion_code = ""
+    study.save()
+    client = Client()
+    client.get("/study/pilot/")
+    client.post("/study/pilot/", {"consent": "yes"})
+    session = Session.objects.get()
+    page = finish(client, session).content.decode()
+    session.refresh_from_db()
+    assert session.completion_code.startswith("S") and session.completion_code in page
+    assert len(session.rater.external_id) >= 12
+    assert client.get("/study/pilot/").status_code == 409
