@@ -63,7 +63,7 @@ def test_demo_command_serves_the_page_and_finishes_a_corruption_job(tmp_path):
     try:
         health = _wait_healthy(url)
         assert health["database"]["vendor"] == "sqlite"
-        assert health["broker"]["transport"].endswith("filesystem.Transport'>")
+        assert health["broker"]["transport"] == "filesystem"
         assert requests.get(url + "/demo/", timeout=30).status_code == 200
         session = requests.Session()
         clip = make_clip(tmp_path / "hello.mp4")
