@@ -105,25 +105,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     env = configure()
+    from workers.celery import worker_command
+
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers",
-            "worker",
-            "-Q",
-            "gpu,cpu",
-            "-c",
-            "1",
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
+        worker_command(name="bench@%h", loglevel="WARNING"), cwd=ROOT, env=env
     )
     try:
         audio = trivial_audio(Path(env["SYNCLAB_VAR_DIR"]))

@@ -2,6 +2,7 @@
 
 import os
 import socket
+import sys
 import threading
 import time
 
@@ -68,7 +69,9 @@ class CeleryConfig:
             }
         timeout = self._settings.SYNCLAB_BROKER_VISIBILITY_TIMEOUT
         if timeout <= self.task_time_limit:
-            raise ValueError("SYNCLAB_BROKER_VISIBILITY_TIMEOUT must exceed SYNCLAB_TASK_HARD_LIMIT")
+            raise ValueError(
+                "SYNCLAB_BROKER_VISIBILITY_TIMEOUT must exceed SYNCLAB_TASK_HARD_LIMIT"
+            )
         return {"visibility_timeout": timeout}
 
     @property
@@ -78,6 +81,35 @@ class CeleryConfig:
 
 
 app.config_from_object(CeleryConfig())
+
+
+def worker_command(*, name: str, queues: str = "gpu,cpu", loglevel: str = "INFO") -> list[str]:
+    """The argv of one worker process (concurrency 1) as the demo, the tests and the benches start it.
+
+    Mingle and gossip are off: they only matter between many workers, and slow the start.
+    """
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers",
+        "worker",
+        "-Q",
+        queues,
+        "-c",
+        "1",
+        "-P",
+        "prefork",
+        "-n",
+        name,
+        "--without-mingle",
+        "--without-gossip",
+        "--loglevel",
+        loglevel,
+    ]
+
+
 app.autodiscover_tasks(["workers"])
 
 

@@ -3,7 +3,6 @@
 import os
 import signal
 import subprocess
-import sys
 
 from django.conf import settings
 from django.core.management import BaseCommand, call_command
@@ -52,27 +51,10 @@ class Command(BaseCommand):
 
 def start_worker() -> subprocess.Popen:
     """One real worker process, consuming both queues, as the embedded mode's only worker."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "workers",
-        "worker",
-        "-Q",
-        "gpu,cpu",
-        "-c",
-        "1",
-        "-P",
-        "prefork",
-        "-n",
-        "embedded@%h",
-        "--without-mingle",
-        "--without-gossip",
-        "--without-heartbeat",
-        "--loglevel",
-        "INFO",
-    ]
+    from workers.celery import worker_command
+
+    # The filesystem broker has no broadcast exchange, so no worker heartbeats either.
+    cmd = [*worker_command(name="embedded@%h"), "--without-heartbeat"]
     return subprocess.Popen(cmd, env={**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings"})
 
 
