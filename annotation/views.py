@@ -123,7 +123,10 @@ def _consent(request, study):
 @require_GET
 def session_home(request, session_id):
     """Send the rater to wherever the session stands: instructions, next clip or the end."""
-    session = _owned_session(request, session_id)
+    return _next_step(_owned_session(request, session_id))
+
+
+def _next_step(session: Session):
     if session.status == Session.Status.COMPLETED:
         return redirect("annotation:done", session.pk)
     if session.started_at is None:
@@ -180,7 +183,7 @@ def trial(request, session_id, token):
                     played_to_end=form.cleaned_data["played_to_end"],
                     time_on_item_s=form.cleaned_data["time_on_item_s"],
                 )
-                return redirect(session)
+                return _next_step(session)  # straight to the next clip: one round trip less
             except services.SessionClosed:
                 return redirect(session)
             except services.AnnotationError as exc:

@@ -1,9 +1,10 @@
 """Benchmark: many concurrent crowd raters against a real server (uvicorn + PostgreSQL).
 
 Each simulated rater opens a Prolific link, consents, starts, and for every clip of its session
-loads the trial page and posts its answers (a share of posts is sent twice, as a double click
-would). Afterwards the database is compared with what the raters meant to store. Prints
-throughput, p50/p95 latency and the counts of lost, duplicated and altered responses.
+loads the trial page and posts its answers, which redirects to the next clip (a share of posts is
+sent twice, as a double click would). Afterwards the database is compared with what the raters
+meant to store. Prints throughput, p50/p95 latency and the counts of lost, duplicated and altered
+responses.
 
     .venv/bin/python bench/annotation.py [--raters 200] [--clips 50] [--questions 2] [--workers 1]
 
@@ -121,28 +122,26 @@ class Rater:
             location = (await self.post(f"/study/{SLUG}/", "consent", {"consent": "yes"})).headers[
                 "location"
             ]
-            await self.request("GET", location, "page")  # -> instructions
+            await self.request("GET", location, "redirect")  # to the instructions
             await self.post(f"{location}instructions/", "start", {})
-            home = location
-            while True:
-                target = (await self.request("GET", home, "redirect")).headers["location"]
-                if target.endswith("/done/"):
-                    await self.request("GET", target, "page")
-                    return
+            target = (await self.request("GET", location, "redirect")).headers["location"]
+            while not target.endswith("/done/"):
                 await self.request("GET", target, "page")
-                await self.answer(target)
+                target = await self.answer(target)
+            await self.request("GET", target, "page")
         finally:
             await self.client.aclose()
 
-    async def answer(self, url: str) -> None:
+    async def answer(self, url: str) -> str:
         token = re.search(r"/clip/([^/]+)/", url)[1]
         values = {f"q{i}": self.rng.randint(1, 5) for i in range(self.questions)}
         self.intended[token] = values
         form = {**values, "played_to_end": "on", "play_count": 1, "time_on_item_s": 3.2}
-        await self.post(url, "answer", form)
+        response = await self.post(url, "answer", form)
         if self.rng.random() < self.double_rate:
             self.stats["double_posts"] += 1
-            await self.post(url, "answer", form)
+            response = await self.post(url, "answer", form)
+        return response.headers["location"]  # the next clip, or the end
 
 
 def verify(raters: list[Rater]) -> dict:
