@@ -1,0 +1,144 @@
+"""Every set of weights the zoo knows: architecture, config, pinned Hub revision, licence."""
+
+import importlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from modelzoo.errors import UserError
+
+
+class LazyClasses(Mapping):
+    """name -> class, each imported on first access so `import modelzoo` does not pull in torch."""
+
+    def __init__(self, paths: dict[str, str]):
+        self.paths = paths  # name -> "module:attribute"
+
+    def __getitem__(self, name: str) -> type:
+        module, attr = self.paths[name].split(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def module(self, name: str):
+        """The module defining architecture `name` (it holds that architecture's CONFIGS)."""
+        return importlib.import_module(self.paths[name].split(":")[0])
+
+
+ARCHITECTURES = LazyClasses(
+    {
+        "avrelscore": "modelzoo.avrelscore.model:AVRelScore",
+        "alm": "modelzoo.alm.model:AudioLipMemoryModel",
+        "cals": "modelzoo.cals.model:CALSModel",
+        "syncnet": "modelzoo.syncnet:SyncNet",
+    }
+)
+
+CONVERT_OR_TRAIN = (
+    "No weights are published for {id}: convert the authors' official checkpoint with "
+    "`python -m modelzoo zoo convert` or train your own, then `modelzoo.load(FOLDER)`."
+)
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """One set of weights; `revision` is None while none are published on the Hub."""
+
+    id: str
+    architecture: str  # a key of ARCHITECTURES
+    config: str  # a key of that architecture's module-level CONFIGS
+    repo_id: str
+    revision: str | None  # 40-hex Hub commit; pinned so a re-push cannot change what loads
+    sha256: dict[str, str] = field(default_factory=dict)  # file name -> hex digest
+    licence: str = "cc-by-nc-4.0"
+    licence_notes: str = ""
+    data: str = ""
+    metrics: dict = field(default_factory=dict)
+    kind: Literal["paper", "demo"] = "paper"
+    where_to_get: str = ""
+
+
+NON_COMMERCIAL = "Trained on {data}, licensed for non-commercial research only; so are the weights."
+
+REGISTRY: dict[str, ZooEntry] = {
+    e.id: e
+    for e in (
+        ZooEntry(
+            id="avrelscore-lrs2",
+            architecture="avrelscore",
+            config="paper",
+            repo_id="synclab/avrelscore-lrs2",
+            revision=None,
+            licence_notes=NON_COMMERCIAL.format(data="LRS2 (BBC)"),
+            data="LRS2",
+            # ms-dot-k/AVSR README, released checkpoint: beam 40, CTC 0.1, LM 0.5
+            metrics={"wer_clean_percent": 4.129},
+            where_to_get=CONVERT_OR_TRAIN.format(id="avrelscore-lrs2")
+            + " Official checkpoints: github.com/ms-dot-k/AVSR (`--format avsr`).",
+        ),
+        ZooEntry(
+            id="avrelscore-lrs3",
+            architecture="avrelscore",
+            config="paper",
+            repo_id="synclab/avrelscore-lrs3",
+            revision=None,
+            licence_notes=NON_COMMERCIAL.format(data="LRS3 (TED)"),
+            data="LRS3",
+            # ms-dot-k/AVSR README, released checkpoint, clean
+            metrics={"wer_clean_percent": 2.770},
+            where_to_get=CONVERT_OR_TRAIN.format(id="avrelscore-lrs3")
+            + " Official checkpoints: github.com/ms-dot-k/AVSR (`--format avsr`).",
+        ),
+        ZooEntry(
+            id="alm-lrw",
+            architecture="alm",
+            config="paper",
+            repo_id="synclab/alm-lrw",
+            revision=None,
+            licence_notes=NON_COMMERCIAL.format(data="LRW (BBC)"),
+            data="LRW",
+            where_to_get=CONVERT_OR_TRAIN.format(id="alm-lrw")
+            + " SyncTalkFace checkpoints convert with `--format synctalkface`.",
+        ),
+        ZooEntry(
+            id="cals-lrs2",
+            architecture="cals",
+            config="lrs2",
+            repo_id="synclab/cals-lrs2",
+            revision=None,
+            licence_notes=NON_COMMERCIAL.format(data="LRS2 (BBC)"),
+            data="LRS2",
+            where_to_get=CONVERT_OR_TRAIN.format(id="cals-lrs2")
+            + " No official CALS checkpoint is public: train with `modelzoo.cals.train`.",
+        ),
+    )
+}
+
+
+def entry(model_id: str) -> ZooEntry:
+    """The registry entry of `model_id`; an unknown id is an error listing the known ones."""
+    try:
+        return REGISTRY[model_id]
+    except KeyError:
+        known = ", ".join(sorted(REGISTRY))
+        raise UserError(f"unknown model id {model_id!r}; known ids: {known}") from None
+
+
+def architecture_class(name: str) -> type:
+    """The model class of an architecture name, imported now."""
+    if name not in ARCHITECTURES:
+        known = ", ".join(sorted(ARCHITECTURES))
+        raise UserError(f"unknown architecture {name!r}; known architectures: {known}")
+    return ARCHITECTURES[name]
+
+
+def named_config(name: str, config: str):
+    """The config dataclass instance `config` of architecture `name` (its module's CONFIGS)."""
+    configs = ARCHITECTURES.module(name).CONFIGS
+    if config not in configs:
+        raise UserError(f"architecture {name!r} has no config {config!r}: {', '.join(configs)}")
+    return configs[config]
