@@ -37,10 +37,28 @@ def save(model, folder, *, architecture: str, model_id: str | None = None) -> Pa
         name = type(model).__name__
         raise UserError(f"{name} is not an instance of architecture {architecture!r}")
     folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if model_id in REGISTRY:  # the mixin keeps an existing README.md, so this card wins
+        model_card(REGISTRY[model_id]).save(folder / "README.md")
     model.save_pretrained(folder)
     meta = {"architecture": architecture, "model_id": model_id}
     (folder / SYNCLAB_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     return folder
+
+
+def model_card(e: ZooEntry):
+    """A Hub model card whose front matter carries the entry's licence, data, kind and metrics."""
+    from huggingface_hub import ModelCard, ModelCardData
+
+    data = ModelCardData(
+        library_name="synclab",
+        license=e.licence,
+        datasets=[e.data] if e.data else None,
+        tags=["synclab", e.architecture, f"{e.kind}-checkpoint"],
+        synclab_metrics=e.metrics or None,  # free-form: these are not Hub eval results
+    )
+    body = f"# {e.id}\n\n{e.architecture}, {e.kind} checkpoint, data {e.data}.\n\n{e.licence_notes}"
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}\n")
 
 
 def load(model_id_or_folder, device: str = "cpu"):

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+from huggingface_hub import ModelCard
 from safetensors.torch import load_file, save_file
 
 import modelzoo
@@ -91,6 +92,15 @@ def test_save_then_load_folder_gives_equal_tensors(saved):
     loaded = modelzoo.load(folder)
     assert_same_weights(model, loaded)
     assert not loaded.training
+
+
+def test_saved_registry_model_has_a_card_with_its_licence_and_tags(tiny, tmp_path, monkeypatch):
+    monkeypatch.setitem(REGISTRY, tiny.id, ZooEntry(**{**tiny.__dict__, "licence": "mit"}))
+    folder = save(modelzoo.build(tiny.id), tmp_path / "m", architecture="syncnet", model_id=tiny.id)
+    card = ModelCard.load(folder / "README.md")
+    assert card.data.license == "mit"
+    assert card.data.library_name == "synclab"
+    assert "demo-checkpoint" in card.data.tags
 
 
 def test_folder_without_synclab_json_is_recognised_by_its_config_fields(saved):
