@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from . import services
 from .models import Question, Rater, Response, Session, SessionItem, Stimulus, Study
 
 
@@ -23,6 +24,18 @@ class StimulusAdmin(admin.ModelAdmin):
     list_display = ["study", "system", "utterance_id", "role", "is_real", "duration_s"]
     list_filter = ["study", "role", "is_real", "system"]
     search_fields = ["utterance_id", "system"]
+    readonly_fields = ["duration_s", "source_job"]
+
+    def save_model(self, request, obj, form, change):
+        # An uploaded clip goes through the same cleaning as the API's: no metadata, a random
+        # name, no audio for lip reading.
+        upload = form.cleaned_data.get("media") if "media" in form.changed_data else None
+        if upload is not None and hasattr(upload, "temporary_file_path"):
+            obj.media = Stimulus._meta.get_field("media").get_default()
+            super().save_model(request, obj, form, change)
+            services.stimulus_set_media(stimulus=obj, path=upload.temporary_file_path())
+        else:
+            super().save_model(request, obj, form, change)
 
 
 @admin.register(Rater)

@@ -225,6 +225,15 @@ def holm(pvalues: list[float]) -> list[float]:
     return adjusted
 
 
+def _paired_t(xa, xb) -> tuple[float | None, float]:
+    """(t, two-sided p) of a paired t-test; identical differences have no t (p 0, or 1 if all 0)."""
+    diffs = np.subtract(xa, xb)
+    if np.allclose(diffs, diffs[0]):
+        return None, 1.0 if np.isclose(diffs[0], 0) else 0.0
+    test = stats.ttest_rel(xa, xb)
+    return float(test.statistic), float(test.pvalue)
+
+
 def pairwise_tests(study) -> list[dict]:
     """Paired t-tests between systems on per-utterance MOS, Holm-adjusted within a question."""
     results = []
@@ -239,8 +248,7 @@ def pairwise_tests(study) -> list[dict]:
                 continue
             xa = [np.mean(means[a][u]) for u in shared]
             xb = [np.mean(means[b][u]) for u in shared]
-            test = stats.ttest_rel(xa, xb)
-            p = float(test.pvalue) if not np.isnan(test.pvalue) else 1.0
+            t, p = _paired_t(xa, xb)
             diff = float(np.mean(xa) - np.mean(xb))
             tests.append(
                 {
@@ -249,7 +257,7 @@ def pairwise_tests(study) -> list[dict]:
                     "b": b,
                     "utterances": len(shared),
                     "mean_diff": diff,
-                    "t": float(test.statistic),
+                    "t": t,
                     "p": p,
                 }
             )

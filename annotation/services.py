@@ -143,23 +143,30 @@ def stimulus_add(
         gold_answers=gold_answers or {},
         source_job=source_job,
     )
+    try:
+        with transaction.atomic():
+            stimulus.save()
+            if path is not None:
+                stimulus_set_media(stimulus=stimulus, path=path)
+    except IntegrityError as exc:
+        raise AnnotationError(
+            f"{system}/{utterance_id}: this study already has that system and utterance"
+        ) from exc
+    return stimulus
+
+
+def stimulus_set_media(*, stimulus: Stimulus, path: Path | str) -> Stimulus:
+    """Store a cleaned copy of `path` as the stimulus's clip (muted for lip reading)."""
+    old = stimulus.media.name if stimulus.media else ""
     with tempfile.TemporaryDirectory() as tmp:
-        if path is not None:
-            clean = Path(tmp) / "clip.mp4"
-            _remux(Path(path), clean, drop_audio=study.kind == Study.Kind.TRANSCRIBE)
-            stimulus.duration_s = _probe_duration(clean)
-        try:
-            with transaction.atomic():
-                if path is not None:
-                    with clean.open("rb") as fh:
-                        stimulus.media.save("clip.mp4", File(fh), save=False)
-                stimulus.save()
-        except IntegrityError as exc:
-            if stimulus.media:
-                stimulus.media.delete(save=False)
-            raise AnnotationError(
-                f"{system}/{utterance_id}: this study already has that system and utterance"
-            ) from exc
+        clean = Path(tmp) / "clip.mp4"
+        _remux(Path(path), clean, drop_audio=stimulus.study.kind == Study.Kind.TRANSCRIBE)
+        stimulus.duration_s = _probe_duration(clean)
+        with clean.open("rb") as fh:
+            stimulus.media.save("clip.mp4", File(fh), save=False)
+    stimulus.save(update_fields=["media", "duration_s"])
+    if old and old != stimulus.media.name:
+        stimulus.media.storage.delete(old)
     return stimulus
 
 

@@ -168,7 +168,7 @@ def trial(request, session_id, token):
         SessionItem.objects.select_related("stimulus"), session=session, token=token
     )
     if session.started_at is None or session.status == Session.Status.COMPLETED:
-        return redirect(session)
+        return _next_step(session)
     questions = list(session.study.questions.all())
     error, status = "", 200
     form = TrialForm(request.POST or None, questions=questions)

@@ -126,6 +126,9 @@ class Rater:
             await self.post(f"{location}instructions/", "start", {})
             target = (await self.request("GET", location, "redirect")).headers["location"]
             while not target.endswith("/done/"):
+                if "/clip/" not in target:  # the session page, which points onwards
+                    target = (await self.request("GET", target, "redirect")).headers["location"]
+                    continue
                 await self.request("GET", target, "page")
                 target = await self.answer(target)
             await self.request("GET", target, "page")

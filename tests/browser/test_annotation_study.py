@@ -4,9 +4,11 @@ completion redirect; a second entry with the same participant id is refused with
 import os
 import re
 import subprocess
+from contextlib import contextmanager
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
+from pytest_django.live_server_helper import LiveServer
 
 from annotation import services
 from annotation.models import Response, Session
@@ -91,7 +93,18 @@ def build_study(tmp_path, slug, kind, questions=None):
 
 
 @pytest.fixture
-def page():
+def live_server(transactional_db):
+    """A server for this test only: it stops before the test database is dropped."""
+    server = LiveServer("localhost")
+    yield server
+    server.stop()
+
+
+@contextmanager
+def browser_page():
+    """A Chromium page. Keep ORM calls outside this block: Django keys its connections by
+    context, and one opened inside Playwright's is never closed, which blocks dropping the test
+    database."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
@@ -136,30 +149,23 @@ def transcribe(page):
     page.locator("textarea[name=transcript]").fill("bin blue at two")
 
 
-def test_rater_goes_from_prolific_link_through_rating_to_completion(page, live_server, tmp_path):
-    build_study(
-        tmp_path,
-        "acr",
-        "acr",
-        questions=[
-            {"key": "realness", "prompt": "How real?"},
-            {"key": "lipsync", "prompt": "In sync?"},
-        ],
-    )
-    run_session(page, live_server.url, "acr", "PID1", rate)
+def test_rater_goes_from_prolific_link_through_rating_to_completion(live_server, tmp_path):
+    questions = [{"key": "realness", "prompt": "How real?"}, {"key": "lipsync", "prompt": "Sync?"}]
+    build_study(tmp_path, "acr", "acr", questions=questions)
+    with browser_page() as page:
+        run_session(page, live_server.url, "acr", "PID1", rate)
+        page.goto(f"{live_server.url}/study/acr/?PROLIFIC_PID=PID1&STUDY_ID=S&SESSION_ID=again")
+        expect(page.locator("#refused")).to_have_text("You have already taken part in this study.")
     session = Session.objects.get(rater__external_id="PID1")
     assert session.status == Session.Status.COMPLETED
-    values = sorted(Response.objects.filter(session=session).values_list("value", flat=True))
-    assert values == [2.0, 2.0, 4.0, 4.0]
-    assert all(Response.objects.filter(session=session).values_list("played_to_end", flat=True))
-
-    page.goto(f"{live_server.url}/study/acr/?PROLIFIC_PID=PID1&STUDY_ID=S&SESSION_ID=again")
-    expect(page.locator("#refused")).to_have_text("You have already taken part in this study.")
-    assert Session.objects.filter(rater__external_id="PID1").count() == 1
+    responses = Response.objects.filter(session=session)
+    assert sorted(responses.values_list("value", flat=True)) == [2.0, 2.0, 4.0, 4.0]
+    assert all(responses.values_list("played_to_end", flat=True))
 
 
-def test_rater_completes_a_muted_lipreading_session(page, live_server, tmp_path):
+def test_rater_completes_a_muted_lipreading_session(live_server, tmp_path):
     build_study(tmp_path, "lips", "transcribe")
-    run_session(page, live_server.url, "lips", "PID2", transcribe)
+    with browser_page() as page:
+        run_session(page, live_server.url, "lips", "PID2", transcribe)
     transcripts = Response.objects.filter(session__rater__external_id="PID2")
     assert sorted(transcripts.values_list("transcript", flat=True)) == ["bin blue at two"] * 2

@@ -1,12 +1,10 @@
-"""Fixtures of the annotation tests: tiny studies, test clips and ratings loaded as long CSV."""
+"""Fixtures of the annotation tests: media in a temporary folder, a test clip, a small study."""
 
-import csv
-import io
 import subprocess
 
 import pytest
 
-from annotation import imports, services
+from annotation import services
 
 
 @pytest.fixture(autouse=True)
@@ -61,24 +59,3 @@ def acr_study(db):
         stimuli_per_session=4,
         votes_per_stimulus=2,
     )
-
-
-def grid(study, systems, utterances, **extra):
-    """Add a stimulus (no media) for every system x utterance."""
-    return [
-        services.stimulus_add(study=study, path=None, system=s, utterance_id=u, **extra)
-        for s in systems
-        for u in utterances
-    ]
-
-
-def load_votes(study, rows, verdicts=None):
-    """Load (rater, system, utterance, question, value) rows as imported completed sessions."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["rater", "system", "utterance_id", "question", "value", "qc_verdict"])
-    for rater, system, utterance, question, value in rows:
-        writer.writerow(
-            [rater, system, utterance, question, value, (verdicts or {}).get(rater, "")]
-        )
-    return imports.import_long_csv(study=study, text=out.getvalue())

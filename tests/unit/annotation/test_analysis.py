@@ -8,7 +8,7 @@ from scipy import stats
 
 from annotation import analysis, services
 
-from .conftest import grid, load_votes
+from .factories import grid, load_votes
 
 NAN = np.nan
 
@@ -201,3 +201,16 @@ def test_relative_accuracy_ci_collapses_when_every_response_is_alike():
     ]
     ratio, low, high = analysis.relative_accuracy(records, "gen", "real", n_boot=200)
     assert ratio == low == high == pytest.approx(0.75)
+
+
+def test_pairwise_test_of_a_constant_difference_has_no_t_and_p_zero(acr_study):
+    grid(acr_study, ["a", "b"], ["u0", "u1"])
+    rows = [
+        ("r1", "a", "u0", "realness", 4),
+        ("r2", "a", "u1", "realness", 5),
+        ("r3", "b", "u0", "realness", 3),
+        ("r4", "b", "u1", "realness", 4),
+    ]
+    load_votes(acr_study, rows)
+    (test,) = analysis.pairwise_tests(acr_study)
+    assert (test["t"], test["p"], test["mean_diff"]) == (None, 0.0, 1.0)

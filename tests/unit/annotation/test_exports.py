@@ -8,7 +8,7 @@ import pytest
 
 from annotation import analysis, exports, imports, services
 
-from .conftest import grid, load_votes
+from .factories import grid, load_votes
 
 ROWS = [
     ("r1", "a", "u0", "realness", 4),

@@ -8,7 +8,7 @@ import pytest
 from annotation import qc, services
 from annotation.models import Session
 
-from .conftest import grid, load_votes
+from .factories import grid, load_votes
 
 
 def run_session(study, values, played=True, pid="p0"):

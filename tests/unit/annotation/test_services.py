@@ -9,7 +9,7 @@ import pytest
 from annotation import services
 from annotation.models import Response, Session, SessionItem, Stimulus
 
-from .conftest import grid
+from .factories import grid
 
 SYSTEMS = ["real", "sysA", "sysB"]
 UTTERANCES = [f"u{i}" for i in range(6)]

@@ -231,8 +231,10 @@ def test_mturk_session_ends_with_an_external_submit_form_to_mturk(study):
     study.platform = "mturk"
     study.save()
     client = Client()
-    client.get("/study/pilot/?workerId=W1&assignmentId=A1&hitId=H1"
-               "&turkSubmitTo=https://workersandbox.mturk.com")
+    client.get(
+        "/study/pilot/?workerId=W1&assignmentId=A1&hitId=H1"
+        "&turkSubmitTo=https://workersandbox.mturk.com"
+    )
     client.post("/study/pilot/", {"consent": "yes"})
     done = finish(client, Session.objects.get()).content.decode()
     assert 'action="https://workersandbox.mturk.com/mturk/externalSubmit"' in done
