@@ -187,76 +187,73 @@ def raters_csv(study) -> str:
     return _csv(header, rows)
 
 
+STIMULUS_FIELDS = [
+    "id",
+    "system",
+    "utterance_id",
+    "reference_text",
+    "is_real",
+    "role",
+    "gold_answers",
+    "duration_s",
+]
+RESPONSE_FIELDS = [
+    "session_id",
+    "stimulus_id",
+    "question__key",
+    "value",
+    "transcript",
+    "play_count",
+    "played_to_end",
+    "time_on_item_s",
+]
+
+
+def _session_json(s) -> dict:
+    return {
+        "id": str(s.pk),
+        "rater": s.rater.external_id,
+        "platform": s.rater.platform,
+        "block": s.block,
+        "status": s.status,
+        "qc_verdict": s.qc_verdict,
+        "qc_reasons": s.qc_reasons,
+        "decision": decision(s),
+        "started_at": s.started_at,
+        "finished_at": s.finished_at,
+    }
+
+
 def full_json(study) -> str:
     """The study's design, stimuli, sessions, responses and computed results as one document."""
-    questions = list(
-        study.questions.values(
-            "key", "prompt", "kind", "scale_min", "scale_max", "anchors", "order"
-        )
-    )
-    stimuli = list(
-        study.stimuli.values(
-            "id",
-            "system",
-            "utterance_id",
-            "reference_text",
-            "is_real",
-            "role",
-            "gold_answers",
-            "duration_s",
-        )
-    )
-    sessions = [
-        {
-            "id": str(s.pk),
-            "rater": s.rater.external_id,
-            "platform": s.rater.platform,
-            "block": s.block,
-            "status": s.status,
-            "qc_verdict": s.qc_verdict,
-            "qc_reasons": s.qc_reasons,
-            "decision": decision(s),
-            "started_at": s.started_at,
-            "finished_at": s.finished_at,
-        }
-        for s in study.sessions.select_related("rater")
-    ]
-    responses = [
-        {
-            "session": str(r["session_id"]),
-            "stimulus": r["stimulus_id"],
-            "question": r["question__key"],
-            "value": r["value"],
-            "transcript": r["transcript"],
-            "play_count": r["play_count"],
-            "played_to_end": r["played_to_end"],
-            "time_on_item_s": r["time_on_item_s"],
-        }
-        for r in Response.objects.filter(session__study=study).values(
-            "session_id",
-            "stimulus_id",
-            "question__key",
-            "value",
-            "transcript",
-            "play_count",
-            "played_to_end",
-            "time_on_item_s",
-        )
-    ]
+    design = {
+        "slug": study.slug,
+        "title": study.title,
+        "kind": study.kind,
+        "platform": study.platform,
+        "votes_per_stimulus": study.votes_per_stimulus,
+        "stimuli_per_session": study.stimuli_per_session,
+        "qc_config": study.qc_config,
+    }
+    responses = Response.objects.filter(session__study=study).values(*RESPONSE_FIELDS)
     document = {
-        "study": {
-            "slug": study.slug,
-            "title": study.title,
-            "kind": study.kind,
-            "platform": study.platform,
-            "votes_per_stimulus": study.votes_per_stimulus,
-            "stimuli_per_session": study.stimuli_per_session,
-            "qc_config": study.qc_config,
-        },
-        "questions": questions,
-        "stimuli": stimuli,
-        "sessions": sessions,
-        "responses": responses,
+        "study": design,
+        "questions": list(
+            study.questions.values(
+                "key", "prompt", "kind", "scale_min", "scale_max", "anchors", "order"
+            )
+        ),
+        "stimuli": list(study.stimuli.values(*STIMULUS_FIELDS)),
+        "sessions": [_session_json(s) for s in study.sessions.select_related("rater")],
+        "responses": [
+            {
+                "session": str(r.pop("session_id")),
+                "stimulus": r.pop("stimulus_id"),
+                "question": r.pop("question__key"),
+                **r,
+            }
+            for r in responses
+        ],
         "results": analysis.study_results(study),
     }
     return json.dumps(document, indent=1, default=str)
