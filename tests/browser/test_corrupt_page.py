@@ -21,13 +21,19 @@ def page():
         browser.close()
 
 
+def _wait_uploaded(page, name: str) -> None:
+    """Gradio lists an uploaded file with a link to its stored copy once the upload is done."""
+    link = page.locator(f'#corrupt-media a[href$="/{name}"]')
+    expect(link).to_have_count(1, timeout=30_000)
+
+
 def test_corrupt_tab_returns_a_playable_video(page, site, start_worker, tmp_path):
     start_worker()
     clip = make_clip(tmp_path / "visitor.mp4", seconds=2)
     page.goto(site.url + "/demo/")
     page.get_by_role("tab", name="Corrupt").click()
     page.locator("#corrupt-media input[type=file]").set_input_files(str(clip))
-    expect(page.locator("#corrupt-media")).to_contain_text("visitor.mp4", timeout=30_000)
+    _wait_uploaded(page, "visitor.mp4")
     page.locator("#corrupt-run").click()
     expect(page.locator("#corrupt-status")).to_contain_text("Done", timeout=120_000)
     video = page.locator("#corrupt-video video")
@@ -43,7 +49,7 @@ def test_bad_upload_on_the_page_shows_the_problem(page, site, tmp_path):
     page.goto(site.url + "/demo/")
     page.get_by_role("tab", name="Corrupt").click()
     page.locator("#corrupt-media input[type=file]").set_input_files(str(bogus))
-    expect(page.locator("#corrupt-media")).to_contain_text("notes.mp4", timeout=30_000)
+    _wait_uploaded(page, "notes.mp4")
     page.locator("#corrupt-run").click()
     expect(page.get_by_text("not a readable audio, video or image file").first).to_be_visible(
         timeout=30_000
