@@ -37,8 +37,9 @@ def at_once(n, work):
 def study():
     if connection.vendor != "postgresql":
         pytest.skip("row locks and concurrent inserts need PostgreSQL")
-    study = services.study_create(slug="conc", title="C", stimuli_per_session=4,
-                                  votes_per_stimulus=50)
+    study = services.study_create(
+        slug="conc", title="C", stimuli_per_session=4, votes_per_stimulus=50
+    )
     for s in ["a", "b"]:
         for u in range(8):
             services.stimulus_add(study=study, path=None, system=s, utterance_id=f"u{u}")
@@ -46,19 +47,25 @@ def study():
 
 
 def test_simultaneous_identical_submits_store_one_response(study):
-    session = services.rater_enter(study=study, platform="link", external_id="r",
-                                   rng=random.Random(0))
+    session = services.rater_enter(
+        study=study, platform="link", external_id="r", rng=random.Random(0)
+    )
     stimulus = session.items.first().stimulus
-    results = at_once(8, lambda i: services.response_record(
-        session=session, stimulus=stimulus, answers={"realness": 3}))
+    results = at_once(
+        8,
+        lambda i: services.response_record(
+            session=session, stimulus=stimulus, answers={"realness": 3}
+        ),
+    )
     assert [r for r in results if isinstance(r, Exception)] == []
     assert Response.objects.count() == 1
     assert {rows[0].pk for rows, _ in results} == {Response.objects.get().pk}
 
 
 def test_simultaneous_entries_of_one_rater_make_one_session(study):
-    results = at_once(6, lambda i: services.rater_enter(study=study, platform="link",
-                                                        external_id="same"))
+    results = at_once(
+        6, lambda i: services.rater_enter(study=study, platform="link", external_id="same")
+    )
     refused = [r for r in results if isinstance(r, services.AlreadyParticipated)]
     assert len(refused) == 5
     assert Rater.objects.count() == 1
@@ -66,6 +73,7 @@ def test_simultaneous_entries_of_one_rater_make_one_session(study):
 
 def test_simultaneous_raters_spread_over_the_blocks(study):
     n_blocks = len(services.study_blocks(study))
-    sessions = at_once(n_blocks, lambda i: services.rater_enter(
-        study=study, platform="link", external_id=f"r{i}"))
+    sessions = at_once(
+        n_blocks, lambda i: services.rater_enter(study=study, platform="link", external_id=f"r{i}")
+    )
     assert sorted(s.block for s in sessions) == list(range(n_blocks))
