@@ -19,8 +19,10 @@ from itertools import combinations
 import jiwer
 import krippendorff
 import numpy as np
+from django.db.models import Count
 from scipy import stats
 
+from . import qc
 from .models import Question, Response, Session, Stimulus
 
 NORMALISATION_VERSION = "synclab-wer-1"
@@ -322,6 +324,36 @@ def lipreading_table(study, n_boot: int = 2000) -> list[dict]:
                 row["relative_ci95"] = [100 * low, 100 * high]
         table.append(row)
     return table
+
+
+def rater_table(study) -> list[dict]:
+    """Per completed session: votes, minutes, median seconds per clip, r with the others' mean."""
+    votes = {
+        (r.session_id, r.stimulus_id, r.question.key): r.value
+        for r in used_responses(study).filter(question__kind=Question.Kind.SCALE)
+    }
+    r_by_session = qc.loo_correlations(votes, min_common=3)
+    times = defaultdict(list)
+    for session_id, seconds in Response.objects.filter(
+        session__study=study, time_on_item_s__isnull=False
+    ).values_list("session_id", "time_on_item_s"):
+        times[session_id].append(seconds)
+    rows = []
+    sessions = study.sessions.filter(status=Session.Status.COMPLETED).select_related("rater")
+    for s in sessions.annotate(n_responses=Count("responses")):
+        minutes = (s.finished_at - s.started_at).total_seconds() / 60 if s.started_at else None
+        rows.append(
+            {
+                "rater": s.rater.external_id,
+                "verdict": s.qc_verdict,
+                "reasons": "; ".join(r["detail"] for r in s.qc_reasons),
+                "minutes": minutes,
+                "responses": s.n_responses,
+                "median_s_per_clip": float(np.median(times[s.pk])) if times[s.pk] else None,
+                "loo_r": r_by_session.get(s.pk),
+            }
+        )
+    return rows
 
 
 def study_results(study) -> dict:

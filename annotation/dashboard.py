@@ -38,6 +38,7 @@ def study(request, slug):
         "study": study,
         "results": results,
         "progress": selectors.study_progress(study),
+        "raters": analysis.rater_table(study),
         "chart": chart,
         "exports": ["long.csv", "stimuli.csv", "raters.csv", "full.json"],
         "scale_questions": study.questions.filter(kind="scale"),

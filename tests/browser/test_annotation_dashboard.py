@@ -63,4 +63,5 @@ def test_staff_see_mos_chart_and_tables_after_login(server, django_user_model):
         bars = page.evaluate("() => Chart.getChart('mos-chart').data.datasets.map(d => d.label)")
         assert sorted(bars) == ["gen", "real"]
         expect(page.locator("#agreement")).to_contain_text("realness")
+        expect(page.locator("#raters tr")).to_have_count(5)
         browser.close()

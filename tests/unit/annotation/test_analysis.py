@@ -214,3 +214,17 @@ def test_pairwise_test_of_a_constant_difference_has_no_t_and_p_zero(acr_study):
     load_votes(acr_study, rows)
     (test,) = analysis.pairwise_tests(acr_study)
     assert (test["t"], test["p"], test["mean_diff"]) == (None, 0.0, 1.0)
+
+
+def test_rater_table_gives_each_rater_r_with_the_others_mean(acr_study):
+    grid(acr_study, ["a"], ["u0", "u1", "u2"])
+    votes = {"x": [1, 2, 3], "y": [3, 2, 1], "z": [1, 2, 4]}
+    load_votes(
+        acr_study,
+        [(r, "a", f"u{i}", "realness", v) for r, vs in votes.items() for i, v in enumerate(vs)],
+    )
+    rows = {row["rater"]: row for row in analysis.rater_table(acr_study)}
+    # Others' mean for x is (2, 2, 2.5): r = 0.5 / (sqrt(2) * sqrt(1/6)).
+    assert rows["x"]["loo_r"] == pytest.approx(0.5 / (np.sqrt(2) * np.sqrt(1 / 6)))
+    assert rows["y"]["loo_r"] < 0
+    assert rows["x"]["responses"] == 3
