@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/studies/", api.study_collection, name="api-studies"),
     path("api/studies/<slug:slug>/", api.study_detail, name="api-study"),
     path("api/studies/<slug:slug>/stimuli/", api.stimulus_create, name="api-stimuli"),
+    path("api/studies/<slug:slug>/stimuli/from-jobs/", api.stimuli_from_jobs, name="api-from-jobs"),
     path("api/studies/<slug:slug>/results/", api.study_results, name="api-results"),
     path("api/studies/<slug:slug>/qc/", api.study_qc, name="api-qc"),
     path("api/studies/<slug:slug>/export/<str:fmt>", api.study_export, name="api-export"),

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from annotation import services
-from annotation.models import Response, Session
+from annotation.models import Response, Session, Stimulus
 
 SYSTEMS = ["secretreal", "secretsysA"]
 
@@ -254,3 +254,40 @@ def test_plain_link_rater_gets_a_code_and_cannot_enter_twice_from_that_browser(s
     assert session.completion_code.startswith("S") and session.completion_code in page
     assert len(session.rater.external_id) >= 12
     assert client.get("/study/pilot/").status_code == 409
+
+
+def finished_job(tiny_clip, model_id):
+    from webapp.jobs.models import Job
+
+    job = Job.objects.create(kind="generate", model_id=model_id, status="succeeded")
+    (job.directory / "output").mkdir(parents=True)
+    (job.directory / "output" / "out.mp4").write_bytes(tiny_clip.read_bytes())
+    job.outputs = [{"name": "out.mp4", "path": "output/out.mp4", "content_type": "video/mp4"}]
+    job.save()
+    return job
+
+
+def test_staff_add_stimuli_from_finished_jobs_all_or_none(
+    admin_client, tiny_clip, annotation_media_root
+):
+    services.study_create(slug="jobs", title="Jobs")
+    good = finished_job(tiny_clip, "cals-demo")
+    items = [
+        {"job": str(good.pk), "utterance_id": "u0"},
+        {"job": str(good.pk), "utterance_id": "u0"},
+    ]
+    refused = admin_client.post(
+        "/study/api/studies/jobs/stimuli/from-jobs/",
+        {"items": items},
+        content_type="application/json",
+    )
+    assert refused.status_code == 400 and "item 1" in refused.json()["error"]
+    assert not Stimulus.objects.exists()
+    assert not list((annotation_media_root / "annotation").rglob("*.mp4"))
+    added = admin_client.post(
+        "/study/api/studies/jobs/stimuli/from-jobs/",
+        {"items": items[:1]},
+        content_type="application/json",
+    )
+    assert added.status_code == 201
+    assert added.json()["created"][0]["system"] == "cals-demo"
