@@ -194,6 +194,8 @@ def test_staff_read_the_dashboard_and_exports(study, admin_client):
     submit(rater, next_trial(rater, session))
     page = admin_client.get("/study/dashboard/pilot/")
     assert page.status_code == 200 and b"Progress" in page.content
+    results = admin_client.get("/study/api/studies/pilot/results/").json()
+    assert results["progress"]["sessions"]["started"] == 1
     export = admin_client.get("/study/api/studies/pilot/export/long.csv")
     assert export.status_code == 200 and b"hidden words" in export.content
 
