@@ -55,3 +55,10 @@ def test_app_services_share_media_and_hub_cache_volumes_and_real_servers(service
 def test_web_is_one_uvicorn_process_on_the_asgi_app(services):
     command = " ".join(_command(services["web"]))
     assert "uvicorn webapp.asgi:application" in command and "--workers 1" in command
+
+
+def test_web_pools_database_connections_and_workers_keep_theirs(services):
+    assert services["web"]["environment"]["DATABASE_URL"].endswith("?pool=true")
+    assert "DATABASE_CONN_MAX_AGE" not in services["web"]["environment"]
+    for name in ("worker-gpu", "worker-cpu"):
+        assert int(services[name]["environment"]["DATABASE_CONN_MAX_AGE"]) > 0
