@@ -7,22 +7,13 @@ from playwright.sync_api import expect, sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
 from annotation import services
+from tests.browser.chromium import launch_chromium
 from tests.unit.annotation.factories import grid, load_votes
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls here are plain test set-up.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture
@@ -49,9 +40,7 @@ def test_staff_see_mos_chart_and_tables_after_login(server, django_user_model):
     ]
     load_votes(study, rows)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
+        browser = launch_chromium(playwright)
         page = browser.new_page()
         page.goto(f"{server.url}/study/dashboard/dash/")
         page.fill("#id_username", "staff")

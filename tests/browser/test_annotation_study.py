@@ -12,21 +12,13 @@ from pytest_django.live_server_helper import LiveServer
 
 from annotation import services
 from annotation.models import Response, Session
+from tests.browser.chromium import launch_chromium
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls here are plain test set-up.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 PROLIFIC = "https://app.prolific.com/submissions/complete"
 
 
@@ -106,9 +98,7 @@ def browser_page():
     context, and one opened inside Playwright's is never closed, which blocks dropping the test
     database."""
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
+        browser = launch_chromium(playwright)
         context = browser.new_context()
         # No network here: Prolific's completion page is answered locally, its URL is what counts.
         context.route(f"{PROLIFIC}*", lambda route: route.fulfill(body="<p>Prolific</p>"))

@@ -3,20 +3,16 @@
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from tests.browser.chromium import launch_chromium
 from tests.conftest import make_clip
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
-]
 
 
 @pytest.fixture
 def page():
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         yield browser.new_page()
         browser.close()
 
@@ -38,7 +34,9 @@ def test_corrupt_tab_returns_a_playable_video(page, site, start_worker, tmp_path
     expect(page.locator("#corrupt-status")).to_contain_text("Done", timeout=120_000)
     video = page.locator("#corrupt-video video")
     expect(video).to_have_count(1, timeout=30_000)
-    video.evaluate("v => new Promise(r => v.readyState >= 2 ? r() : v.addEventListener('loadeddata', r))")
+    video.evaluate(
+        "v => new Promise(r => v.readyState >= 2 ? r() : v.addEventListener('loadeddata', r))"
+    )
     assert video.evaluate("v => v.duration") == pytest.approx(2.0, abs=0.3)
     assert video.evaluate("v => v.videoWidth") == 160
 
