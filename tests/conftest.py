@@ -40,6 +40,7 @@ def make_clip(
     audio: bool = True,
     video: bool = True,
     fps: int = 25,
+    frequency: int = 300,
     extra: list[str] | None = None,
 ) -> Path:
     """Encode a test clip with ffmpeg: colour bars and/or a speech-band tone mix."""
@@ -51,7 +52,7 @@ def make_clip(
             "-f",
             "lavfi",
             "-i",
-            f"sine=frequency=300:sample_rate=16000:duration={seconds},volume=0.5",
+            f"sine=frequency={frequency}:sample_rate=16000:duration={seconds},volume=0.5",
         ]
     if video:
         cmd += ["-c:v", "libx264", "-pix_fmt", "yuv420p"]

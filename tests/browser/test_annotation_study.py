@@ -3,7 +3,6 @@ completion redirect; a second entry with the same participant id is refused with
 
 import os
 import re
-import subprocess
 from contextlib import contextmanager
 
 import pytest
@@ -13,6 +12,7 @@ from pytest_django.live_server_helper import LiveServer
 from annotation import services
 from annotation.models import Response, Session
 from tests.browser.chromium import launch_chromium
+from tests.conftest import make_clip
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls here are plain test set-up.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -20,35 +20,6 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PROLIFIC = "https://app.prolific.com/submissions/complete"
-
-
-def make_clip(path, frequency):
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-y",
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=96x72:rate=25:d=1",
-            "-f",
-            "lavfi",
-            "-i",
-            f"sine=frequency={frequency}:duration=1",
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-shortest",
-            str(path),
-        ],
-        check=True,
-    )
-    return path
 
 
 def build_study(tmp_path, slug, kind, questions=None):
@@ -62,7 +33,7 @@ def build_study(tmp_path, slug, kind, questions=None):
         questions=questions,
         completion_code=f"CODE{slug.upper()}",
     )
-    clip = make_clip(tmp_path / f"{slug}.mp4", 330)
+    clip = make_clip(tmp_path / f"{slug}.mp4", seconds=1, size="96x72", frequency=330)
     for system in ["real", "gen"]:
         for u, text in [("u0", "bin blue at f two now"), ("u1", "lay red by g nine again")]:
             services.stimulus_add(

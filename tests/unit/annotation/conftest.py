@@ -5,6 +5,7 @@ import subprocess
 import pytest
 
 from annotation import services
+from tests.conftest import make_clip
 
 
 @pytest.fixture(autouse=True)
@@ -17,34 +18,29 @@ def annotation_media_root(settings, tmp_path):
 def tiny_clip(tmp_path_factory):
     """A 1 s MP4 with a test pattern and a tone, made with ffmpeg's lavfi sources."""
     path = tmp_path_factory.mktemp("clips") / "clip.mp4"
-    subprocess.run(
+    # The title tag stands for metadata a stored stimulus must not leak to raters.
+    return make_clip(
+        path, seconds=1, size="64x48", fps=10, extra=["-metadata", "title=system-secret"]
+    )
+
+
+def streams_and_tags(path) -> str:
+    """ffprobe's stream types and container tags of a stored stimulus, one `key=value` a line."""
+    return subprocess.run(
         [
-            "ffmpeg",
-            "-y",
+            "ffprobe",
             "-v",
             "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=64x48:rate=10:d=1",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:duration=1",
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-metadata",
-            "title=system-secret",
-            "-shortest",
+            "-show_entries",
+            "stream=codec_type:format_tags",
+            "-of",
+            "default=nw=1",
             str(path),
         ],
+        capture_output=True,
+        text=True,
         check=True,
-    )
-    return path
+    ).stdout
 
 
 @pytest.fixture

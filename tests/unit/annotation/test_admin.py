@@ -1,9 +1,8 @@
 """The admin: a clip uploaded there is cleaned like one sent to the API; responses are read-only."""
 
-import subprocess
-
 from annotation import services
 from annotation.models import Stimulus
+from tests.unit.annotation.conftest import streams_and_tags
 
 
 def test_clip_uploaded_in_the_admin_loses_audio_and_metadata(admin_client, tiny_clip):
@@ -23,21 +22,7 @@ def test_clip_uploaded_in_the_admin_loses_audio_and_metadata(admin_client, tiny_
         )
     assert page.status_code == 302, page.content[-2000:]
     stimulus = Stimulus.objects.get()
-    probe = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-show_entries",
-            "stream=codec_type:format_tags",
-            "-of",
-            "default=nw=1",
-            stimulus.media.path,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    probe = streams_and_tags(stimulus.media.path)
     assert "audio" not in probe and "system-secret" not in probe
     assert stimulus.duration_s is not None
 

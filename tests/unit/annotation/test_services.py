@@ -1,13 +1,13 @@
 """Services of crowd studies: assignment, one participation, idempotent and checked responses."""
 
 import random
-import subprocess
 from collections import Counter
 
 import pytest
 
 from annotation import services
 from annotation.models import Response, Session, SessionItem, Stimulus
+from tests.unit.annotation.conftest import streams_and_tags
 
 from .factories import grid
 
@@ -150,21 +150,7 @@ def test_lipreading_stimulus_is_stored_without_audio_or_metadata(db, tiny_clip):
     stimulus = services.stimulus_add(
         study=study, path=tiny_clip, system="sysA", utterance_id="u0", reference_text="hello"
     )
-    probe = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-show_entries",
-            "stream=codec_type:format_tags",
-            "-of",
-            "default=nw=1",
-            stimulus.media.path,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    probe = streams_and_tags(stimulus.media.path)
     assert "codec_type=video" in probe
     assert "audio" not in probe
     assert "system-secret" not in probe
