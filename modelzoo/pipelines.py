@@ -173,3 +173,35 @@ def _reporting(
         progress(
             lo + (hi - lo) * min(done / max(total, 1), 1.0), f"{what}: frame {done} of {total}"
         )
+
+
+def run_kind(
+    kind: str,
+    *,
+    model,
+    params: dict,
+    files: dict[str, Path],
+    out_dir: Path,
+    progress: Progress = _no_progress,
+) -> list[Path]:
+    """Run the pipeline of a job kind on its input files (by role: video, audio, image).
+
+    The one entry point shared by the Celery tasks and the in-process Space, so that both accept
+    the same params and file roles. `model` is the loaded zoo model (None for corrupt).
+    """
+    if kind == "corrupt":
+        media = files.get("video") or files.get("audio")
+        return corrupt(media, params, out_dir, progress=progress)
+    if kind == "transcribe":
+        from modelzoo.avrelscore.inference import transcribe_file
+
+        media = files.get("video") or files.get("audio")
+        return transcribe_file(model, media, out_dir, params=params, progress=progress)
+    if kind == "generate":
+        from modelzoo.generation import generate_file
+
+        face = files.get("video") or files.get("image")
+        return generate_file(
+            model, face, files.get("audio"), out_dir, params=params, progress=progress
+        )
+    raise ValueError(f"unknown job kind {kind!r}")
