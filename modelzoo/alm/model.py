@@ -17,7 +17,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 from torch.func import functional_call
 
-from modelzoo.syncnet import ConvBlock, audio_encoder, residual_blocks, scaled
+from modelzoo.syncnet.model import ConvBlock, audio_encoder, residual_blocks, scaled
 
 
 @dataclass(frozen=True)

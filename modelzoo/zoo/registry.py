@@ -34,7 +34,7 @@ ARCHITECTURES = LazyClasses(
         "avrelscore": "modelzoo.avrelscore.model:AVRelScore",
         "alm": "modelzoo.alm.model:AudioLipMemoryModel",
         "cals": "modelzoo.cals.model:CALSModel",
-        "syncnet": "modelzoo.syncnet:SyncNet",
+        "syncnet": "modelzoo.syncnet.model:SyncNet",
     }
 )
 

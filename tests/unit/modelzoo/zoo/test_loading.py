@@ -31,7 +31,7 @@ def tiny(monkeypatch):
         repo_id="synclab-test/syncnet-tiny",
         revision=REVISION,
         kind="demo",
-        where_to_get="train it with modelzoo.syncnet_train",
+        where_to_get="train it with modelzoo.syncnet.train",
     )
     monkeypatch.setitem(REGISTRY, e.id, e)
     return e

@@ -4,7 +4,7 @@ Half the samples pair a mel window with its own five frames (label 1), half with
 elsewhere in the clip (label 0); the loss is the cosine BCE. Adam, lr 1e-4; batch 64 in Wav2Lip,
 256 for the SyncTalkFace 128-px expert.
 
-    python -m modelzoo.syncnet_train --data ROOT --out RUN_DIR [--config paper|wav2lip|demo]
+    python -m modelzoo.syncnet.train --data ROOT --out RUN_DIR [--config paper|wav2lip|demo]
 """
 
 import argparse
@@ -14,7 +14,7 @@ import torch
 
 from modelzoo.alm.data import TalkingFaceDataset, folder_clips
 from modelzoo.alm.loop import LoopConfig, fit
-from modelzoo.syncnet import CONFIGS, SyncNet, SyncNetConfig, cosine_bce
+from modelzoo.syncnet.model import CONFIGS, SyncNet, SyncNetConfig, cosine_bce
 
 
 class SyncNetTask:

@@ -1,0 +1,38 @@
+import torch
+
+from modelzoo.alm.data import TalkingFaceDataset
+from modelzoo.alm.loop import LoopConfig, fit
+from modelzoo.syncnet import SyncNet, SyncNetConfig
+from modelzoo.syncnet.train import SyncNetTask
+from tests.unit.modelzoo.talking_clips import talking_clip
+
+TINY = SyncNetConfig(width=32)
+
+
+def test_critic_training_runs_on_cpu_and_exports_the_best_weights(tmp_path):
+    clips = [talking_clip(seed=s) for s in range(2)]
+    loop = LoopConfig(steps=2, batch_size=4, val_every=1, val_batches=1, log_every=1)
+    train = TalkingFaceDataset(clips, "syncnet", loop.steps * loop.batch_size)
+    val = TalkingFaceDataset(clips, "syncnet", 4, seed=1)
+    history = fit(SyncNetTask(TINY), train, val, tmp_path, loop, log=lambda _: None)
+    assert [h["step"] for h in history] == [1, 2]
+    assert SyncNet.from_pretrained(tmp_path / "best", strict=True).config == TINY
+
+
+def test_resumed_critic_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path):
+    clips = [talking_clip(seed=s) for s in range(2)]
+    loop = LoopConfig(steps=3, batch_size=4, val_every=2, val_batches=1, log_every=1)
+    train = TalkingFaceDataset(clips, "syncnet", loop.steps * loop.batch_size)
+    val = TalkingFaceDataset(clips, "syncnet", 4, seed=1)
+
+    def run(folder, steps):
+        torch.manual_seed(0)
+        task = SyncNetTask(TINY)
+        fit(task, train, val, folder, LoopConfig(**{**loop.__dict__, "steps": steps}), log=print)
+        return task.syncnet.state_dict()
+
+    straight = run(tmp_path / "straight", 3)
+    run(tmp_path / "resumed", 2)
+    resumed = run(tmp_path / "resumed", 3)
+    for key, tensor in straight.items():
+        torch.testing.assert_close(resumed[key], tensor)
