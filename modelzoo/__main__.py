@@ -169,7 +169,27 @@ def _write_face_crops(media: Path, out: Path, size: int, audio: Path | None):
     return track
 
 
-VERBS = (add_probe, add_corrupt, add_crops)
+def add_synthgrid(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "synthgrid", help="make a synthetic GRID-like talking-face corpus (espeak-ng speech)"
+    )
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    build = actions.add_parser("build", help="write clips, transcripts, crops and file lists")
+    build.add_argument("out", type=Path, help="corpus folder (created; must be empty if present)")
+    build.add_argument("--utterances", type=int, default=1000, help="clips to make")
+    build.add_argument("--seed", type=int, default=0, help="seed of sentences, voices and faces")
+    build.set_defaults(func=run_synthgrid_build)
+
+
+def run_synthgrid_build(args: argparse.Namespace) -> int:
+    from modelzoo.synthgrid.build import build
+
+    corpus = build(args.out, utterances=args.utterances, seed=args.seed)
+    print(json.dumps({"clips": corpus.clips, "seconds": corpus.seconds, "out": str(args.out)}))
+    return 0
+
+
+VERBS = (add_probe, add_corrupt, add_crops, add_synthgrid)
 
 
 def build_parser() -> argparse.ArgumentParser:
