@@ -142,3 +142,22 @@ def named_config(name: str, config: str):
     if config not in configs:
         raise UserError(f"architecture {name!r} has no config {config!r}: {', '.join(configs)}")
     return configs[config]
+
+
+KIND_ARCHITECTURES = {"generate": ("alm", "cals"), "transcribe": ("avrelscore",)}
+
+
+def models_for_kind(kind: str) -> list[ZooEntry]:
+    """The entries that serve a job kind (generate, transcribe), in registry order."""
+    architectures = KIND_ARCHITECTURES.get(kind, ())
+    return [e for e in REGISTRY.values() if e.architecture in architectures]
+
+
+def weights_available(e: ZooEntry) -> bool:
+    """True when `e` has weights that can load: published at a pinned Hub revision."""
+    return e.revision is not None
+
+
+def pinned_revision(e: ZooEntry) -> str:
+    """What a job records as the revision of the weights it ran: the Hub commit."""
+    return e.revision or ""
