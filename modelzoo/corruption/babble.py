@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
-import subprocess
 import tempfile
 from math import gcd
 from pathlib import Path
@@ -21,6 +19,7 @@ import scipy.signal
 import soundfile as sf
 
 from modelzoo.errors import UserError
+from modelzoo.media.tts import espeak
 
 BABBLE_VERSION = "espeak-babble-v1"
 BABBLE_RATE = 22050  # espeak-ng's native rate
@@ -116,17 +115,12 @@ def resample(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
 
 def _talker_track(voice: str, n: int, rng: np.random.Generator, tmp: Path) -> np.ndarray:
     """One talker reading shuffled sentences at a random speed and pitch until `n` samples."""
-    if shutil.which("espeak-ng") is None:
-        raise UserError(
-            "babble noise needs espeak-ng, which is not installed; or give a noise file"
-        )
     speed, pitch = int(rng.integers(130, 200)), int(rng.integers(25, 80))
     pieces, total = [], 0
     while total < n:
         text = " ".join(SENTENCES[i] for i in rng.permutation(len(SENTENCES))[:6])
         wav = tmp / "talker.wav"
-        args = ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-g", "2"]
-        subprocess.run([*args, "-w", str(wav), text], check=True, capture_output=True, timeout=120)
+        espeak(text, wav, voice=voice, rate=speed, pitch=pitch, word_gap=2)
         audio, rate = sf.read(wav, dtype="float64", always_2d=False)
         audio = resample(audio, rate, BABBLE_RATE).astype(np.float64)
         pieces.append(audio)
