@@ -119,6 +119,11 @@ SYNCLAB_BROKER_VISIBILITY_TIMEOUT = int(
     os.environ.get("SYNCLAB_BROKER_VISIBILITY_TIMEOUT", SYNCLAB_TASK_HARD_LIMIT + 60)
 )
 
+# Models a worker keeps loaded (least recently used evicted beyond this many bytes of weights),
+# and where they run: "cuda" on a GPU worker, "cpu" otherwise ("auto" picks).
+SYNCLAB_MODEL_CACHE_BYTES = int(os.environ.get("SYNCLAB_MODEL_CACHE_BYTES", 4 * 2**30))
+SYNCLAB_DEVICE = os.environ.get("SYNCLAB_DEVICE", "auto")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -84,7 +84,7 @@ app.config_from_object(CeleryConfig())
 
 
 def worker_command(*, name: str, queues: str = "gpu,cpu", loglevel: str = "INFO") -> list[str]:
-    """The argv of one worker process (concurrency 1) as the demo, the tests and the benches start it.
+    """The argv of one worker process (concurrency 1), as the demo, tests and benches start it.
 
     Mingle and gossip are off: they only matter between many workers, and slow the start.
     """

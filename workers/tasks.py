@@ -1,4 +1,4 @@
-"""Job tasks: each takes a job id, runs one modelzoo pipeline and records the outcome on the Job row."""
+"""Job tasks: each takes a job id, runs its modelzoo pipeline and records the outcome on the Job."""
 
 import logging
 import traceback
@@ -10,6 +10,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from modelzoo import pipelines
 from modelzoo.errors import UserError
+from workers.model_cache import model_cache
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +65,34 @@ def _content_type(name: str) -> str:
     return content_type_of(Path(name))
 
 
+def _run_pipeline(job, out: Path) -> list[Path]:
+    """The job's kind through modelzoo.pipelines.run_kind, with its model from the process cache."""
+    files = {role: job.input(role) for role in job.inputs}
+    model = None
+    if job.model_id:
+        job.report(0.0, f"loading {job.model_id}")
+        model = model_cache().get(job.model_id, job.model_revision)
+    return pipelines.run_kind(
+        job.kind, model=model, params=job.params, files=files, out_dir=out, progress=job.report
+    )
+
+
 @shared_task
 def corrupt(job_id: str) -> None:
-    def work(job, out):
-        media = job.input("video") if "video" in job.inputs else job.input("audio")
-        return pipelines.corrupt(media, job.params, out, progress=job.report)
-
-    run_job(job_id, work)
+    run_job(job_id, _run_pipeline)
 
 
-TASKS_BY_KIND = {"corrupt": corrupt}
+@shared_task
+def transcribe(job_id: str) -> None:
+    run_job(job_id, _run_pipeline)
+
+
+@shared_task
+def generate(job_id: str) -> None:
+    run_job(job_id, _run_pipeline)
+
+
+TASKS_BY_KIND = {"corrupt": corrupt, "transcribe": transcribe, "generate": generate}
 
 
 def task_for_kind(kind: str):

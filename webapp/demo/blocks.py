@@ -1,7 +1,8 @@
-"""The Gradio Blocks of the demo, built from a backend: the Django site's jobs, or in-process in a Space."""
+"""The demo's Gradio Blocks, built on a backend: the site's jobs, or in-process in a Space."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +10,12 @@ from typing import Protocol
 
 import gradio as gr
 
+from webapp.demo.examples import example_photo
+
 AUDIO_NOISES = ["none", "white", "pink", "babble"]
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
+VOICES = ["en-us", "en", "en-us+f3", "en+m3", "en-gb-x-rp"]
+EXAMPLE_TEXT = "Bin blue at F two now. Place red by G nine soon."
 VIDEO_CORRUPTIONS = ["none", "gaussian", "blur", "occlusion"]
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"}
 
@@ -34,13 +40,27 @@ class Backend(Protocol):
     def submit(
         self, kind: str, model: str, params: dict, files: dict[str, str], request
     ) -> Iterator[JobUpdate]:
-        """Validate, run or enqueue, and yield updates until the job finishes; raise gr.Error on bad input."""
+        """Validate, run or enqueue, and yield updates until the job finishes.
+
+        Bad input raises gr.Error with a message naming the problem."""
 
     def list_jobs(self, request) -> list[list]:
         """Rows [id, kind, model, status, progress, message, created] of the requester's jobs."""
 
     def models(self, kind: str) -> list[tuple[str, str]]:
         """(label, model id) choices for a job kind."""
+
+
+def model_choices(kind: str) -> list[tuple[str, str]]:
+    """(label, id) of the registry's models for a job kind that have weights here, with their
+    kind of weights (paper or demo) and licence in the label."""
+    from modelzoo.zoo.registry import models_for_kind, weights_available
+
+    return [
+        (f"{e.id} ({e.kind} weights, licence {e.licence})", e.id)
+        for e in models_for_kind(kind)
+        if weights_available(e)
+    ]
 
 
 def corruption_params(
@@ -59,20 +79,16 @@ def _status_line(update: JobUpdate) -> str:
         return f"**Failed** (job `{update.job_id}`): {update.error}"
     if update.status == "succeeded":
         return f"**Done** (job `{update.job_id}`)."
-    return f"**{update.status.capitalize()}** {update.progress:.0%}: {update.message} (job `{update.job_id}`)"
+    state = f"**{update.status.capitalize()}** {update.progress:.0%}"
+    return f"{state}: {update.message} (job `{update.job_id}`)"
 
 
-def _follow(updates: Iterator[JobUpdate], progress: gr.Progress) -> Iterator[tuple]:
-    """Turn job updates into (status markdown, video, audio, files) for the result components."""
+def _follow(updates: Iterator[JobUpdate], progress: gr.Progress, results) -> Iterator[tuple]:
+    """Turn job updates into (status markdown, *results(update)) for a tab's result components;
+    `results` gets the update once the job has finished and None (empty results) before."""
     for update in updates:
         progress(update.progress, desc=update.message or update.status)
-        if not update.finished:
-            yield _status_line(update), None, None, None
-            continue
-        video = next((str(p) for p in update.outputs if p.suffix in VIDEO_SUFFIXES), None)
-        audio = next((str(p) for p in update.outputs if p.suffix in {".wav", ".mp3", ".m4a"}), None)
-        files = [str(p) for p in update.outputs] or None
-        yield _status_line(update), video, audio, files
+        yield _status_line(update), *results(update if update.finished else None)
 
 
 def _media_role(path: str) -> str:
@@ -154,60 +170,171 @@ def _corrupt_tab(backend: Backend) -> None:
             raise gr.Error("Upload a video or audio file first.")
         params = corruption_params(noise, snr_db, partial, visual, fraction, seed)
         yield from _follow(
-            backend.submit("corrupt", "", params, {_media_role(path): path}, request), progress
+            backend.submit("corrupt", "", params, {_media_role(path): path}, request),
+            progress,
+            _media_results,
         )
 
     run.click(submit, [media, noise, snr, partial, visual, fraction, seed], list(results))
 
 
+def _model_picker(choices: list[tuple[str, str]], what: str):
+    if not choices:
+        gr.Markdown(f"*No {what} model is installed on this server yet.*")
+    return gr.Dropdown(
+        choices, value=choices[0][1] if choices else None, label="Model", elem_id=None
+    )
+
+
 def _generate_tab(backend: Backend) -> None:
     choices = backend.models("generate")
     gr.Markdown(
-        "Speech audio and a face (video or photo) in; a talking-face video out."
-        + ("" if choices else "\n\n*No generation model is installed on this server yet.*")
+        "A face (video or photo) and speech (an audio file, or text spoken by espeak-ng) in; "
+        "a talking-face video with that speech out."
     )
     with gr.Row():
         with gr.Column():
-            model = gr.Dropdown(choices, value=choices[0][1] if choices else None, label="Model")
-            face = gr.File(label="Face video or photo", file_types=["video", "image"])
-            audio = gr.File(label="Speech audio", file_types=["audio"])
-            run = gr.Button("Generate", variant="primary", interactive=bool(choices))
+            model = _model_picker(choices, "generation")
+            face = gr.File(
+                label="Face video or photo", file_types=["video", "image"], elem_id="generate-face"
+            )
+            audio = gr.File(
+                label="Speech audio (wav, mp3, m4a)", file_types=["audio"], elem_id="generate-audio"
+            )
+            text = gr.Textbox(
+                label="...or text to speak", lines=2, max_length=500, elem_id="generate-text"
+            )
+            voice = gr.Dropdown(VOICES, value=VOICES[0], label="Voice (for text)")
+            run = gr.Button(
+                "Generate", variant="primary", interactive=bool(choices), elem_id="generate-run"
+            )
+            gr.Examples(
+                [[str(example_photo()), None, EXAMPLE_TEXT]],
+                [face, audio, text],
+                label="Example: scikit-image's astronaut photograph",
+            )
         with gr.Column():
             results = _result_components("generate")
 
-    def submit(model_id, face_path, audio_path, request: gr.Request, progress=gr.Progress()):
-        if not face_path or not audio_path:
-            raise gr.Error("Upload a face video or photo and a speech audio file.")
-        face_role = (
-            "image" if Path(face_path).suffix.lower() in {".png", ".jpg", ".jpeg"} else "video"
-        )
-        files = {face_role: face_path, "audio": audio_path}
-        yield from _follow(backend.submit("generate", model_id or "", {}, files, request), progress)
+    def submit(
+        model_id, face_path, audio_path, text, voice, request: gr.Request, progress=gr.Progress()
+    ):
+        if not face_path:
+            raise gr.Error("Upload a face video or photo.")
+        if not audio_path and not (text or "").strip():
+            raise gr.Error("Upload speech audio or type the text to speak.")
+        face_role = "image" if Path(face_path).suffix.lower() in IMAGE_SUFFIXES else "video"
+        files = {face_role: face_path}
+        params: dict = {}
+        if audio_path:
+            files["audio"] = audio_path
+        else:
+            params = {"text": text.strip(), "voice": voice}
+        updates = backend.submit("generate", model_id or "", params, files, request)
+        yield from _follow(updates, progress, _media_results)
 
-    run.click(submit, [model, face, audio], list(results))
+    run.click(submit, [model, face, audio, text, voice], list(results))
 
 
 def _transcribe_tab(backend: Backend) -> None:
     choices = backend.models("transcribe")
     gr.Markdown(
-        "A speaking-face video in; a transcript with per-frame audio and visual reliability out."
-        + ("" if choices else "\n\n*No speech recognition model is installed on this server yet.*")
+        "A speaking-face video in; its transcript out, with how much the model relied on the "
+        "audio and on the lips in each frame (AV-RelScore's reliability scores). A video with no "
+        "face is transcribed from audio alone, one with no audio from the lips alone."
     )
     with gr.Row():
         with gr.Column():
-            model = gr.Dropdown(choices, value=choices[0][1] if choices else None, label="Model")
-            video = gr.File(label="Video of a speaking face", file_types=["video"])
-            run = gr.Button("Transcribe", variant="primary", interactive=bool(choices))
+            model = _model_picker(choices, "speech recognition")
+            video = gr.File(
+                label="Video of a speaking face (or an audio file)",
+                file_types=["video", "audio"],
+                elem_id="transcribe-media",
+            )
+            decoder = gr.Radio(
+                ["greedy", "beam"], value="greedy", label="Decoding", elem_id="transcribe-decoder"
+            )
+            beam_size = gr.Slider(2, 40, value=10, step=1, label="Beam size (beam decoding)")
+            run = gr.Button(
+                "Transcribe", variant="primary", interactive=bool(choices), elem_id="transcribe-run"
+            )
         with gr.Column():
-            results = _result_components("transcribe")
+            status = gr.Markdown("", elem_id="transcribe-status")
+            transcript = gr.Textbox(
+                label="Transcript", interactive=False, elem_id="transcribe-text"
+            )
+            notice = gr.Markdown("", elem_id="transcribe-notice")
+            plot = gr.LinePlot(
+                x="time_s",
+                y="reliability",
+                color="stream",
+                x_title="time (s)",
+                y_title="reliability",
+                y_lim=[0, 1],
+                label="Reliability of each stream",
+                elem_id="transcribe-plot",
+            )
+            files = gr.File(
+                label="Download",
+                file_count="multiple",
+                interactive=False,
+                elem_id="transcribe-files",
+            )
 
-    def submit(model_id, video_path, request: gr.Request, progress=gr.Progress()):
-        if not video_path:
+    def submit(
+        model_id, media_path, decoder, beam_size, request: gr.Request, progress=gr.Progress()
+    ):
+        if not media_path:
             raise gr.Error("Upload a video first.")
-        updates = backend.submit("transcribe", model_id or "", {}, {"video": video_path}, request)
-        yield from _follow(updates, progress)
+        params = {"decoder": decoder}
+        if decoder == "beam":
+            params["beam_size"] = int(beam_size)
+        role = _media_role(media_path)
+        updates = backend.submit("transcribe", model_id or "", params, {role: media_path}, request)
+        yield from _follow(updates, progress, _transcript_results)
 
-    run.click(submit, [model, video], list(results))
+    run.click(submit, [model, video, decoder, beam_size], [status, transcript, notice, plot, files])
+
+
+def _media_results(update: JobUpdate | None) -> tuple:
+    """(video, audio, files) of a finished job whose outputs are media."""
+    if update is None:
+        return None, None, None
+    video = next((str(p) for p in update.outputs if p.suffix in VIDEO_SUFFIXES), None)
+    audio = next((str(p) for p in update.outputs if p.suffix in {".wav", ".mp3", ".m4a"}), None)
+    return video, audio, [str(p) for p in update.outputs] or None
+
+
+def _transcript_results(update: JobUpdate | None) -> tuple:
+    """(transcript, notice, reliability table, files) of a finished transcribe job."""
+    found = [p for p in update.outputs if p.name == "transcript.json"] if update else []
+    if not found:
+        return "", "", None, ([str(p) for p in update.outputs] or None) if update else None
+    result = json.loads(found[0].read_text())
+    return (
+        result["text"],
+        _mode_line(result),
+        reliability_table(result),
+        [str(p) for p in update.outputs],
+    )
+
+
+def _mode_line(result: dict) -> str:
+    line = f"Mode: **{result['mode']}**."
+    return f"{line} {result['notice']}" if result.get("notice") else line
+
+
+def reliability_table(result: dict):
+    """Long-format rows (time_s, reliability, stream) of a transcript's per-frame scores."""
+    import pandas as pd
+
+    fps = result.get("fps", 25)
+    rows = [
+        {"time_s": i / fps, "reliability": float(score), "stream": stream}
+        for stream, scores in (result.get("reliability") or {}).items()
+        for i, score in enumerate(scores or [])
+    ]
+    return pd.DataFrame(rows, columns=["time_s", "reliability", "stream"])
 
 
 def _jobs_tab(backend: Backend):

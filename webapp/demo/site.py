@@ -11,13 +11,12 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.core.files.uploadedfile import UploadedFile
 from django.db import close_old_connections
 
-from webapp.jobs import services
 from webapp.jobs.forms import JobForm
 from webapp.jobs.models import Job
 from webapp.jobs.selectors import jobs_visible_to
 from webapp.jobs.services import Owner
 
-from .blocks import JobUpdate
+from .blocks import JobUpdate, model_choices
 
 POLL_SECONDS = 0.5
 SESSION_COOKIE = "sessionid"
@@ -62,10 +61,7 @@ class SiteBackend:
             form = JobForm({"kind": kind, "model": model, "params": json.dumps(params)}, uploads)
             if not form.is_valid():
                 raise gr.Error(form.first_error())
-            data = form.cleaned_data
-            job = services.job_create(
-                owner=owner, kind=kind, files=data["files"], params=data["params"], model_id=model
-            )
+            job = form.create_job(owner)
         finally:
             for upload in uploads.values():
                 upload.close()
@@ -104,4 +100,4 @@ class SiteBackend:
             close_old_connections()
 
     def models(self, kind: str) -> list[tuple[str, str]]:
-        return []
+        return model_choices(kind)

@@ -59,14 +59,7 @@ def job_collection(request):
         return _error(f"file name '{flagged[0]}' must not contain folder parts")
     if not form.is_valid():
         return _error(form.first_error())
-    data = form.cleaned_data
-    job = services.job_create(
-        owner=owner_of(request),
-        kind=data["kind"],
-        files=data["files"],
-        params=data["params"],
-        model_id=data.get("model") or "",
-    )
+    job = form.create_job(owner_of(request))
     return JsonResponse(job.as_json(), status=201)
 
 

@@ -8,8 +8,10 @@ from django.conf import settings
 
 from modelzoo.corruption.params import parse_corruption_params
 from modelzoo.errors import UserError
+from modelzoo.job_params import parse_generate_params, parse_transcribe_params
 from modelzoo.media.probe import MediaLimits, validate
 
+from . import services
 from .models import Job
 
 FILE_ROLES = ("video", "audio", "image")
@@ -92,10 +94,71 @@ class JobForm(forms.Form):
         if kind == Job.Kind.CORRUPT:
             self._clean_corrupt(data, files)
         else:
-            raise forms.ValidationError(
-                f"kind '{kind}' is not available yet: no {kind} model is installed on this server"
-            )
+            data["model_revision"] = self._clean_model(kind, data.get("model") or "")
+            if kind == Job.Kind.TRANSCRIBE:
+                self._clean_transcribe(data, files)
+            else:
+                self._clean_generate(data, files)
         return data
+
+    def create_job(self, owner) -> Job:
+        """Store the validated request as a Job for `owner` and enqueue it."""
+        data = self.cleaned_data
+        return services.job_create(
+            owner=owner,
+            kind=data["kind"],
+            files=data["files"],
+            params=data["params"],
+            model_id=data.get("model") or "",
+            model_revision=data.get("model_revision", ""),
+        )
+
+    @staticmethod
+    def _clean_model(kind: str, model_id: str) -> str:
+        """The pinned revision of a registry model that serves `kind` and has weights here."""
+        from modelzoo.zoo.registry import models_for_kind, pinned_revision, weights_available
+
+        entries = {e.id: e for e in models_for_kind(kind)}
+        usable = sorted(i for i, e in entries.items() if weights_available(e))
+        offer = f"one of: {', '.join(usable)}" if usable else "none is installed on this server"
+        if not model_id:
+            raise forms.ValidationError(f"model: {kind} needs a model id ({offer})")
+        if model_id not in entries:
+            raise forms.ValidationError(f"model: '{model_id}' is not a {kind} model ({offer})")
+        if model_id not in usable:
+            where = entries[model_id].where_to_get
+            raise forms.ValidationError(
+                f"model: '{model_id}' has no weights on this server. {where}"
+            )
+        return pinned_revision(entries[model_id])
+
+    @staticmethod
+    def _check_params(parse, data: dict) -> None:
+        try:
+            data["params"] = parse(data["params"])
+        except UserError as err:
+            raise forms.ValidationError(str(err)) from None
+
+    def _clean_transcribe(self, data: dict, files: dict) -> None:
+        if set(files) not in ({"video"}, {"audio"}):
+            raise forms.ValidationError("transcribe takes exactly one file: 'video' or 'audio'")
+        self._check_params(parse_transcribe_params, data)
+
+    def _clean_generate(self, data: dict, files: dict) -> None:
+        faces = [role for role in ("video", "image") if role in files]
+        if len(faces) != 1:
+            raise forms.ValidationError(
+                "generate takes exactly one face: a 'video' or an 'image' file"
+            )
+        if faces == ["video"] and not files["video"].media_info.has_video:
+            raise forms.ValidationError(f"{files['video'].name}: has no video stream with a face")
+        self._check_params(parse_generate_params, data)
+        if "audio" not in files and not data["params"].get("text"):
+            raise forms.ValidationError(
+                'generate needs speech: an \'audio\' file or params {"text": "..."}'
+            )
+        if "audio" in files and data["params"].get("text"):
+            raise forms.ValidationError("give either an 'audio' file or params 'text', not both")
 
     def _clean_corrupt(self, data: dict, files: dict) -> None:
         media = [files[role] for role in ("video", "audio") if role in files]

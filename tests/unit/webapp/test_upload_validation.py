@@ -180,10 +180,22 @@ def test_unknown_kind_is_refused(client, clip, existing_job):
     _assert_rejected(response, "kind", existing_job)
 
 
-def test_generate_without_an_installed_model_is_refused(client, clip, tmp_path, existing_job):
+def test_generate_with_a_model_without_weights_is_refused(client, clip, tmp_path, existing_job):
     wav = make_clip(tmp_path / "speech.wav", video=False)
     data = {"kind": "generate", "model": "cals-lrs2", "video": _upload(clip), "audio": _upload(wav)}
-    _assert_rejected(client.post(API, data), "not available", existing_job)
+    _assert_rejected(client.post(API, data), "has no weights on this server", existing_job)
+
+
+def test_unknown_or_wrong_kind_model_is_refused(client, clip, existing_job):
+    data = {"kind": "transcribe", "model": "no-such-model", "video": _upload(clip)}
+    _assert_rejected(client.post(API, data), "'no-such-model' is not a transcribe model", existing_job)
+    data = {"kind": "transcribe", "model": "alm-lrw", "video": _upload(clip)}
+    _assert_rejected(client.post(API, data), "'alm-lrw' is not a transcribe model", existing_job)
+
+
+def test_model_is_required_for_transcribe(client, clip, existing_job):
+    data = {"kind": "transcribe", "video": _upload(clip)}
+    _assert_rejected(client.post(API, data), "transcribe needs a model id", existing_job)
 
 
 def test_rejected_upload_leaves_no_temporary_job_folder(client, tmp_path, media_root):
