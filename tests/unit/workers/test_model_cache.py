@@ -1,5 +1,6 @@
-"""ModelCache: each (id, revision) is loaded once per process and the budget evicts the least recent."""
+"""ModelCache: each (id, revision) loads once per process; the budget evicts the least recent."""
 
+import pytest
 import torch
 
 from workers.model_cache import ModelCache, model_bytes
@@ -44,3 +45,28 @@ def test_a_model_over_the_budget_still_stays_alone():
     cache = ModelCache(_loader([]), budget_bytes=1)
     model = cache.get("big")
     assert ("big", "") in cache and cache.get("big") is model
+
+
+def test_process_cache_loads_registry_models_once_and_refuses_a_stale_revision(
+    monkeypatch, settings
+):
+    import modelzoo
+    from modelzoo.errors import UserError
+    from modelzoo.zoo import registry
+    from workers import model_cache as module
+
+    entry = registry.ZooEntry(
+        id="test-model", architecture="alm", config="demo", repo_id="x/y", revision="a" * 40
+    )
+    monkeypatch.setitem(registry.REGISTRY, entry.id, entry)
+    monkeypatch.setattr(module, "_process_cache", None)
+    settings.SYNCLAB_DEVICE = "cpu"
+    loads = []
+    monkeypatch.setattr(modelzoo, "load", lambda i, device: loads.append((i, device)) or object())
+
+    cache = module.model_cache()
+    first = cache.get("test-model", "a" * 40)
+    assert cache.get("test-model", "a" * 40) is first and module.model_cache() is cache
+    assert loads == [("test-model", "cpu")]
+    with pytest.raises(UserError, match="submit it again"):  # never other weights than asked
+        cache.get("test-model", "b" * 40)
