@@ -1,15 +1,20 @@
 """Build, save and strictly load zoo models: from a local folder, the Hub cache, or the Hub.
 
-A saved folder holds the Hub mixin's `config.json` + `model.safetensors` + `README.md`, and a small
-`synclab.json` ({"architecture", "model_id"}) written by `save()`, because config.json alone
-does not say which model class it configures. A folder without synclab.json still loads when its
-config.json's fields are exactly those of one architecture's config (the four configs differ).
+An id loads from its bundled folder (modelzoo/zoo/weights/<id>/), else from the Hub cache at its
+pinned revision, else by download unless HF_HUB_OFFLINE is set. A saved folder holds the Hub
+mixin's `config.json` + `model.safetensors` + `README.md`, and a small `synclab.json`
+({"architecture", "model_id"}) written by `save()`, because config.json alone does not say which
+model class it configures. A folder without synclab.json still loads when its config.json's fields
+are exactly those of one architecture's config (the four configs differ).
 """
 
+import contextlib
+import copy
 import dataclasses
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
 from modelzoo.errors import UserError
@@ -18,11 +23,13 @@ from modelzoo.zoo.registry import (
     REGISTRY,
     ZooEntry,
     architecture_class,
+    bundled_folder,
     entry,
     named_config,
 )
 
 CONFIG_FILE, WEIGHTS_FILE, SYNCLAB_FILE = "config.json", "model.safetensors", "synclab.json"
+SAVE_DTYPES = ("float32", "float16", "bfloat16")
 
 
 def build(model_id: str):
@@ -31,15 +38,29 @@ def build(model_id: str):
     return architecture_class(e.architecture)(named_config(e.architecture, e.config))
 
 
-def save(model, folder, *, architecture: str, model_id: str | None = None) -> Path:
-    """Write `model` in zoo format (config, weights, model card, synclab.json) into `folder`."""
+def save(
+    model, folder, *, architecture: str, model_id: str | None = None, dtype: str = "float32"
+) -> Path:
+    """Write `model` in zoo format (config, weights, model card, synclab.json) into `folder`.
+
+    `dtype="float16"` (or "bfloat16") stores the floating-point tensors at half size; loading
+    copies them into the model's float32 tensors.
+    """
     if architecture not in ARCHITECTURES or not isinstance(model, ARCHITECTURES[architecture]):
         name = type(model).__name__
         raise UserError(f"{name} is not an instance of architecture {architecture!r}")
+    if dtype not in SAVE_DTYPES:
+        raise UserError(f"dtype {dtype!r} is not one of {', '.join(SAVE_DTYPES)}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if model_id in REGISTRY:  # the mixin keeps an existing README.md, so this card wins
         model_card(REGISTRY[model_id]).save(folder / "README.md")
+    if dtype != "float32":
+        import torch
+
+        # A copy, so the caller's model keeps full precision; .to(dtype) leaves integer buffers
+        # (BatchNorm's num_batches_tracked) alone, and deepcopy keeps tied weights tied.
+        model = copy.deepcopy(model).to(getattr(torch, dtype))
     model.save_pretrained(folder)
     meta = {"architecture": architecture, "model_id": model_id}
     (folder / SYNCLAB_FILE).write_text(json.dumps(meta, indent=2) + "\n")
@@ -69,7 +90,18 @@ def load(model_id_or_folder, device: str = "cpu"):
     if str(model_id_or_folder) not in REGISTRY and (path.suffix or os.sep in str(path)):
         raise UserError(f"{path} is not a folder and not a model id")
     e = entry(str(model_id_or_folder))
-    return load_folder(fetch(e), device=device, architecture=e.architecture)
+    return load_folder(weights_folder(e), device=device, architecture=e.architecture)
+
+
+def weights_folder(e: ZooEntry) -> Path:
+    """The folder `e` loads from: bundled, else the Hub snapshot; checksums verified."""
+    bundled = bundled_folder(e)
+    if bundled is not None and bundled.is_dir():
+        verify(bundled, e.sha256)
+        return bundled
+    if e.revision is None and bundled is not None:
+        raise UserError(f"{e.id}: no weights in {bundled}. {e.where_to_get}")
+    return fetch(e)
 
 
 def fetch(e: ZooEntry) -> Path:
@@ -119,6 +151,19 @@ def hub_cache() -> str | None:
     return None  # huggingface_hub's default
 
 
+def in_hub_cache(e: ZooEntry) -> bool:
+    """Whether the Hub cache holds `e`'s config and weights at its pinned revision."""
+    from huggingface_hub import try_to_load_from_cache
+
+    return e.revision is not None and all(
+        isinstance(
+            try_to_load_from_cache(e.repo_id, name, cache_dir=hub_cache(), revision=e.revision),
+            str,
+        )
+        for name in (CONFIG_FILE, WEIGHTS_FILE)
+    )
+
+
 def hub_offline() -> bool:
     from huggingface_hub import constants
 
@@ -142,9 +187,18 @@ def load_folder(folder: Path, *, device: str = "cpu", architecture: str | None =
     cls = architecture_class(architecture)
     try:
         # The mixin's default is strict=False, which would leave missing weights at their init.
-        return cls.from_pretrained(folder, config=config, strict=True, map_location=device)
+        with mixin_prints_to_stderr():
+            return cls.from_pretrained(folder, config=config, strict=True, map_location=device)
     except RuntimeError as err:
         raise UserError(f"{folder / WEIGHTS_FILE} does not match {cls.__name__}: {err}") from err
+
+
+@contextlib.contextmanager
+def mixin_prints_to_stderr():
+    """The Hub mixin prints "Loading weights from local directory" to stdout, which would break
+    the JSON that CLI verbs print; stderr keeps the line out of it without losing other output."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
 
 
 def folder_architecture(folder: Path, fields: dict) -> str:

@@ -3,6 +3,7 @@
 import importlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from modelzoo.errors import UserError
@@ -44,9 +45,21 @@ CONVERT_OR_TRAIN = (
 )
 
 
+BUILD_DEMO = (
+    "The demo weights of {id} are built here, from synthetic data: run "
+    "`python -m modelzoo.synthgrid.train_demo`, which writes modelzoo/zoo/weights/{id}/."
+)
+# Bundled weights ship inside the package, next to this file (ZooEntry.bundled is relative to it).
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+
 @dataclass(frozen=True)
 class ZooEntry:
-    """One set of weights; `revision` is None while none are published on the Hub."""
+    """One set of weights; `revision` is None while none are published on the Hub.
+
+    `bundled` names a folder under WEIGHTS_DIR holding the same files as the Hub revision would
+    (checked against `sha256`); it is read first, so a demo needs neither network nor cache.
+    """
 
     id: str
     architecture: str  # a key of ARCHITECTURES
@@ -60,9 +73,40 @@ class ZooEntry:
     metrics: dict = field(default_factory=dict)
     kind: Literal["paper", "demo"] = "paper"
     where_to_get: str = ""
+    bundled: str = ""  # folder relative to WEIGHTS_DIR, "" when the weights only come from the Hub
 
 
 NON_COMMERCIAL = "Trained on {data}, licensed for non-commercial research only; so are the weights."
+SYNTHGRID = (
+    "synthgrid: synthetic GRID-style sentences spoken by espeak-ng, on faces made from "
+    "scikit-image's public-domain astronaut photograph"
+)
+DEMO_NOTES = (
+    "Trained here on synthetic data only ({data}); no LRS2, LRS3 or LRW clip was used, so the data "
+    "carry no licence restriction and the weights fall under SyncLab's own licence. They are small "
+    "and narrow: for demos and tests of the pipeline, not for real speech or faces."
+)
+
+
+def demo_entry(architecture: str) -> ZooEntry:
+    """The entry of the small demo checkpoint of `architecture`, bundled with the package."""
+    model_id = f"{architecture}-demo"
+    return ZooEntry(
+        id=model_id,
+        architecture=architecture,
+        config="demo",
+        repo_id=f"synclab/{model_id}",
+        revision=None,  # not on the Hub yet: the bundled folder is the copy
+        sha256={},  # written by the trainer (modelzoo.synthgrid.train_demo) with the weights
+        licence="other",
+        licence_notes=DEMO_NOTES.format(data=SYNTHGRID),
+        data="synthgrid",
+        metrics={},  # measured on held-out synthgrid clips by the trainer; none are claimed here
+        kind="demo",
+        where_to_get=BUILD_DEMO.format(id=model_id),
+        bundled=model_id,
+    )
+
 
 REGISTRY: dict[str, ZooEntry] = {
     e.id: e
@@ -115,6 +159,7 @@ REGISTRY: dict[str, ZooEntry] = {
             where_to_get=CONVERT_OR_TRAIN.format(id="cals-lrs2")
             + " No official CALS checkpoint is public: train with `modelzoo.cals.train`.",
         ),
+        *(demo_entry(a) for a in ("avrelscore", "alm", "cals", "syncnet")),
     )
 }
 
@@ -153,11 +198,30 @@ def models_for_kind(kind: str) -> list[ZooEntry]:
     return [e for e in REGISTRY.values() if e.architecture in architectures]
 
 
+def bundled_folder(e: ZooEntry) -> Path | None:
+    """Where `e`'s bundled weights belong (they may be absent); None if it has none."""
+    return WEIGHTS_DIR / e.bundled if e.bundled else None
+
+
 def weights_available(e: ZooEntry) -> bool:
-    """True when `e` has weights that can load: published at a pinned Hub revision."""
-    return e.revision is not None
+    """True when `e` can load without a download: its bundled folder holds the weights, or the
+    Hub cache holds them at its pinned revision."""
+    bundled = bundled_folder(e)
+    if bundled is not None and (bundled / "model.safetensors").is_file():
+        return True
+    if e.revision is None:
+        return False
+    from modelzoo.zoo.loading import in_hub_cache  # loading imports this module
+
+    return in_hub_cache(e)
 
 
 def pinned_revision(e: ZooEntry) -> str:
-    """What a job records as the revision of the weights it ran: the Hub commit."""
-    return e.revision or ""
+    """What a job records as the revision of the weights it ran: the Hub commit, else for
+    bundled weights "bundled:" and the start of their checksum (empty until the trainer lists it).
+    """
+    if e.revision:
+        return e.revision
+    if e.bundled:
+        return "bundled:" + e.sha256.get("model.safetensors", "")[:16]
+    return ""

@@ -1,13 +1,13 @@
 """Zoo building and strict loading: local folders, a hand-made offline Hub cache, clear errors."""
 
 import json
-import shutil
 import subprocess
 import sys
 
 import pytest
 import torch
 from huggingface_hub import ModelCard
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 import modelzoo
@@ -17,52 +17,7 @@ from modelzoo.zoo import registry
 from modelzoo.zoo.loading import file_sha256, save
 from modelzoo.zoo.registry import ARCHITECTURES, REGISTRY, ZooEntry
 
-REVISION = "0123456789abcdef0123456789abcdef01234567"
-
-
-@pytest.fixture
-def tiny(monkeypatch):
-    """A registered test entry for a SyncNet small enough to save and load in milliseconds."""
-    monkeypatch.setitem(syncnet.CONFIGS, "tiny", syncnet.SyncNetConfig(img_size=96, width=16))
-    e = ZooEntry(
-        id="syncnet-tiny",
-        architecture="syncnet",
-        config="tiny",
-        repo_id="synclab-test/syncnet-tiny",
-        revision=REVISION,
-        kind="demo",
-        where_to_get="train it with modelzoo.syncnet.train",
-    )
-    monkeypatch.setitem(REGISTRY, e.id, e)
-    return e
-
-
-@pytest.fixture
-def saved(tiny, tmp_path):
-    """A tiny SyncNet with random weights saved in zoo format."""
-    torch.manual_seed(0)
-    model = modelzoo.build(tiny.id)
-    return model, save(model, tmp_path / "saved", architecture="syncnet", model_id=tiny.id)
-
-
-def hub_cache(tmp_path, monkeypatch, folder, repo_id, revision):
-    """Copy `folder` into a Hub cache laid out as huggingface_hub writes it, and go offline."""
-    cache = tmp_path / "hf" / "hub"
-    repo = cache / f"models--{repo_id.replace('/', '--')}"
-    shutil.copytree(folder, repo / "snapshots" / revision)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(revision)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    return repo / "snapshots" / revision
-
-
-def assert_same_weights(a, b):
-    sa, sb = a.state_dict(), b.state_dict()
-    assert sa.keys() == sb.keys()
-    for key in sa:
-        assert torch.equal(sa[key], sb[key]), key
+from .conftest import assert_same_weights, hub_cache, replace_entry
 
 
 @pytest.mark.parametrize("architecture", list(ARCHITECTURES))
@@ -178,3 +133,53 @@ def test_entry_without_weights_says_where_to_get_them():
     with pytest.raises(UserError, match="convert") as err:
         modelzoo.load("avrelscore-lrs3")
     assert "ms-dot-k/AVSR" in str(err.value)
+
+
+def test_bundled_folder_loads_before_the_hub_cache(saved, tiny, weights_dir, monkeypatch):
+    model, folder = saved
+    folder.rename(weights_dir / "syncnet-tiny")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # and no cache holds this revision
+    replace_entry(monkeypatch, tiny, bundled="syncnet-tiny")
+    assert_same_weights(model, modelzoo.load(tiny.id))
+
+
+def test_bundled_folder_with_a_wrong_checksum_is_an_error(saved, tiny, weights_dir, monkeypatch):
+    _, folder = saved
+    folder.rename(weights_dir / "syncnet-tiny")
+    sums = {"model.safetensors": "0" * 64}
+    replace_entry(monkeypatch, tiny, bundled="syncnet-tiny", sha256=sums)
+    with pytest.raises(UserError, match=r"checksum mismatch .*syncnet-tiny/model\.safetensors"):
+        modelzoo.load(tiny.id)
+
+
+def test_missing_bundled_demo_weights_say_how_to_build_them(weights_dir):
+    with pytest.raises(UserError, match="python -m modelzoo.synthgrid.train_demo") as err:
+        modelzoo.load("avrelscore-demo")
+    assert str(weights_dir / "avrelscore-demo") in str(err.value)
+
+
+def test_float16_save_stores_half_tensors_and_loads_strictly_into_float32(tiny, tmp_path):
+    torch.manual_seed(0)
+    model = modelzoo.build(tiny.id)
+    folder = save(model, tmp_path / "half", architecture="syncnet", dtype="float16")
+    with safe_open(folder / "model.safetensors", "pt") as f:
+        stored = {key: f.get_tensor(key).dtype for key in f.keys()}
+    assert {d for d in stored.values() if d.is_floating_point} == {torch.float16}
+    loaded = modelzoo.load(folder)
+    for key, tensor in model.state_dict().items():
+        got = loaded.state_dict()[key]
+        assert got.dtype == tensor.dtype, key  # upcast back to float32
+        expected = tensor.half().to(tensor.dtype) if tensor.is_floating_point() else tensor
+        assert torch.equal(got, expected), key
+    assert next(model.parameters()).dtype == torch.float32  # the caller's model is untouched
+
+
+def test_save_rejects_an_unknown_dtype(tiny, tmp_path):
+    with pytest.raises(UserError, match="float8"):
+        save(modelzoo.build(tiny.id), tmp_path / "m", architecture="syncnet", dtype="float8")
+
+
+def test_loading_prints_nothing_to_stdout(saved, capsys):
+    _, folder = saved
+    modelzoo.load(folder)
+    assert capsys.readouterr().out == ""
