@@ -7,6 +7,7 @@ derived from `Response` rows by `annotation.analysis`; nothing here caches a sta
 
 import secrets
 import uuid
+from datetime import timedelta
 
 from django.db import models
 from django.urls import reverse
@@ -50,8 +51,12 @@ class Study(models.Model):
     max_plays = models.PositiveIntegerField(default=3, help_text="0 means unlimited replays.")
     # One code for every finished session, as Prolific expects; blank gives each session its own.
     completion_code = models.CharField(max_length=32, blank=True, default=new_code)
-    # A started session that is neither finished nor abandoned still holds its block this long.
-    session_ttl_minutes = models.PositiveIntegerField(default=60)
+    session_ttl_minutes = models.PositiveIntegerField(
+        "session timeout (minutes)",
+        default=60,
+        help_text="A session not finished this long after consent is abandoned: its block goes "
+        "to other raters, its answers leave the metrics and it cannot be resumed.",
+    )
     qc_config = models.JSONField(default=dict, blank=True)
     is_open = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -157,6 +162,9 @@ class Session(models.Model):
         COMPLETED = "completed"
         ABANDONED = "abandoned"
 
+    # The statuses of a session the rater may still work on.
+    LIVE = {Status.CONSENTED, Status.ACTIVE}
+
     class Verdict(models.TextChoices):
         PENDING = "pending"
         ACCEPT = "accept", "Accept (paid, used)"
@@ -202,8 +210,13 @@ class Session(models.Model):
             self.Verdict.PENDING,
         }
 
+    def is_overdue(self, now=None) -> bool:
+        """Whether a live session has run past its study's timeout (it is then abandoned)."""
+        limit = timedelta(minutes=self.study.session_ttl_minutes)
+        return self.status in self.LIVE and (now or timezone.now()) - self.consented_at > limit
+
     def mark_started(self) -> None:
-        if self.started_at is None:
+        if self.started_at is None and self.status in self.LIVE:
             self.started_at = timezone.now()
             self.status = self.Status.ACTIVE
             self.save(update_fields=["started_at", "status"])

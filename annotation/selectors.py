@@ -11,16 +11,18 @@ from .models import Response, Session, Stimulus
 
 
 def session_counts(study) -> dict:
-    """Sessions started, live, stale (past the TTL, unfinished), completed and by QC verdict."""
+    """Sessions started, live, stale (past the timeout, not yet expired), abandoned, completed
+    and completed by QC verdict."""
     stale_before = timezone.now() - timedelta(minutes=study.session_ttl_minutes)
     sessions = study.sessions.all()
-    unfinished = sessions.exclude(status=Session.Status.COMPLETED)
+    unfinished = sessions.filter(status__in=Session.LIVE)
     completed = sessions.filter(status=Session.Status.COMPLETED)
     verdicts = dict(completed.values_list("qc_verdict").annotate(n=Count("pk")))
     return {
         "started": sessions.count(),
         "live": unfinished.filter(consented_at__gte=stale_before).count(),
         "stale": unfinished.filter(consented_at__lt=stale_before).count(),
+        "abandoned": sessions.filter(status=Session.Status.ABANDONED).count(),
         "completed": completed.count(),
         "accepted": verdicts.get(Session.Verdict.ACCEPT, 0)
         + verdicts.get(Session.Verdict.PENDING, 0),

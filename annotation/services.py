@@ -9,7 +9,7 @@ psiTurk does, gold and trap items mixed in, and a shuffled order per session.
 import random
 import subprocess
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import timedelta
 from pathlib import Path
 
@@ -220,18 +220,61 @@ def study_blocks(study: Study) -> list[list[int]]:
 
 def _block_fill(study: Study) -> dict[int, int]:
     """Sessions per block that count towards its votes: kept completions plus live ones."""
-    live_since = timezone.now() - timedelta(minutes=study.session_ttl_minutes)
     counting = Q(status=Session.Status.COMPLETED) & ~Q(qc_verdict=Session.Verdict.REJECT)
-    counting |= Q(status__in=[Session.Status.CONSENTED, Session.Status.ACTIVE]) & Q(
-        consented_at__gte=live_since
-    )
+    counting |= Q(status__in=Session.LIVE)
     rows = Session.objects.filter(counting, study=study).values("block").annotate(n=Count("pk"))
     return {row["block"]: row["n"] for row in rows}
+
+
+def session_expire(*, session: Session, now=None) -> Session:
+    """Close an overdue live session: completed if every clip has its answers, else abandoned.
+
+    An abandoned session keeps its responses but leaves the metrics (only completed sessions
+    enter them), frees its block for the next rater and cannot be resumed. Anything else is
+    returned unchanged.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Session.objects.select_related("study").select_for_update(of=("self",))
+        session = locked.get(pk=session.pk)
+        if not session.is_overdue(now):
+            return session
+        pending = session_pending_items(session).count()
+        if not pending:
+            return session_complete(session=session)
+        total = session.items.exclude(stimulus__role=Stimulus.Role.PRACTICE).count()
+        session.status = Session.Status.ABANDONED
+        session.finished_at = now
+        session.qc_verdict = Session.Verdict.EXCLUDE
+        detail = (
+            f"not finished within {session.study.session_ttl_minutes} minutes; "
+            f"{total - pending} of {total} clips answered"
+        )
+        session.qc_reasons = [{"check": "abandoned", "action": "exclude", "detail": detail}]
+        session.save(update_fields=["status", "finished_at", "qc_verdict", "qc_reasons"])
+    return session
+
+
+def sessions_expire_overdue(*, study: Study | None = None, now=None) -> Counter:
+    """Expire every overdue live session (of one study, or of all); count them by new status."""
+    now = now or timezone.now()
+    studies = [study] if study is not None else Study.objects.all()
+    outcome = Counter()
+    for each in studies:
+        cutoff = now - timedelta(minutes=each.session_ttl_minutes)
+        overdue = Session.objects.filter(
+            study=each, status__in=Session.LIVE, consented_at__lt=cutoff
+        )
+        for session in overdue:
+            outcome[session_expire(session=session, now=now).status] += 1
+    return outcome
 
 
 def session_assign(*, study: Study, rater: Rater, rng=None, **platform_fields) -> Session:
     """Create the rater's session: the least-filled block, gold and trap items, shuffled."""
     rng = rng or random.SystemRandom()
+    # Overdue sessions give their blocks back before the least-filled one is chosen.
+    sessions_expire_overdue(study=study)
     blocks = study_blocks(study)
     if not blocks:
         raise StudyClosed("this study has no stimuli yet")
@@ -323,8 +366,8 @@ def response_record(
     stored = list(Response.objects.filter(session=session, stimulus=stimulus))
     if len(stored) >= len(questions):
         return stored, False
-    if session.status not in {Session.Status.CONSENTED, Session.Status.ACTIVE}:
-        raise SessionClosed("this session is finished")
+    if session.status not in Session.LIVE or session.is_overdue():
+        raise SessionClosed("this session is finished or has expired")
     missing = [q.key for q in questions if q.key not in answers]
     if missing:
         raise InvalidAnswer(f"answer every question (missing: {', '.join(missing)})")

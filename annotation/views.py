@@ -32,10 +32,23 @@ def _grant(request, session: Session) -> None:
 
 
 def _owned_session(request, session_id) -> Session:
+    """The browser's own session; one past its timeout is expired here, on first sight."""
     # 404, not 403: a stranger learns nothing, not even that the session exists.
     if str(session_id) not in request.session.get(SESSIONS_KEY, []):
         raise Http404("no such session")
-    return get_object_or_404(Session.objects.select_related("study", "rater"), pk=session_id)
+    session = get_object_or_404(Session.objects.select_related("study", "rater"), pk=session_id)
+    if session.is_overdue():
+        session = services.session_expire(session=session)
+    return session
+
+
+def _expired(request, session: Session):
+    minutes = session.study.session_ttl_minutes
+    message = (
+        f"This session has expired: it was not finished within {minutes} minutes, so its clips "
+        "went to other participants. It cannot be resumed, and a new one cannot be started."
+    )
+    return _refuse(request, session.study, message, status=410)
 
 
 def _refuse(request, study, message: str, status: int = 409):
@@ -86,6 +99,10 @@ def entry(request, slug):
             existing.platform_session_id
             and existing.platform_session_id == identity.get("platform_session_id")
         )
+        if same_attempt and existing.is_overdue():
+            existing = services.session_expire(session=existing)
+        if same_attempt and existing.status == Session.Status.ABANDONED:
+            return _expired(request, existing)
         if same_attempt and existing.status != Session.Status.COMPLETED:
             _grant(request, existing)
             return redirect(existing)
@@ -123,11 +140,14 @@ def _consent(request, study):
 @require_GET
 def session_home(request, session_id):
     """Send the rater to wherever the session stands: instructions, next clip or the end."""
-    return _next_step(_owned_session(request, session_id))
+    session = _owned_session(request, session_id)
+    if session.status == Session.Status.ABANDONED:
+        return _expired(request, session)
+    return _next_step(session)
 
 
 def _next_step(session: Session):
-    if session.status == Session.Status.COMPLETED:
+    if session.status not in Session.LIVE:
         return redirect("annotation:done", session.pk)
     if session.started_at is None:
         return redirect("annotation:instructions", session.pk)
@@ -142,6 +162,8 @@ def _next_step(session: Session):
 @require_http_methods(["GET", "POST"])
 def instructions(request, session_id):
     session = _owned_session(request, session_id)
+    if session.status not in Session.LIVE:
+        return redirect(session)
     if request.method == "POST":
         session.mark_started()
         return redirect(session)
@@ -167,7 +189,9 @@ def trial(request, session_id, token):
     item = get_object_or_404(
         SessionItem.objects.select_related("stimulus"), session=session, token=token
     )
-    if session.started_at is None or session.status == Session.Status.COMPLETED:
+    if session.status not in Session.LIVE:
+        return redirect(session)
+    if session.started_at is None:
         return _next_step(session)
     questions = list(session.study.questions.all())
     error, status = "", 200
