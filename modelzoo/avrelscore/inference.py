@@ -1,0 +1,292 @@
+"""Transcription with AV-RelScore: a media file in; text, per-frame reliability, timings out.
+
+The inputs are prepared as ms-dot-k/AVSR@2a287f5 `test.py` reads its test sets: 25 fps video,
+88x88 grey mouth crops (the centre of the 96x96 ROI, see `modelzoo.media.crops`) normalised with
+(0.421, 0.165), and the 16 kHz mono waveform cut to 640 samples per video frame and
+z-normalised per utterance (`modelzoo.media.mel.normalized_waveform`).
+
+A video without any face is transcribed from its audio, one without audio from the lips, and an
+audio file from the audio; `Transcription.notice` says so. The audio-visual models keep their
+input layout in that case and get zeros for the missing stream: see `blank_stream`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from modelzoo.avrelscore import vocab
+from modelzoo.avrelscore.decoding import beam_search, greedy_ctc
+from modelzoo.avrelscore.model import (
+    SAMPLES_PER_FRAME,
+    VIDEO_MEAN,
+    VIDEO_STD,
+    AVRelScore,
+    Encoded,
+)
+from modelzoo.errors import InvalidMediaError, UserError
+from modelzoo.job_params import parse_transcribe_params
+from modelzoo.media import io as media_io
+from modelzoo.media.crops import MouthCropper, center_crop
+from modelzoo.media.faces import NoFaceError
+from modelzoo.media.mel import normalized_waveform
+from modelzoo.media.probe import MediaInfo, probe
+
+Progress = Callable[[float, str], None]
+FPS = media_io.FPS  # one encoder step per video frame
+AUDIO_VISUAL, AUDIO_ONLY, VIDEO_ONLY = "audio-visual", "audio-only", "video-only"
+DECIMALS = 4  # of the reliability scores in the JSON: far finer than a plot can show
+
+
+def _no_progress(frac: float, msg: str) -> None:
+    """The default progress callback: report nothing."""
+
+
+@dataclass
+class Transcription:
+    """What `transcribe` found; `as_json()` is what the CLI prints and the jobs store."""
+
+    text: str
+    mode: str  # "audio-visual" | "audio-only" | "video-only": the streams the text came from
+    notice: str  # why a stream was left out, "" when every stream the model reads was used
+    fps: int
+    frames: int
+    duration_s: float
+    # per-frame mean over channels of each stream's sigmoid reliability scores; None for a
+    # stream that was not used, or when the model has no reliability scorer (the baselines)
+    reliability: dict[str, list[float] | None]
+    decoder: dict  # the settings used: name, and beam_size / ctc_weight for beam search
+    timings: dict[str, float]  # seconds: read_media, mouth_crops, encoder, decoding, total
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ClipInputs:
+    """Model inputs of one clip; a stream is None when the clip cannot supply it."""
+
+    video: np.ndarray | None  # (T, 88, 88) float32 normalised crops
+    audio: np.ndarray | None  # (T * 640,) float32 normalised waveform
+    frames: int
+    notice: str = ""
+
+
+def transcribe(
+    model: AVRelScore,
+    media: Path,
+    *,
+    decoder: str = "greedy",
+    beam_size: int = 10,
+    ctc_weight: float = 0.1,
+    progress: Progress = _no_progress,
+) -> Transcription:
+    """Transcribe a video (with or without audio) or an audio file with an AV-RelScore model.
+
+    `decoder` "greedy" takes the best CTC path (fast); "beam" runs the joint CTC/attention beam
+    search with `beam_size` hypotheses and CTC weight `ctc_weight` (the paper: 40 and 0.1).
+    Raises UserError (InvalidMediaError, NoFaceError) when the file offers nothing to read.
+    """
+    if decoder not in ("greedy", "beam"):
+        raise UserError(f"decoder must be 'greedy' or 'beam', not {decoder!r}")
+    media = Path(media)
+    started = time.perf_counter()
+    timings = dict.fromkeys(("read_media", "mouth_crops", "encoder", "decoding"), 0.0)
+    clip = read_clip(model, media, timings, progress)
+    progress(0.6, "encoding")
+    tick = time.perf_counter()
+    with torch.inference_mode():
+        encoded = encode_clip(model, clip)
+        timings["encoder"] = time.perf_counter() - tick
+        progress(0.75, f"decoding ({decoder})")
+        tick = time.perf_counter()
+        if decoder == "beam":
+            tokens = beam_search(model, encoded, beam=beam_size, ctc_weight=ctc_weight)[0].tokens
+            settings = {"name": "beam", "beam_size": beam_size, "ctc_weight": ctc_weight}
+        else:
+            tokens = greedy_ctc(model.ctc_log_probs(encoded), encoded.mask.sum(1))[0]
+            settings = {"name": "greedy"}
+        timings["decoding"] = time.perf_counter() - tick
+    timings["total"] = time.perf_counter() - started
+    progress(1.0, "done")
+    return Transcription(
+        text=vocab.decode(tokens),
+        mode=_mode(clip),
+        notice=clip.notice,
+        fps=FPS,
+        frames=clip.frames,
+        duration_s=clip.frames / FPS,
+        reliability=_reliability(clip, encoded),
+        decoder=settings,
+        timings={k: round(v, 4) for k, v in timings.items()},
+    )
+
+
+def transcribe_file(
+    model: AVRelScore,
+    media: Path,
+    out_dir: Path,
+    *,
+    params: dict | str | None = None,
+    progress: Progress = _no_progress,
+) -> list[Path]:
+    """The transcribe job: `params` {"decoder", "beam_size", "ctc_weight"} (InvalidParamsError
+    naming a bad key) -> out_dir/transcript.json (`Transcription.as_json`) and transcript.txt."""
+    settings = parse_transcribe_params(params)
+    result = transcribe(model, Path(media), progress=progress, **settings)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, text_path = out_dir / "transcript.json", out_dir / "transcript.txt"
+    json_path.write_text(json.dumps(result.as_json()) + "\n")
+    text_path.write_text(result.text + "\n")
+    return [json_path, text_path]
+
+
+def read_clip(
+    model: AVRelScore, media: Path, timings: dict[str, float], progress: Progress = _no_progress
+) -> ClipInputs:
+    """The streams of `media` that `model` reads, with a notice for each one it cannot get.
+
+    `timings` gets "read_media" (probing and audio decoding) and "mouth_crops" (video decoding,
+    face tracking and cropping) in seconds.
+    """
+    cfg = model.config
+    tick = time.perf_counter()
+    progress(0.0, "reading the media")
+    info = probe(media)
+    if info.is_image:
+        raise InvalidMediaError(
+            f"{media.name}: is a still image; transcription needs a video or an audio file"
+        )
+    wav = _read_audio(media, info) if cfg.uses_audio else None
+    timings["read_media"] = time.perf_counter() - tick
+    crops, video_frames = None, 0
+    no_video = no_audio = ""  # why a stream that the model reads is missing
+    if cfg.uses_video and not info.has_video:
+        no_video = f"there is no video in {media.name}"
+    elif cfg.uses_video:
+        tick = time.perf_counter()
+        crops, video_frames = _mouth_crops(media, info, progress)
+        if crops is None:
+            no_video = f"no face was found in frames 0-{video_frames - 1} of {media.name}"
+        timings["mouth_crops"] = time.perf_counter() - tick
+    if cfg.uses_audio and wav is None:
+        no_audio = f"there is no audio in {media.name}"
+    if crops is None and wav is None:
+        reason = _capitalised(" and ".join(r for r in (no_video, no_audio) if r))
+        if cfg.variant in ("audio_only", "video_only"):
+            reason += f", and this {cfg.variant.replace('_', '-')} model reads nothing else"
+        raise UserError(f"{reason}: there is nothing to transcribe")
+    # the video sets the length, as the reference cuts or pads the audio to it
+    frames = video_frames or len(wav) // SAMPLES_PER_FRAME
+    if frames == 0:
+        raise InvalidMediaError(f"{media.name}: the audio is shorter than one frame (40 ms)")
+    notice = ""
+    if no_video:
+        notice = f"{_capitalised(no_video)}, so it was transcribed from the audio alone."
+    elif no_audio:
+        notice = f"{_capitalised(no_audio)}, so it was transcribed from the lips alone."
+    audio = normalized_waveform(wav, frames, FPS) if wav is not None else None
+    return ClipInputs(crops, audio, frames, notice)
+
+
+def _read_audio(media: Path, info: MediaInfo) -> np.ndarray | None:
+    """16 kHz mono samples, or None when there is no audio stream or it holds no samples."""
+    if not info.has_audio:
+        return None
+    wav = media_io.read_audio(media)
+    return wav if len(wav) else None
+
+
+def _mouth_crops(media: Path, info: MediaInfo, progress: Progress) -> tuple[np.ndarray | None, int]:
+    """(T, 88, 88) normalised mouth crops at 25 fps (None when no frame shows a face), and T.
+
+    Frames in a long gap without a face are zeros after normalisation, as the reference's
+    training TimeMask blanks frames, rather than the black patch (-2.55 after normalisation)
+    that the cropper leaves there and that the model never saw in training.
+    """
+    total = max(media_io.frame_count(info), 1)
+    cropper = MouthCropper(name=media.name)
+    patches: list[np.ndarray] = []
+    for chunk in media_io.iter_frames(media, info=info):
+        for frame in chunk:
+            patches += [crop.image for crop in cropper.push(frame)]
+        done = len(cropper.tracker)
+        progress(0.05 + 0.5 * min(done / total, 1.0), f"mouth crops: frame {done} of {total}")
+    try:
+        rest, track = cropper.finish()
+    except NoFaceError:
+        return None, len(cropper.tracker)
+    patches += [crop.image for crop in rest]
+    crops = center_crop(np.stack(patches)).astype(np.float32)  # (T, 88, 88)
+    crops = (crops / 255.0 - VIDEO_MEAN) / VIDEO_STD
+    crops[~track.has_face] = 0.0
+    return crops, len(crops)
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def blank_stream(frames: int, video: bool) -> torch.Tensor:
+    """Zeros standing in for a stream the clip lacks, shaped as that stream's model input.
+
+    Zeros rather than dropping the stream: the encoder was trained on the 2T-token concatenation
+    with the read-out at the video positions, so removing half the tokens would shift every
+    relative position and (for missing video) remove the read-out itself. And zeros in the
+    normalised input are what training showed it for a blank stream: the reference's TimeMask
+    zeroes normalised frames, and its audio augmentation zeroes stretches of the waveform, so
+    the reliability scorer has learned to weigh such stretches down.
+    """
+    if video:
+        return torch.zeros(1, frames, 1, 88, 88)
+    return torch.zeros(1, frames * SAMPLES_PER_FRAME)
+
+
+def encode_clip(model: AVRelScore, clip: ClipInputs) -> Encoded:
+    """Encoder output of one clip, missing streams blanked for the models that read both."""
+    cfg = model.config
+    device = next(model.parameters()).device
+    video = audio = None
+    if cfg.uses_video:
+        video = (
+            torch.from_numpy(clip.video)[None, :, None]
+            if clip.video is not None
+            else blank_stream(clip.frames, video=True)
+        )
+    if cfg.uses_audio:
+        audio = (
+            torch.from_numpy(clip.audio)[None]
+            if clip.audio is not None
+            else blank_stream(clip.frames, video=False)
+        )
+    lengths = torch.tensor([clip.frames], device=device)
+    return model.encode(
+        video.to(device) if video is not None else None,
+        audio.to(device) if audio is not None else None,
+        lengths,
+    )
+
+
+def _mode(clip: ClipInputs) -> str:
+    if clip.video is not None and clip.audio is not None:
+        return AUDIO_VISUAL
+    return VIDEO_ONLY if clip.video is not None else AUDIO_ONLY
+
+
+def _reliability(clip: ClipInputs, encoded: Encoded) -> dict[str, list[float] | None]:
+    def per_frame(scores: torch.Tensor | None, used: bool) -> list[float] | None:
+        if scores is None or not used:
+            return None
+        return [round(float(s), DECIMALS) for s in scores[0].float().mean(-1).cpu()]
+
+    return {
+        "audio": per_frame(encoded.audio_scores, clip.audio is not None),
+        "video": per_frame(encoded.video_scores, clip.video is not None),
+    }

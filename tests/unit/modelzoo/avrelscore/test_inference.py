@@ -1,0 +1,167 @@
+"""transcribe / transcribe_file on real media files with a tiny random-weight model."""
+
+import json
+
+import cv2
+import pytest
+import torch
+
+from modelzoo.avrelscore.inference import transcribe, transcribe_file
+from modelzoo.avrelscore.model import AVRelScore
+from modelzoo.errors import InvalidMediaError, InvalidParamsError, UserError
+from modelzoo.media.io import VideoWriter
+from tests.conftest import make_clip
+
+from ..media.face_media import moving_clip
+from ..synthetic_media import speech
+from .conftest import tiny_config
+
+FACE_FRAMES = 30
+VOCAB_TEXT = set("'0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ?")
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    """Files of every kind the Transcribe tab takes: a face with or without speech, colour bars
+    (no face) with or without a tone, and a speech WAV."""
+    root = tmp_path_factory.mktemp("transcribe")
+    wav = speech(root / "speech.wav")
+    frames, _ = moving_clip(FACE_FRAMES)
+    files = {"speech": wav}
+    for name, audio in (("face", wav), ("silent_face", None)):
+        with VideoWriter(root / f"{name}.mp4", 320, 240, audio=audio) as writer:
+            writer.write(frames)
+        files[name] = root / f"{name}.mp4"
+    files["bars"] = make_clip(root / "bars.mp4", seconds=2.0)
+    files["silent_bars"] = make_clip(root / "silent_bars.mp4", seconds=1.0, audio=False)
+    return files
+
+
+def _model(**changes):
+    torch.manual_seed(0)
+    return AVRelScore(tiny_config(**changes)).eval()
+
+
+@pytest.fixture(scope="module")
+def model():
+    return _model()
+
+
+def test_audio_visual_transcription_has_text_per_frame_reliability_and_timings(model, media):
+    seen = []
+    result = transcribe(model, media["face"], progress=lambda frac, msg: seen.append(frac))
+    out = json.loads(json.dumps(result.as_json()))
+    assert (out["mode"], out["notice"], out["fps"]) == ("audio-visual", "", 25)
+    assert out["frames"] == FACE_FRAMES and out["duration_s"] == pytest.approx(FACE_FRAMES / 25)
+    assert set(out["text"]) <= VOCAB_TEXT
+    for stream in ("audio", "video"):
+        scores = out["reliability"][stream]
+        assert len(scores) == FACE_FRAMES
+        assert all(0.0 < s < 1.0 for s in scores)
+    assert set(out["timings"]) == {"read_media", "mouth_crops", "encoder", "decoding", "total"}
+    assert all(t >= 0 for t in out["timings"].values())
+    assert (
+        out["timings"]["mouth_crops"] > 0 and out["timings"]["total"] >= out["timings"]["encoder"]
+    )
+    assert out["decoder"] == {"name": "greedy"}
+    assert seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_reliability_is_the_per_frame_channel_mean_of_the_scorer_output(model, media):
+    captured = {}
+    encode = model.encode
+
+    def spy(*args):
+        captured["encoded"] = encode(*args)
+        return captured["encoded"]
+
+    model.encode = spy
+    try:
+        result = transcribe(model, media["face"])
+    finally:
+        del model.encode
+    video_scores = captured["encoded"].video_scores[0].mean(-1)
+    assert result.reliability["video"] == pytest.approx(video_scores.tolist(), abs=1e-4)
+
+
+def test_a_video_without_a_face_is_transcribed_from_the_audio_alone(model, media):
+    captured = []
+    encode = model.encode
+    model.encode = lambda video, audio, lengths: (
+        captured.append(video) or encode(video, audio, lengths)
+    )
+    try:
+        result = transcribe(model, media["bars"])
+    finally:
+        del model.encode
+    assert result.mode == "audio-only"
+    assert "no face" in result.notice.lower() and "audio alone" in result.notice
+    assert result.reliability["video"] is None
+    assert len(result.reliability["audio"]) == result.frames == 50
+    assert captured[0].shape == (1, 50, 1, 88, 88) and not captured[0].any()  # blanked
+
+
+def test_a_video_without_audio_is_read_from_the_lips_alone(model, media):
+    result = transcribe(model, media["silent_face"])
+    assert result.mode == "video-only"
+    assert "no audio in silent_face.mp4" in result.notice and "lips alone" in result.notice
+    assert result.reliability["audio"] is None
+    assert len(result.reliability["video"]) == FACE_FRAMES
+
+
+def test_an_audio_file_is_transcribed_from_the_audio(model, media):
+    result = transcribe(model, media["speech"], decoder="beam", beam_size=3, ctc_weight=0.3)
+    assert result.mode == "audio-only" and "no video in speech.wav" in result.notice
+    assert result.frames > 25 and len(result.reliability["audio"]) == result.frames
+    assert result.decoder == {"name": "beam", "beam_size": 3, "ctc_weight": 0.3}
+    assert set(result.text) <= VOCAB_TEXT
+
+
+def test_no_face_and_no_audio_is_a_user_error_naming_both(model, media):
+    with pytest.raises(UserError, match=r"No face .* and there is no audio in silent_bars.mp4"):
+        transcribe(model, media["silent_bars"])
+
+
+def test_a_still_image_is_refused(model, tmp_path):
+    image = tmp_path / "face.png"
+    cv2.imwrite(str(image), moving_clip(1)[0][0])
+    with pytest.raises(InvalidMediaError, match="still image"):
+        transcribe(model, image)
+
+
+def test_an_audio_only_model_skips_the_video_without_a_notice(media):
+    result = transcribe(_model(variant="audio_only"), media["bars"])
+    assert (result.mode, result.notice) == ("audio-only", "")
+    assert result.timings["mouth_crops"] == 0.0
+    assert result.reliability == {"audio": None, "video": None}  # no reliability scorer
+
+
+def test_a_video_only_model_cannot_read_an_audio_file(media):
+    with pytest.raises(UserError, match="no video in speech.wav, and this video-only model"):
+        transcribe(_model(variant="video_only"), media["speech"])
+
+
+def test_transcribe_file_writes_the_json_and_the_text(model, media, tmp_path):
+    params = {"decoder": "beam", "beam_size": 2, "ctc_weight": 0.5}
+    written = transcribe_file(model, media["face"], tmp_path / "out", params=params)
+    assert [p.name for p in written] == ["transcript.json", "transcript.txt"]
+    result = json.loads(written[0].read_text())
+    assert result["decoder"] == {"name": "beam", "beam_size": 2, "ctc_weight": 0.5}
+    assert written[1].read_text() == result["text"] + "\n"
+
+
+@pytest.mark.parametrize(
+    "params, key",
+    [
+        ({"decoder": "viterbi"}, "decoder"),
+        ({"beam_size": 0}, "beam_size"),
+        ({"beam_size": 65}, "beam_size"),
+        ({"ctc_weight": 1.5}, "ctc_weight"),
+        ({"ctc_weight": "high"}, "ctc_weight"),
+        ({"beam": 4}, "beam"),
+    ],
+)
+def test_transcribe_file_refuses_bad_params_naming_the_key(model, media, tmp_path, params, key):
+    with pytest.raises(InvalidParamsError, match=f"'{key}'"):
+        transcribe_file(model, media["speech"], tmp_path, params=params)
+    assert not any(tmp_path.iterdir())
