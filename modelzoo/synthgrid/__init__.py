@@ -1,0 +1,1 @@
+"""SynthGrid: a synthetic GRID-like talking-face corpus (espeak-ng speech, animated still face)."""
