@@ -88,8 +88,9 @@ DEMO_NOTES = (
 )
 
 
-def demo_entry(architecture: str) -> ZooEntry:
-    """The entry of the small demo checkpoint of `architecture`, bundled with the package."""
+def demo_entry(architecture: str, sha256: dict[str, str]) -> ZooEntry:
+    """The entry of the small demo checkpoint of `architecture`, bundled with the package;
+    `sha256` is written by the trainer (modelzoo.synthgrid.train_demo) with the weights."""
     model_id = f"{architecture}-demo"
     return ZooEntry(
         id=model_id,
@@ -97,7 +98,7 @@ def demo_entry(architecture: str) -> ZooEntry:
         config="demo",
         repo_id=f"synclab/{model_id}",
         revision=None,  # not on the Hub yet: the bundled folder is the copy
-        sha256={},  # written by the trainer (modelzoo.synthgrid.train_demo) with the weights
+        sha256=sha256,
         licence="other",
         licence_notes=DEMO_NOTES.format(data=SYNTHGRID),
         data="synthgrid",
@@ -159,7 +160,10 @@ REGISTRY: dict[str, ZooEntry] = {
             where_to_get=CONVERT_OR_TRAIN.format(id="cals-lrs2")
             + " No official CALS checkpoint is public: train with `modelzoo.cals.train`.",
         ),
-        *(demo_entry(a) for a in ("avrelscore", "alm", "cals", "syncnet")),
+        demo_entry("avrelscore", sha256={}),
+        demo_entry("alm", sha256={}),
+        demo_entry("cals", sha256={}),
+        demo_entry("syncnet", sha256={}),
     )
 }
 
