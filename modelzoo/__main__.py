@@ -243,7 +243,39 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-VERBS = (add_probe, add_corrupt, add_crops, add_synthgrid, add_generate)
+def add_transcribe(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "transcribe", help="speech recognition of a video or audio file with an avrelscore model"
+    )
+    parser.add_argument("--model", required=True, help="zoo model id or a saved model folder")
+    parser.add_argument("media", type=Path, help="video (with or without audio) or audio file")
+    parser.add_argument("--decoder", choices=("greedy", "beam"), default="greedy")
+    parser.add_argument("--beam-size", type=int, default=10, help="hypotheses kept (1-64)")
+    parser.add_argument("--ctc-weight", type=float, default=0.1, help="CTC share of beam scores")
+    parser.set_defaults(func=run_transcribe)
+
+
+def run_transcribe(args: argparse.Namespace) -> int:
+    """Prints the Transcription JSON: text, mode, notice, per-frame reliability, timings."""
+    from modelzoo import load
+    from modelzoo.avrelscore.inference import transcribe
+    from modelzoo.avrelscore.model import AVRelScore
+    from modelzoo.job_params import parse_transcribe_params
+
+    # the job's own checks, so that the CLI accepts exactly what the site does
+    settings = parse_transcribe_params(
+        {"decoder": args.decoder, "beam_size": args.beam_size, "ctc_weight": args.ctc_weight}
+    )
+    if not args.media.is_file():
+        raise UserError(f"{args.media}: file not found")
+    model = load(args.model)
+    if not isinstance(model, AVRelScore):
+        raise UserError(f"--model: {args.model} is not a speech recognition (avrelscore) model")
+    print(json.dumps(transcribe(model, args.media, **settings).as_json(), indent=2))
+    return 0
+
+
+VERBS = (add_probe, add_corrupt, add_crops, add_synthgrid, add_generate, add_transcribe)
 
 
 def build_parser() -> argparse.ArgumentParser:
