@@ -1,4 +1,4 @@
-"""Benchmark: enqueue-to-start latency (p50/p95) and throughput of trivial jobs on Redis and a real worker.
+"""Benchmark: enqueue-to-start latency (p50/p95) and throughput of trivial jobs on Redis.
 
 Usage: .venv/bin/python bench/jobs.py [--jobs 50] [--burst 100]
 Needs PostgreSQL on 127.0.0.1:5432 (trust auth) and Redis on 127.0.0.1:6379; makes its own database.

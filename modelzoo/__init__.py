@@ -1,4 +1,4 @@
-"""SyncLab's model library: media I/O, corruption, the three models and the zoo; no Django, no Celery."""
+"""SyncLab's model library: media I/O, corruption, the three models, the zoo; no Django."""
 
 from modelzoo.zoo.loading import build, load
 

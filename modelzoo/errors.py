@@ -6,7 +6,7 @@ class UserError(Exception):
 
 
 class InvalidMediaError(UserError):
-    """An uploaded file is not usable media (not media, truncated, wrong streams, over the limits)."""
+    """An upload is not usable media (not media, truncated, wrong streams, over the limits)."""
 
 
 class InvalidParamsError(UserError):

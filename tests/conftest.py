@@ -69,7 +69,7 @@ def clip(tmp_path) -> Path:
 
 
 class WorkerProcess:
-    """A real `celery worker` process on the test database and broker, killable like in production."""
+    """A real `celery worker` process on the test database and broker, killable as in production."""
 
     def __init__(self, env: dict, log: Path):
         self.env, self.log, self.proc = env, log, None

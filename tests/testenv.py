@@ -1,4 +1,4 @@
-"""Test environment, loaded as an early plugin (`-p tests.testenv`) before pytest-django reads settings.
+"""Test environment: an early plugin (`-p tests.testenv`), loaded before pytest-django.
 
 The suite runs on PostgreSQL and Redis at their usual local ports when they answer; otherwise it
 starts throwaway servers from the installed binaries, so a fresh machine needs no set-up.

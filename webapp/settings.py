@@ -1,4 +1,4 @@
-"""Django settings for SyncLab, read from environment variables with safe defaults for the embedded demo."""
+"""Django settings for SyncLab, from environment variables with defaults for the embedded demo."""
 
 import os
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""Media probing and upload validation with ffprobe: the checks every file passes before a job exists."""
+"""Media probing and upload validation with ffprobe: the checks every file passes before a job."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ class MediaInfo:
 
 
 def probe(path: str | Path) -> MediaInfo:
-    """Read container and stream facts; raise InvalidMediaError naming the file when it is not media."""
+    """Read container and stream facts; InvalidMediaError names the file when it is not media."""
     path = Path(path)
     name = path.name
     if not path.is_file():
@@ -122,16 +122,17 @@ def validate(
     allow_image: bool = False,
     limits: MediaLimits = MediaLimits(),
 ) -> MediaInfo:
-    """Probe `path` and check it against what a job needs; every failure names the file and the problem.
+    """Probe `path` and check it against what a job needs; each failure names the file and problem.
 
-    `label` is the name shown in messages (the upload's name), since the file on disk may be a temp file.
+    `label` is the name shown in messages (the upload's name): the file on disk may be a temp file.
     """
     path = Path(path)
     label = label or path.name
     size = path.stat().st_size if path.is_file() else 0
     if size > limits.max_bytes:
         raise InvalidMediaError(
-            f"{label}: the file is {size / 2**20:.1f} MiB; the limit is {limits.max_bytes / 2**20:.0f} MiB"
+            f"{label}: the file is {size / 2**20:.1f} MiB; "
+            f"the limit is {limits.max_bytes / 2**20:.0f} MiB"
         )
     try:
         info = probe(path)
@@ -155,23 +156,26 @@ def validate(
             )
         if w > limits.max_width or h > limits.max_height:
             raise InvalidMediaError(
-                f"{label}: {w}x{h} is too large; the limit is {limits.max_width}x{limits.max_height}"
+                f"{label}: {w}x{h} is too large; "
+                f"the limit is {limits.max_width}x{limits.max_height}"
             )
     if not info.is_image:
         if info.duration_s > limits.max_duration_s:
             raise InvalidMediaError(
-                f"{label}: {info.duration_s:.1f} s is too long; the limit is {limits.max_duration_s:.0f} s"
+                f"{label}: {info.duration_s:.1f} s is too long; "
+                f"the limit is {limits.max_duration_s:.0f} s"
             )
         if info.duration_s < limits.min_duration_s:
             raise InvalidMediaError(
-                f"{label}: {info.duration_s:.2f} s is too short; at least {limits.min_duration_s} s is needed"
+                f"{label}: {info.duration_s:.2f} s is too short; "
+                f"at least {limits.min_duration_s} s is needed"
             )
         _check_decodes(path, label, info)
     return info
 
 
 def _check_decodes(path: Path, label: str, info: MediaInfo) -> None:
-    """Decode the first and the last half second: a truncated file often probes fine but fails here."""
+    """Decode the first and last half second: a truncated file often probes fine but fails here."""
     for seek in (["-t", "0.5"], ["-sseof", "-0.5"]):
         args = ["ffmpeg", "-nostdin", "-v", "error", "-xerror"]
         args += seek if seek[0] == "-sseof" else []
@@ -181,7 +185,8 @@ def _check_decodes(path: Path, label: str, info: MediaInfo) -> None:
         proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
         if proc.returncode != 0:
             raise InvalidMediaError(
-                f"{label}: the file is damaged or truncated; decoding failed ({_last_line(proc.stderr)})"
+                f"{label}: the file is damaged or truncated; "
+                f"decoding failed ({_last_line(proc.stderr)})"
             )
 
 

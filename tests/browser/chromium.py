@@ -1,4 +1,4 @@
-"""Debian's Chromium for Playwright: `playwright install` cannot download a browser on these machines."""
+"""Debian's Chromium for Playwright: `playwright install` cannot download a browser here."""
 
 # Without the background-networking flags Chromium keeps dialling out, and this network refuses.
 CHROMIUM_ARGS = [

@@ -1,4 +1,4 @@
-"""`manage.py demo` on embedded defaults: SQLite, the filesystem broker and the worker it starts itself."""
+"""`manage.py demo` on embedded defaults: SQLite, the filesystem broker and its own worker."""
 
 import json
 import os

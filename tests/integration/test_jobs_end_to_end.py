@@ -1,4 +1,4 @@
-"""A corruption job over HTTP on PostgreSQL, Redis and real worker processes, including a worker crash."""
+"""A corruption job over HTTP on PostgreSQL, Redis and real worker processes, and a worker crash."""
 
 import json
 import subprocess
@@ -23,7 +23,7 @@ def _decode_audio(path) -> np.ndarray:
 
 
 def measured_snr_db(clean: np.ndarray, noisy: np.ndarray) -> float:
-    """SNR of `noisy` against `clean`, allowing the overall gain a mixer applies to avoid clipping."""
+    """SNR of `noisy` against `clean`, allowing for a mixer's overall gain."""
     n = min(len(clean), len(noisy))
     clean, noisy = clean[:n].astype(np.float64), noisy[:n].astype(np.float64)
     gain = np.dot(noisy, clean) / np.dot(clean, clean)

@@ -1,4 +1,4 @@
-"""docker-compose.yml has the production shape DESIGN.md gives: services, GPU reservation, volumes, healthchecks."""
+"""docker-compose.yml has DESIGN.md's production shape: services, GPU, volumes, healthchecks."""
 
 from pathlib import Path
 

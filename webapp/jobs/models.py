@@ -1,4 +1,4 @@
-"""The Job row: one generation, transcription or corruption request, its files, progress and result."""
+"""The Job row: one generation, transcription or corruption request, its files, progress, result."""
 
 import shutil
 import time
@@ -108,7 +108,7 @@ class Job(models.Model):
         return None
 
     def mark_running(self) -> None:
-        """Start (or, after a crash, restart) the job: progress and outputs from any earlier try go."""
+        """Start (or after a crash restart) the job: progress and outputs of an earlier try go."""
         self.status = self.Status.RUNNING
         self.attempts += 1
         self.progress, self.message, self.error, self.traceback = 0.0, "starting", "", ""

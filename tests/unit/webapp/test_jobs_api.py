@@ -1,4 +1,4 @@
-"""The jobs API: visitors see only their own jobs, staff see all, delete removes files, cancel works."""
+"""The jobs API: visitors see only their jobs, staff see all, delete removes files, cancel works."""
 
 import json
 
@@ -72,7 +72,9 @@ def test_output_download_serves_only_listed_outputs(client, clip):
     job = Job.objects.get(pk=body["id"])
     (job.directory / "output").mkdir()
     (job.directory / "output" / "corrupted.mp4").write_bytes(b"result")
-    job.outputs = [{"name": "corrupted.mp4", "path": "output/corrupted.mp4", "content_type": "video/mp4"}]
+    job.outputs = [
+        {"name": "corrupted.mp4", "path": "output/corrupted.mp4", "content_type": "video/mp4"}
+    ]
     job.save()
     url = client.get(f"/api/jobs/{job.id}/").json()["outputs"][0]["url"]
     assert b"".join(client.get(url).streaming_content) == b"result"

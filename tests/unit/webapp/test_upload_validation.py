@@ -1,4 +1,4 @@
-"""Every bad upload gets a 4xx naming the problem; nothing is stored and existing jobs stay as they were."""
+"""Every bad upload gets a 4xx naming the problem; nothing stored, existing jobs kept."""
 
 import json
 import subprocess
@@ -48,7 +48,18 @@ def _truncated_moov_at_end(tmp_path: Path) -> Path:
 def _png(tmp_path: Path) -> Path:
     path = tmp_path / "face.png"
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x64", "-frames:v", "1", str(path)],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=64x64",
+            "-frames:v",
+            "1",
+            str(path),
+        ],
         check=True,
     )
     return path
@@ -60,10 +71,14 @@ BAD_UPLOADS = {
     "truncated_faststart": (_truncated_faststart, {}, "truncated"),
     "truncated_moov_at_end": (_truncated_moov_at_end, {}, "not a readable"),
     "video_without_audio_for_audio_noise": (
-        lambda t: make_clip(t / "mute.mp4", audio=False), {}, "no audio stream"
+        lambda t: make_clip(t / "mute.mp4", audio=False),
+        {},
+        "no audio stream",
     ),
     "audio_only_for_blur": (
-        lambda t: make_clip(t / "speech.wav", video=False), {"params": BLUR, "role": "audio"}, "no video stream"
+        lambda t: make_clip(t / "speech.wav", video=False),
+        {"params": BLUR, "role": "audio"},
+        "no video stream",
     ),
     "still_image": (_png, {}, "still image"),
     "too_small_frame": (lambda t: make_clip(t / "tiny.mp4", size="16x16"), {}, "too small"),
@@ -188,7 +203,8 @@ def test_generate_with_a_model_without_weights_is_refused(client, clip, tmp_path
 
 def test_unknown_or_wrong_kind_model_is_refused(client, clip, existing_job):
     data = {"kind": "transcribe", "model": "no-such-model", "video": _upload(clip)}
-    _assert_rejected(client.post(API, data), "'no-such-model' is not a transcribe model", existing_job)
+    expected = "'no-such-model' is not a transcribe model"
+    _assert_rejected(client.post(API, data), expected, existing_job)
     data = {"kind": "transcribe", "model": "alm-lrw", "video": _upload(clip)}
     _assert_rejected(client.post(API, data), "'alm-lrw' is not a transcribe model", existing_job)
 
@@ -200,7 +216,8 @@ def test_model_is_required_for_transcribe(client, clip, existing_job):
 
 def test_rejected_upload_leaves_no_temporary_job_folder(client, tmp_path, media_root):
     before = set((media_root / "jobs").glob("*")) if (media_root / "jobs").exists() else set()
-    response = client.post(API, {"kind": "corrupt", "params": NOISE, "video": _upload(_text(tmp_path))})
+    data = {"kind": "corrupt", "params": NOISE, "video": _upload(_text(tmp_path))}
+    response = client.post(API, data)
     assert response.status_code == 400
     after = set((media_root / "jobs").glob("*")) if (media_root / "jobs").exists() else set()
     assert after == before

@@ -1,4 +1,4 @@
-"""run_job: a finished job is not redone, a half-done one restarts cleanly, failures are recorded."""
+"""run_job: a finished job is not redone, a half-done one restarts cleanly, failures recorded."""
 
 import pytest
 

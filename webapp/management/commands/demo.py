@@ -1,4 +1,4 @@
-"""`python manage.py demo`: the embedded demo (SQLite, filesystem broker, one worker, uvicorn) in one command."""
+"""`python manage.py demo`: the embedded demo (SQLite, filesystem broker, a worker, uvicorn)."""
 
 import os
 import signal
