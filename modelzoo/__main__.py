@@ -275,7 +275,13 @@ def run_transcribe(args: argparse.Namespace) -> int:
     return 0
 
 
-VERBS = (add_probe, add_corrupt, add_crops, add_synthgrid, add_generate, add_transcribe)
+def add_zoo(subparsers) -> None:
+    from modelzoo.zoo.cli import add_zoo as add_zoo_actions
+
+    add_zoo_actions(subparsers)
+
+
+VERBS = (add_probe, add_corrupt, add_crops, add_synthgrid, add_generate, add_transcribe, add_zoo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -104,20 +104,21 @@ def weights_folder(e: ZooEntry) -> Path:
     return fetch(e)
 
 
-def fetch(e: ZooEntry) -> Path:
-    """The snapshot folder of `e` at its pinned revision, checksums verified."""
+def fetch(e: ZooEntry, *, local_only: bool = False) -> Path:
+    """The snapshot folder of `e` at its pinned revision, checksums verified; downloaded into
+    the Hub cache unless it is there already, HF_HUB_OFFLINE is set or `local_only`."""
     if e.revision is None:
         raise UserError(e.where_to_get or f"no weights are published for {e.id}")
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
-    offline = hub_offline()
+    offline = local_only or hub_offline()
     try:
         folder = snapshot_download(
             e.repo_id, revision=e.revision, cache_dir=hub_cache(), local_files_only=offline
         )
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as err:
-        where = "is not in the Hub cache (offline)" if offline else "cannot be fetched"
+        where = "is not in the Hub cache" if offline else "cannot be fetched"
         raise UserError(f"{e.id} ({e.repo_id}@{e.revision}) {where}: {err}") from err
     verify(Path(folder), e.sha256)
     return Path(folder)
