@@ -9,7 +9,10 @@ from django.conf import settings
 from modelzoo.corruption.params import parse_corruption_params
 from modelzoo.errors import UserError
 from modelzoo.job_params import parse_generate_params, parse_transcribe_params
+from modelzoo.media.faces import detect_faces
+from modelzoo.media.io import read_image
 from modelzoo.media.probe import MediaLimits, validate
+from modelzoo.zoo.registry import models_for_kind, pinned_revision, weights_available
 
 from . import services
 from .models import Job
@@ -116,8 +119,6 @@ class JobForm(forms.Form):
     @staticmethod
     def _clean_model(kind: str, model_id: str) -> str:
         """The pinned revision of a registry model that serves `kind` and has weights here."""
-        from modelzoo.zoo.registry import models_for_kind, pinned_revision, weights_available
-
         entries = {e.id: e for e in models_for_kind(kind)}
         usable = sorted(i for i, e in entries.items() if weights_available(e))
         offer = f"one of: {', '.join(usable)}" if usable else "none is installed on this server"
@@ -152,6 +153,12 @@ class JobForm(forms.Form):
             )
         if faces == ["video"] and not files["video"].media_info.has_video:
             raise forms.ValidationError(f"{files['video'].name}: has no video stream with a face")
+        if faces == ["image"] and not detect_faces(read_image(upload_path(files["image"]))):
+            # A photo is one frame, so it is checked now rather than failing the job later.
+            raise forms.ValidationError(
+                f"{files['image'].name}: no face found in the photo; "
+                "upload a photo with one clear, frontal face"
+            )
         self._check_params(parse_generate_params, data)
         if "audio" not in files and not data["params"].get("text"):
             raise forms.ValidationError(

@@ -221,3 +221,45 @@ def test_rejected_upload_leaves_no_temporary_job_folder(client, tmp_path, media_
     assert response.status_code == 400
     after = set((media_root / "jobs").glob("*")) if (media_root / "jobs").exists() else set()
     assert after == before
+
+
+@pytest.fixture
+def installed(monkeypatch):
+    """Every registry model counts as installed, so the checks after the model's are reached."""
+    from webapp.jobs import forms
+
+    monkeypatch.setattr(forms, "weights_available", lambda entry: True)
+
+
+def _photo(path: Path, image) -> Path:
+    from PIL import Image
+
+    Image.fromarray(image).save(path)
+    return path
+
+
+def test_photo_without_a_face_is_refused_before_any_job(client, tmp_path, installed, existing_job):
+    from skimage import data
+
+    coffee = _photo(tmp_path / "coffee.png", data.coffee())
+    request = {"kind": "generate", "model": "alm-demo", "params": '{"text": "bin blue at f two"}'}
+    response = client.post(API, {**request, "image": _upload(coffee)})
+    _assert_rejected(response, "coffee.png: no face found in the photo", existing_job)
+
+
+def test_generate_needs_speech_and_takes_one_source(client, tmp_path, installed, existing_job):
+    from skimage import data
+
+    astronaut = _photo(tmp_path / "astronaut.png", data.astronaut())
+    wav = make_clip(tmp_path / "speech.wav", video=False)
+    request = {"kind": "generate", "model": "alm-demo", "image": _upload(astronaut)}
+    _assert_rejected(client.post(API, request), "needs speech", existing_job)
+    request = {**request, "image": _upload(astronaut), "audio": _upload(wav)}
+    request["params"] = '{"text": "bin blue"}'
+    _assert_rejected(client.post(API, request), "not both", existing_job)
+
+
+def test_bad_transcribe_params_are_refused(client, clip, installed, existing_job):
+    data = {"kind": "transcribe", "model": "avrelscore-demo", "video": _upload(clip)}
+    response = client.post(API, {**data, "params": '{"decoder": "beam", "beam_size": 500}'})
+    _assert_rejected(response, "'beam_size' must be an integer from 1 to 64", existing_job)
