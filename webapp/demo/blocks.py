@@ -15,7 +15,11 @@ from webapp.demo.examples import example_photo
 AUDIO_NOISES = ["none", "white", "pink", "babble"]
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 VOICES = ["en-us", "en", "en-us+f3", "en+m3", "en-gb-x-rp"]
-EXAMPLE_TEXT = "Bin blue at F two now. Place red by G nine soon."
+# About ten seconds of espeak-ng speech in the GRID grammar the demo models were trained on.
+EXAMPLE_TEXT = (
+    "Bin blue at F two now. Place red by G nine soon. Lay green with H four please. "
+    "Set white in J one again. Bin red at K six now."
+)
 VIDEO_CORRUPTIONS = ["none", "gaussian", "blur", "occlusion"]
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"}
 
