@@ -1,0 +1,199 @@
+"""The demo's backend in a Hugging Face Space: jobs run in this process, with no Django or Celery.
+
+Each job gets a folder under the work dir (input/ copies of the uploads, output/ for results); the
+pipeline runs in a thread and its progress comes back through a queue, so the page sees updates
+while it works. Jobs live in memory for the Jobs tab and belong to the browser's Gradio session.
+On ZeroGPU (`spaces` importable) the pipeline function is decorated with `spaces.GPU`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import queue
+import shutil
+import tempfile
+import threading
+import traceback
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import gradio as gr
+
+from modelzoo.corruption.params import parse_corruption_params
+from modelzoo.errors import UserError
+from modelzoo.job_params import parse_generate_params, parse_transcribe_params
+from modelzoo.media.probe import MediaLimits, validate
+from modelzoo.zoo.cache import ModelCache
+from modelzoo.zoo.registry import models_for_kind, weights_available
+from webapp.demo.blocks import JobUpdate, model_choices
+
+PARAMS = {
+    "corrupt": parse_corruption_params,
+    "transcribe": parse_transcribe_params,
+    "generate": parse_generate_params,
+}
+# What each upload role must hold, as the site's job form checks it.
+ROLE_NEEDS = {
+    "video": {"need_video": True},
+    "audio": {"need_audio": True},
+    "image": {"allow_image": True},
+}
+DEFAULT_MODEL_BUDGET = 4 * 2**30  # bytes of loaded weights kept between jobs
+GPU_SECONDS = 120  # ZeroGPU's time slot per job
+
+
+def _run_pipeline(kind, model, params, files, out_dir, progress):
+    from modelzoo.pipelines import run_kind
+
+    return run_kind(
+        kind, model=model, params=params, files=files, out_dir=out_dir, progress=progress
+    )
+
+
+try:
+    import spaces
+
+    run_pipeline = spaces.GPU(duration=GPU_SECONDS)(_run_pipeline)
+except ImportError:  # not on a ZeroGPU Space: run where the model is
+    run_pipeline = _run_pipeline
+
+
+@dataclass
+class SpaceJob:
+    id: str
+    owner: str  # the Gradio session hash of the browser that submitted it
+    kind: str
+    model: str
+    folder: Path
+    inputs: dict[str, Path] = field(default_factory=dict)  # role -> our copy of the upload
+    created: datetime = field(default_factory=datetime.now)
+    update: JobUpdate | None = None
+
+    def row(self) -> list:
+        u = self.update
+        return [
+            self.id,
+            self.kind,
+            self.model,
+            u.status,
+            f"{u.progress:.0%}",
+            u.error or u.message,
+            self.created.strftime("%Y-%m-%d %H:%M:%S"),
+        ]
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class InProcessBackend:
+    """Backend protocol of webapp.demo.blocks, run in this process."""
+
+    def __init__(
+        self,
+        work_dir: Path | None = None,
+        *,
+        budget_bytes: int = DEFAULT_MODEL_BUDGET,
+        device: str | None = None,
+        limits: MediaLimits | None = None,
+    ):
+        self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="synclab-space-"))
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.limits = limits or MediaLimits()
+        self._device = device
+        self.models_cache = ModelCache(self._load, budget_bytes)
+        self._jobs: dict[str, SpaceJob] = {}
+        self._lock = threading.Lock()  # Gradio runs handlers on several threads
+
+    def _load(self, model_id: str, revision: str):
+        import modelzoo
+
+        self._device = self._device or default_device()
+        return modelzoo.load(model_id, device=self._device)
+
+    def models(self, kind: str) -> list[tuple[str, str]]:
+        return model_choices(kind)
+
+    def submit(self, kind, model, params, files, request) -> Iterator[JobUpdate]:
+        try:
+            self.check(kind, model, params, files)
+        except UserError as err:
+            raise gr.Error(str(err)) from None
+        job = self._create(kind, model, files, request)
+        updates: queue.Queue[JobUpdate] = queue.Queue()
+        work = contextvars.copy_context()  # ZeroGPU finds the request through context variables
+        threading.Thread(
+            target=work.run, args=(self._run, job, params, updates), daemon=True
+        ).start()
+        while True:
+            update = updates.get()
+            job.update = update
+            yield update
+            if update.finished:
+                return
+
+    def check(self, kind: str, model_id: str, params: dict, files: dict[str, str]) -> None:
+        """The site's checks of a request: kind, model with weights here, params, each file."""
+        if kind not in PARAMS:
+            raise UserError(f"unknown job kind {kind!r}: one of {', '.join(PARAMS)}")
+        for role, path in files.items():
+            if role not in ROLE_NEEDS:
+                raise UserError(f"unknown file role {role!r}: one of {', '.join(ROLE_NEEDS)}")
+            validate(path, label=Path(path).name, limits=self.limits, **ROLE_NEEDS[role])
+        PARAMS[kind](params)
+        if kind == "corrupt":
+            return
+        usable = [e.id for e in models_for_kind(kind) if weights_available(e)]
+        if model_id not in usable:
+            offer = ", ".join(usable) or "none has weights in this Space"
+            raise UserError(f"model: {model_id or 'none'} is not a {kind} model here ({offer})")
+
+    def _create(self, kind: str, model: str, files: dict[str, str], request) -> SpaceJob:
+        job_id = uuid.uuid4().hex
+        folder = self.work_dir / job_id
+        (folder / "input").mkdir(parents=True)
+        owner = getattr(request, "session_hash", None) or ""
+        # Inputs are copied: the pipeline reads our copy, and Gradio may delete its upload.
+        inputs = {
+            role: Path(shutil.copy(path, folder / "input" / f"{role}{Path(path).suffix.lower()}"))
+            for role, path in files.items()
+        }
+        job = SpaceJob(job_id, owner, kind, model, folder, inputs)
+        job.update = JobUpdate(job_id, "queued", 0.0, "waiting to start")
+        with self._lock:
+            self._jobs[job_id] = job
+        return job
+
+    def _run(self, job: SpaceJob, params: dict, updates: queue.Queue) -> None:
+        def progress(fraction: float, message: str) -> None:
+            updates.put(JobUpdate(job.id, "running", float(fraction), message))
+
+        out_dir = job.folder / "output"
+        try:
+            updates.put(JobUpdate(job.id, "running", 0.0, "loading the model" if job.model else ""))
+            model = self.models_cache.get(job.model) if job.model else None
+            outputs = run_pipeline(job.kind, model, params, job.inputs, out_dir, progress)
+            updates.put(JobUpdate(job.id, "succeeded", 1.0, "done", outputs=list(outputs)))
+        except UserError as err:
+            updates.put(JobUpdate(job.id, "failed", 0.0, "", error=str(err)))
+        except Exception as err:  # noqa: BLE001 - the page must learn the job ended
+            traceback.print_exc()
+            updates.put(JobUpdate(job.id, "failed", 0.0, "", error=f"internal error: {err}"))
+
+    def list_jobs(self, request) -> list[list]:
+        owner = getattr(request, "session_hash", None) or ""
+        with self._lock:
+            mine = [j for j in self._jobs.values() if j.owner == owner]
+        return [j.row() for j in sorted(mine, key=lambda j: j.created, reverse=True)]
+
+
+def work_dir_from_env() -> Path | None:
+    """SYNCLAB_SPACE_WORK_DIR, where job folders go (a temporary folder when unset)."""
+    value = os.environ.get("SYNCLAB_SPACE_WORK_DIR")
+    return Path(value) if value else None
