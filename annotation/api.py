@@ -33,6 +33,7 @@ STUDY_OPTIONS = {
     "gold_per_session",
     "traps_per_session",
     "max_plays",
+    "require_played_to_end",
     "completion_code",
     "session_ttl_minutes",
     "qc_config",

@@ -61,10 +61,11 @@ ENTRY_FORMS = {Study.Platform.PROLIFIC: ProlificEntryForm, Study.Platform.MTURK:
 
 
 class TrialForm(forms.Form):
-    """The answers to one clip: a field per question plus the player's playback record."""
+    """The answers to one clip: a field per question plus the time spent on it.
 
-    play_count = forms.IntegerField(min_value=0, max_value=1000, required=False)
-    played_to_end = forms.BooleanField(required=False)
+    Plays and played-to-end are not fields: the server keeps its own record of the player.
+    """
+
     time_on_item_s = forms.FloatField(min_value=0, max_value=86400, required=False)
 
     def __init__(self, *args, questions, **kwargs):

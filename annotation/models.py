@@ -48,7 +48,13 @@ class Study(models.Model):
     stimuli_per_session = models.PositiveIntegerField(default=20)
     gold_per_session = models.PositiveIntegerField(default=0)
     traps_per_session = models.PositiveIntegerField(default=0)
-    max_plays = models.PositiveIntegerField(default=3, help_text="0 means unlimited replays.")
+    max_plays = models.PositiveIntegerField(
+        default=3, help_text="Plays allowed per clip, counted on the server; 0: no limit."
+    )
+    require_played_to_end = models.BooleanField(
+        default=True,
+        help_text="Refuse an answer unless the server saw the clip play to its end.",
+    )
     # One code for every finished session, as Prolific expects; blank gives each session its own.
     completion_code = models.CharField(max_length=32, blank=True, default=new_code)
     session_ttl_minutes = models.PositiveIntegerField(
@@ -229,6 +235,10 @@ class SessionItem(models.Model):
     stimulus = models.ForeignKey(Stimulus, on_delete=models.PROTECT, related_name="+")
     position = models.PositiveIntegerField()
     token = models.CharField(max_length=40, unique=True, default=new_token)
+    # The player's record as the server saw it: a rater's form cannot claim plays it never made.
+    plays = models.PositiveIntegerField(default=0)
+    last_play_at = models.DateTimeField(null=True, blank=True)
+    played_to_end = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["session", "position"]

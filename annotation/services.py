@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.core.files import File
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from . import qc
@@ -50,6 +50,15 @@ class InvalidAnswer(AnnotationError):
 
 class SessionClosed(AnnotationError):
     pass
+
+
+class PlayRefused(AnnotationError):
+    pass
+
+
+# The player posts `play` and `ended` separately; network jitter may bring `ended` this much
+# sooner after `play` than the clip lasts.
+ENDED_SLACK_S = 0.5
 
 
 # The first path segments under /study/ that are not studies.
@@ -344,54 +353,92 @@ def _checked_value(question: Question, raw) -> dict:
     return {"value": value}
 
 
+def play_record(*, session: Session, item: SessionItem, event: str, now=None) -> SessionItem:
+    """Record the player's `play` or `ended` event for one clip of the session.
+
+    A play beyond the study's `max_plays` is refused (practice clips have no limit). `ended`
+    counts only after a recorded play, and no sooner than the clip's length after it, so a form
+    or a script cannot claim a clip was watched that never played.
+    """
+    if item.session_id != session.pk:
+        raise NotInSession("this clip is not part of your session")
+    if session.status not in Session.LIVE or session.is_overdue():
+        raise SessionClosed("this session is finished or has expired")
+    now = now or timezone.now()
+    rows = SessionItem.objects.filter(pk=item.pk)
+    if event == "play":
+        limit = 0 if item.stimulus.role == Stimulus.Role.PRACTICE else session.study.max_plays
+        # The count and the limit meet in one UPDATE: two plays racing cannot both slip under.
+        allowed = rows.filter(plays__lt=limit) if limit else rows
+        if not allowed.update(plays=F("plays") + 1, last_play_at=now):
+            raise PlayRefused(
+                f"you have played this clip {limit} time{'s' if limit > 1 else ''}, "
+                "the most this study allows"
+            )
+    elif event == "ended":
+        if item.last_play_at is None:
+            raise InvalidAnswer("this clip has not been played")
+        elapsed = (now - item.last_play_at).total_seconds()
+        length = item.stimulus.duration_s
+        if length and elapsed < length - ENDED_SLACK_S:
+            raise InvalidAnswer(
+                f"the clip lasts {length:.1f} s but ended {elapsed:.1f} s after it started; "
+                "play it to the end"
+            )
+        rows.update(played_to_end=True)
+    else:
+        raise InvalidAnswer(f"unknown player event {event!r}; use play or ended")
+    item.refresh_from_db(fields=["plays", "last_play_at", "played_to_end"])
+    return item
+
+
 def response_record(
     *,
     session: Session,
-    stimulus: Stimulus,
+    item: SessionItem,
     answers: dict,
-    play_count: int = 0,
-    played_to_end: bool = False,
     time_on_item_s: float | None = None,
-) -> tuple[list[Response], bool]:
-    """Store the answers to every question for one stimulus; (responses, whether new).
+) -> bool:
+    """Store the answers to every question for one clip of the session; whether they were new.
 
-    A repeat of an answered item returns the stored rows unchanged: responses are append-only.
-    Twin posts racing each other both store nothing twice (the unique constraint decides); both
-    may then report the rows as new.
+    The play count and played-to-end flag come from the server's record of the player
+    (`play_record`), not from the form. A repeat of an answered item stores nothing: responses
+    are append-only. Twin posts racing each other both store nothing twice (the unique
+    constraint decides); both may then report the rows as new.
     """
-    item = SessionItem.objects.filter(session=session, stimulus=stimulus).first()
-    if item is None:
+    if item.session_id != session.pk:
         raise NotInSession("this clip is not part of your session")
     questions = list(session.study.questions.all())
-    stored = list(Response.objects.filter(session=session, stimulus=stimulus))
-    if len(stored) >= len(questions):
-        return stored, False
+    stored = Response.objects.filter(session=session, stimulus_id=item.stimulus_id).count()
+    if stored >= len(questions):
+        return False
     if session.status not in Session.LIVE or session.is_overdue():
         raise SessionClosed("this session is finished or has expired")
+    if session.study.require_played_to_end and not item.played_to_end:
+        raise InvalidAnswer("play the clip to its end before answering")
     missing = [q.key for q in questions if q.key not in answers]
     if missing:
         raise InvalidAnswer(f"answer every question (missing: {', '.join(missing)})")
     common = {
-        "play_count": max(0, int(play_count)),
-        "played_to_end": bool(played_to_end),
+        "play_count": item.plays,
+        "played_to_end": item.played_to_end,
         "time_on_item_s": time_on_item_s,
         "position": item.position,
     }
     fresh = [
         Response(
             session=session,
-            stimulus=stimulus,
+            stimulus_id=item.stimulus_id,
             question=question,
             **common,
             **_checked_value(question, answers[question.key]),
         )
         for question in questions
     ]
-    # One INSERT .. ON CONFLICT DO NOTHING: a concurrent twin of this post inserts nothing.
-    with transaction.atomic():
-        Response.objects.bulk_create(fresh, ignore_conflicts=True)
-    rows = list(Response.objects.filter(session=session, stimulus=stimulus))
-    return rows, len(rows) > len(stored)
+    # One INSERT .. ON CONFLICT DO NOTHING, atomic by itself: a concurrent twin of this post
+    # inserts nothing, and no transaction holds locks across round trips.
+    Response.objects.bulk_create(fresh, ignore_conflicts=True)
+    return True
 
 
 def session_pending_items(session: Session):

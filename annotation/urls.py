@@ -20,6 +20,7 @@ urlpatterns = [
     path("s/<uuid:session_id>/", views.session_home, name="session"),
     path("s/<uuid:session_id>/instructions/", views.instructions, name="instructions"),
     path("s/<uuid:session_id>/clip/<str:token>/", views.trial, name="trial"),
+    path("s/<uuid:session_id>/clip/<str:token>/play/", views.play, name="play"),
     path("s/<uuid:session_id>/done/", views.done, name="done"),
     path("m/<str:token>", views.media, name="media"),
     path("<slug:slug>/", views.entry, name="entry"),

@@ -10,10 +10,16 @@ import secrets
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import services
 from .forms import ENTRY_FORMS, TrialForm
@@ -201,10 +207,8 @@ def trial(request, session_id, token):
             try:
                 services.response_record(
                     session=session,
-                    stimulus=item.stimulus,
+                    item=item,
                     answers=form.answers(),
-                    play_count=form.cleaned_data["play_count"] or 0,
-                    played_to_end=form.cleaned_data["played_to_end"],
                     time_on_item_s=form.cleaned_data["time_on_item_s"],
                 )
                 return _next_step(session)  # straight to the next clip: one round trip less
@@ -228,6 +232,35 @@ def trial(request, session_id, token):
         "error": error,
     }
     return render(request, "annotation/trial.html", context, status=status)
+
+
+@never_cache
+@require_POST
+def play(request, session_id, token):
+    """The player reports `event` = play (refused past the study's limit) or ended."""
+    session = _owned_session(request, session_id)
+    item = get_object_or_404(
+        SessionItem.objects.select_related("stimulus"), session=session, token=token
+    )
+    try:
+        item = services.play_record(session=session, item=item, event=request.POST.get("event"))
+    except services.PlayRefused as exc:
+        return _player_error(exc, 409)
+    except services.SessionClosed as exc:
+        return _player_error(exc, 410)
+    except services.AnnotationError as exc:
+        return _player_error(exc, 400)
+    body = {
+        "plays": item.plays,
+        "max_plays": session.study.max_plays,
+        "played_to_end": item.played_to_end,
+    }
+    return JsonResponse(body)
+
+
+def _player_error(exc, status: int) -> JsonResponse:
+    message = str(exc)
+    return JsonResponse({"error": message[:1].upper() + message[1:] + "."}, status=status)
 
 
 @never_cache

@@ -1,12 +1,15 @@
 """Benchmark: many concurrent crowd raters against a real server (uvicorn + PostgreSQL).
 
 Each simulated rater opens a Prolific link, consents, starts, and for every clip of its session
-loads the trial page and posts its answers, which redirects to the next clip (a share of posts is
-sent twice, as a double click would). Afterwards the database is compared with what the raters
+loads the trial page, reports the clip's play and its end as the player does, and posts its
+answers, which redirects to the next clip (a share of posts is sent twice, as a double click
+would). With --no-plays the study neither limits nor requires plays and no play reports are sent:
+the figures of the rating path alone. Afterwards the database is compared with what the raters
 meant to store. Prints throughput, p50/p95 latency and the counts of lost, duplicated and altered
 responses.
 
     .venv/bin/python bench/annotation.py [--raters 200] [--clips 50] [--questions 2] [--workers 1]
+                                         [--no-plays]
 
 Needs PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres); makes and drops its own database.
 Connections go through Django's psycopg pool (package psycopg-pool).
@@ -70,7 +73,7 @@ def configure() -> dict:
     return {**os.environ, **env}
 
 
-def make_study(raters: int, clips: int, questions: int, systems: int):
+def make_study(raters: int, clips: int, questions: int, systems: int, plays: bool):
     """A study whose blocks hold exactly `raters` sessions of `clips` clips each."""
     from annotation import services
 
@@ -83,6 +86,8 @@ def make_study(raters: int, clips: int, questions: int, systems: int):
         stimuli_per_session=clips,
         votes_per_stimulus=-(-raters // blocks),
         questions=[{"key": f"q{i}", "prompt": f"Question {i}"} for i in range(questions)],
+        max_plays=3 if plays else 0,
+        require_played_to_end=plays,
     )
     for s in range(systems):
         for u in range(utterances):
@@ -93,11 +98,12 @@ def make_study(raters: int, clips: int, questions: int, systems: int):
 class Rater:
     """One simulated participant with its own cookies; records what it meant to answer."""
 
-    def __init__(self, base: str, index: int, questions: int, double_rate: float, stats):
+    def __init__(self, base: str, index: int, args, stats):
         self.client = httpx.AsyncClient(base_url=base, timeout=120, follow_redirects=False)
         self.pid = f"bench-{index:05d}"
-        self.questions = questions
-        self.double_rate = double_rate
+        self.questions = args.questions
+        self.plays = not args.no_plays
+        self.double_rate = args.double_rate
         self.rng = random.Random(index)
         self.stats = stats
         self.intended = {}  # clip token -> {question: value}
@@ -139,7 +145,10 @@ class Rater:
         token = re.search(r"/clip/([^/]+)/", url)[1]
         values = {f"q{i}": self.rng.randint(1, 5) for i in range(self.questions)}
         self.intended[token] = values
-        form = {**values, "played_to_end": "on", "play_count": 1, "time_on_item_s": 3.2}
+        if self.plays:  # the bench's clips have no media, so no length to wait for
+            await self.post(f"{url}play/", "play", {"event": "play"})
+            await self.post(f"{url}play/", "play", {"event": "ended"})
+        form = {**values, "time_on_item_s": 3.2}
         response = await self.post(url, "answer", form)
         if self.rng.random() < self.double_rate:
             self.stats["double_posts"] += 1
@@ -194,7 +203,7 @@ def pct(values, q):
 
 async def drive(base: str, args) -> tuple[list[Rater], dict, float]:
     stats = {"latency": defaultdict(list), "errors": defaultdict(int), "double_posts": 0}
-    raters = [Rater(base, i, args.questions, args.double_rate, stats) for i in range(args.raters)]
+    raters = [Rater(base, i, args, stats) for i in range(args.raters)]
     start = time.perf_counter()
     results = await asyncio.gather(*(r.run() for r in raters), return_exceptions=True)
     elapsed = time.perf_counter() - start
@@ -221,6 +230,7 @@ def report(args, raters, stats, elapsed, check) -> None:
     print(
         f"server: uvicorn {args.app} x{args.workers} worker(s), PostgreSQL; "
         f"{args.raters} raters, {args.clips} clips x {args.questions} questions each"
+        f"{'' if args.no_plays else ', play reports on'}"
     )
     print(
         f"raters finished: {args.raters - len(stats['failed_raters'])}/{args.raters}; "
@@ -236,7 +246,7 @@ def report(args, raters, stats, elapsed, check) -> None:
         f"wall time {elapsed:.1f} s: {check['stored'] / elapsed:.1f} responses/s, "
         f"{len(every) / elapsed:.1f} requests/s ({len(every)} requests)"
     )
-    for kind in ["answer", "page", "redirect", "consent", "entry"]:
+    for kind in ["answer", "play", "page", "redirect", "consent", "entry"]:
         if len(latency[kind]) >= 2:
             print(
                 f"  {kind:8s} n={len(latency[kind]):6d}  p50 {pct(latency[kind], 50):7.1f} ms  "
@@ -255,10 +265,15 @@ def main() -> None:
         "--double-rate", type=float, default=0.05, help="share of answers posted twice"
     )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--no-plays",
+        action="store_true",
+        help="a study without play limit or full-play rule, and no play reports",
+    )
     parser.add_argument("--app", default="webapp.asgi:application")
     args = parser.parse_args()
     env = configure()
-    make_study(args.raters, args.clips, args.questions, args.systems)
+    make_study(args.raters, args.clips, args.questions, args.systems, not args.no_plays)
     from django.db import connections
 
     connections.close_all()

@@ -1,22 +1,47 @@
-// Rater pages: play a clip, unlock its answers only once it has played to the end, and record
-// plays and time on the item in the form's hidden fields. No native controls: seeking to the end
+// Rater pages: play a clip, unlock its answers only once the server has seen it play to the end,
+// and record the time on the item in the form's hidden field. The server counts the plays and
+// enforces the study's limit; the page only mirrors it. No native controls: seeking to the end
 // would fake "played to the end".
 "use strict";
 
 (function () {
+  const csrfField = document.querySelector("input[name=csrfmiddlewaretoken]");
+
   function setup(box) {
+    const player = box.querySelector(".player");
     const video = box.querySelector("video");
     const play = box.querySelector("button.play");
+    const problem = box.querySelector(".player-error");
     const answers = box.querySelector("fieldset.answers");
     const submit = box.querySelector("button.submit");
     const maxPlays = Number(box.dataset.maxPlays || 0);
     const shownAt = performance.now();
     let plays = 0;
+    let playReported = Promise.resolve();
+    let refused = false;
     let playedToEnd = false;
 
     function setField(name, value) {
       const field = box.querySelector(`input[type=hidden][name="${name}"]`);
       if (field) field.value = value;
+    }
+
+    function showProblem(message) {
+      problem.textContent = message;
+      problem.hidden = !message;
+    }
+
+    // Tell the server about a player event; resolves to its record of this clip.
+    async function report(event) {
+      const response = await fetch(player.dataset.playUrl, {
+        method: "POST",
+        body: new URLSearchParams({ event }),
+        headers: { "X-CSRFToken": csrfField ? csrfField.value : "" },
+        credentials: "same-origin",
+      });
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) throw new Error(body.error || `The server refused (${response.status}).`);
+      return body;
     }
 
     function complete() {
@@ -28,26 +53,40 @@
 
     function refresh() {
       if (submit) submit.disabled = !(playedToEnd && complete());
-      const spent = maxPlays > 0 && plays >= maxPlays;
+      const spent = refused || (maxPlays > 0 && plays >= maxPlays);
       play.disabled = !video.paused || spent;
       play.textContent = plays === 0 ? "Play the clip" : spent ? "No more replays" : "Play again";
     }
 
     play.addEventListener("click", () => {
+      showProblem("");
       video.currentTime = 0;
+      // Start at once, inside the click (browsers allow sound only then), and stop if the
+      // server refuses the play.
       video.play().catch(() => { play.disabled = false; });
-    });
-    video.addEventListener("play", () => {
       plays += 1;
-      setField("play_count", plays);
       refresh();
+      playReported = report("play")
+        .then((record) => { plays = record.plays; refresh(); })
+        .catch((error) => {
+          video.pause();
+          refused = true;
+          showProblem(error.message);
+          refresh();
+        });
     });
     video.addEventListener("ended", () => {
-      playedToEnd = true;
-      setField("played_to_end", "on");
-      box.classList.add("played");
-      answers.disabled = false;
-      refresh();
+      // After the play's own report: the server times "ended" from it.
+      playReported
+        .then(() => report("ended"))
+        .then((record) => {
+          if (!record.played_to_end) return;
+          playedToEnd = true;
+          box.classList.add("played");
+          answers.disabled = false;
+          refresh();
+        })
+        .catch((error) => { showProblem(error.message); refresh(); });
     });
     video.addEventListener("pause", refresh);
     answers.addEventListener("change", refresh);

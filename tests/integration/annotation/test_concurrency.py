@@ -8,6 +8,7 @@ from django.db import connection
 
 from annotation import services
 from annotation.models import Rater, Response
+from tests.unit.annotation.factories import watched
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -50,16 +51,28 @@ def test_simultaneous_identical_submits_store_one_response(study):
     session = services.rater_enter(
         study=study, platform="link", external_id="r", rng=random.Random(0)
     )
-    stimulus = session.items.first().stimulus
+    item = watched(session, session.items.first())
     results = at_once(
         8,
-        lambda i: services.response_record(
-            session=session, stimulus=stimulus, answers={"realness": 3}
-        ),
+        lambda i: services.response_record(session=session, item=item, answers={"realness": 3}),
     )
     assert [r for r in results if isinstance(r, Exception)] == []
     assert Response.objects.count() == 1
-    assert {rows[0].pk for rows, _ in results} == {Response.objects.get().pk}
+    assert True in results
+
+
+def test_simultaneous_plays_stop_at_the_study_limit(study):
+    study.max_plays = 3
+    study.save()
+    session = services.rater_enter(
+        study=study, platform="link", external_id="r", rng=random.Random(0)
+    )
+    item = session.items.select_related("stimulus").first()
+    results = at_once(8, lambda i: services.play_record(session=session, item=item, event="play"))
+    refused = [r for r in results if isinstance(r, services.PlayRefused)]
+    assert (len(refused), len(results) - len(refused)) == (5, 3)
+    item.refresh_from_db()
+    assert item.plays == 3
 
 
 def test_simultaneous_entries_of_one_rater_make_one_session(study):

@@ -1,7 +1,11 @@
-"""Helpers that build annotation test data: stimulus grids and ratings loaded as long CSV."""
+"""Helpers that build annotation test data: stimulus grids, ratings loaded as long CSV, and
+clips watched through the player's record."""
 
 import csv
 import io
+from datetime import timedelta
+
+from django.utils import timezone
 
 from annotation import imports, services
 
@@ -25,3 +29,11 @@ def load_votes(study, rows, verdicts=None):
             [rater, system, utterance, question, value, (verdicts or {}).get(rater, "")]
         )
     return imports.import_long_csv(study=study, text=out.getvalue())
+
+
+def watched(session, item):
+    """`item` after the player reported a play and, the clip's length later, its end."""
+    started = timezone.now()
+    services.play_record(session=session, item=item, event="play", now=started)
+    ended = started + timedelta(seconds=item.stimulus.duration_s or 0)
+    return services.play_record(session=session, item=item, event="ended", now=ended)

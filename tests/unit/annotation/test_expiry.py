@@ -14,7 +14,7 @@ from django.utils import timezone
 from annotation import analysis, selectors, services
 from annotation.models import Response, Session
 
-from .factories import grid
+from .factories import grid, watched
 
 
 @pytest.fixture
@@ -47,9 +47,7 @@ def age(session, minutes):
 
 
 def answer(session, item):
-    services.response_record(
-        session=session, stimulus=item.stimulus, answers={"realness": 4}, played_to_end=True
-    )
+    services.response_record(session=session, item=watched(session, item), answers={"realness": 4})
 
 
 def test_overdue_session_is_abandoned_with_its_reason_and_keeps_its_answers(study):

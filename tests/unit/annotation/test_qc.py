@@ -8,11 +8,14 @@ import pytest
 from annotation import qc, services
 from annotation.models import Session
 
-from .factories import grid, load_votes
+from .factories import grid, load_votes, watched
 
 
 def run_session(study, values, played=True, pid="p0"):
     """Enter, answer every item with the next of `values` (cycled) and complete."""
+    if not played:
+        study.require_played_to_end = False
+        study.save()
     session = services.rater_enter(
         study=study, platform="link", external_id=pid, rng=random.Random(0)
     )
@@ -26,9 +29,8 @@ def run_session(study, values, played=True, pid="p0"):
             value = value["regular"]
         services.response_record(
             session=session,
-            stimulus=item.stimulus,
+            item=watched(session, item) if played else item,
             answers={"realness": value, "lipsync": value},
-            played_to_end=played,
         )
     return services.session_complete(session=session)
 

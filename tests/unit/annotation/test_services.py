@@ -6,10 +6,10 @@ from collections import Counter
 import pytest
 
 from annotation import services
-from annotation.models import Response, Session, SessionItem, Stimulus
+from annotation.models import Response, Session, SessionItem
 from tests.unit.annotation.conftest import streams_and_tags
 
-from .factories import grid
+from .factories import grid, watched
 
 SYSTEMS = ["real", "sysA", "sysB"]
 UTTERANCES = [f"u{i}" for i in range(6)]
@@ -25,9 +25,8 @@ def answer_all(session, value=3):
     for item in session.items.select_related("stimulus"):
         services.response_record(
             session=session,
-            stimulus=item.stimulus,
+            item=watched(session, item),
             answers={"realness": value, "lipsync": value},
-            played_to_end=True,
         )
 
 
@@ -100,25 +99,25 @@ def test_gold_trap_and_practice_items_join_the_session(acr_study):
 def test_submitting_the_same_response_twice_stores_it_once(acr_study):
     grid(acr_study, SYSTEMS, UTTERANCES)
     session = enter(acr_study, "p0")
-    stimulus = session.items.first().stimulus
+    item = watched(session, session.items.first())
     answers = {"realness": 4, "lipsync": 2}
-    _, created_first = services.response_record(session=session, stimulus=stimulus, answers=answers)
-    _, created_again = services.response_record(
-        session=session, stimulus=stimulus, answers={"realness": 1, "lipsync": 1}
+    created_first = services.response_record(session=session, item=item, answers=answers)
+    created_again = services.response_record(
+        session=session, item=item, answers={"realness": 1, "lipsync": 1}
     )
     assert (created_first, created_again) == (True, False)
-    stored = Response.objects.filter(session=session, stimulus=stimulus)
+    stored = Response.objects.filter(session=session, stimulus=item.stimulus)
     assert sorted(stored.values_list("value", flat=True)) == [2.0, 4.0]
 
 
-def test_response_for_a_stimulus_outside_the_session_is_refused(acr_study):
+def test_response_for_a_clip_outside_the_session_is_refused(acr_study):
     grid(acr_study, SYSTEMS, UTTERANCES)
     session = enter(acr_study, "p0")
-    own = set(session.items.values_list("stimulus", flat=True))
-    foreign = Stimulus.objects.exclude(pk__in=own).first()
+    other = enter(acr_study, "p1", seed=1)
+    foreign = watched(other, other.items.first())
     with pytest.raises(services.NotInSession):
         services.response_record(
-            session=session, stimulus=foreign, answers={"realness": 3, "lipsync": 3}
+            session=session, item=foreign, answers={"realness": 3, "lipsync": 3}
         )
     assert not Response.objects.exists()
 
@@ -129,7 +128,7 @@ def test_rating_off_the_scale_is_refused(acr_study):
     with pytest.raises(services.InvalidAnswer):
         services.response_record(
             session=session,
-            stimulus=session.items.first().stimulus,
+            item=watched(session, session.items.first()),
             answers={"realness": 9, "lipsync": 3},
         )
 

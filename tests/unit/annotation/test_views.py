@@ -1,12 +1,14 @@
 """Rater pages and staff access: entry rules, trials, clips by token, and who may read what."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from annotation import services
-from annotation.models import Response, Session, Stimulus
+from annotation.models import Response, Session, SessionItem, Stimulus
 
 SYSTEMS = ["secretreal", "secretsysA"]
 
@@ -57,8 +59,19 @@ def next_trial(client, session):
     return location
 
 
+def watch(client, url):
+    """Report the trial's clip as played to its end, its start moved back past the clip's length
+    (the player would have waited that long)."""
+    client.post(f"{url}play/", {"event": "play"})
+    token = url.rstrip("/").rsplit("/", 1)[1]
+    earlier = timezone.now() - timedelta(seconds=10)
+    SessionItem.objects.filter(token=token).update(last_play_at=earlier)
+    client.post(f"{url}play/", {"event": "ended"})
+
+
 def submit(client, url, value=4):
-    return client.post(url, {"realness": value, "played_to_end": "on", "play_count": 1})
+    watch(client, url)
+    return client.post(url, {"realness": value})
 
 
 def test_prolific_entry_asks_consent_then_opens_a_session(study):
@@ -134,7 +147,9 @@ def test_posting_a_trial_twice_stores_one_response(study):
 def test_trial_without_an_answer_is_refused_and_stores_nothing(study):
     client = Client()
     session = started(client)
-    assert client.post(next_trial(client, session), {"played_to_end": "on"}).status_code == 400
+    url = next_trial(client, session)
+    watch(client, url)
+    assert client.post(url, {}).status_code == 400
     assert not Response.objects.exists()
 
 
