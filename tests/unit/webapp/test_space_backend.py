@@ -1,0 +1,98 @@
+"""The Space's in-process backend: real pipelines in a thread, jobs per session, no Django."""
+
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import gradio as gr
+import pytest
+import torch
+
+import modelzoo
+from modelzoo.avrelscore import model as avrelscore_model
+from modelzoo.zoo import registry
+from modelzoo.zoo.loading import save
+from modelzoo.zoo.registry import REGISTRY, ZooEntry
+from tests.conftest import ROOT, make_clip
+from tests.unit.modelzoo.avrelscore.conftest import tiny_config
+from webapp.space.backend import InProcessBackend
+
+CORRUPT = {"audio": {"noise": "white", "snr_db": 5}, "seed": 0}
+
+
+def browser(session: str):
+    return SimpleNamespace(session_hash=session)
+
+
+@pytest.fixture
+def backend(tmp_path):
+    return InProcessBackend(tmp_path / "work", budget_bytes=10**9)
+
+
+@pytest.fixture
+def asr_tiny(tmp_path, monkeypatch):
+    """A bundled tiny AV-RelScore entry, as the demo weights will be."""
+    monkeypatch.setitem(avrelscore_model.CONFIGS, "tiny", tiny_config())
+    monkeypatch.setattr(registry, "WEIGHTS_DIR", tmp_path / "weights")
+    e = ZooEntry("avrelscore-tiny", "avrelscore", "tiny", "x/y", None, kind="demo", bundled="t")
+    monkeypatch.setitem(REGISTRY, e.id, e)
+    torch.manual_seed(0)
+    model = avrelscore_model.AVRelScore(tiny_config())
+    save(model, tmp_path / "weights" / "t", architecture="avrelscore", model_id=e.id)
+    return e
+
+
+def test_importing_the_space_imports_neither_django_nor_celery():
+    code = (
+        "import sys, webapp.space.backend, webapp.demo.blocks; "
+        "print(sorted(m for m in ('django', 'celery') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_corrupt_job_reports_progress_then_its_output_in_the_job_folder(backend, tmp_path):
+    clip = make_clip(tmp_path / "talk.mp4", seconds=1.0)
+    updates = list(backend.submit("corrupt", "", CORRUPT, {"video": str(clip)}, browser("a")))
+    assert updates[0].status == "running" and updates[-1].status == "succeeded"
+    progress = [u.progress for u in updates[:-1]]
+    assert progress == sorted(progress)
+    (output,) = updates[-1].outputs
+    assert output.name == "corrupted.mp4" and output.parent.parent.parent == backend.work_dir
+
+
+def test_bad_upload_is_refused_with_the_file_named(backend, tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\0" * 1000)
+    with pytest.raises(gr.Error, match="broken.mp4"):
+        next(backend.submit("corrupt", "", CORRUPT, {"video": str(broken)}, browser("a")))
+
+
+def test_model_without_weights_here_is_refused(backend, tmp_path):
+    clip = make_clip(tmp_path / "talk.mp4", seconds=1.0)
+    with pytest.raises(gr.Error, match="avrelscore-lrs3 is not a transcribe model here"):
+        next(backend.submit("transcribe", "avrelscore-lrs3", {}, {"video": str(clip)}, None))
+
+
+def test_jobs_tab_lists_only_the_requesting_sessions_jobs(backend, tmp_path):
+    clip = make_clip(tmp_path / "talk.mp4", seconds=1.0)
+    (done,) = [u for u in backend.submit("corrupt", "", CORRUPT, {"video": str(clip)}, browser("a"))
+               if u.finished]  # fmt: skip
+    assert [row[0] for row in backend.list_jobs(browser("a"))] == [done.job_id]
+    assert backend.list_jobs(browser("b")) == []
+    assert backend.list_jobs(browser("a"))[0][3:5] == ["succeeded", "100%"]
+
+
+def test_transcribe_jobs_load_their_model_once(backend, asr_tiny, tmp_path, monkeypatch):
+    loads = []
+    real_load = modelzoo.load
+    monkeypatch.setattr(modelzoo, "load", lambda *a, **k: loads.append(a) or real_load(*a, **k))
+    clip = make_clip(tmp_path / "talk.mp4", seconds=1.0)
+    assert backend.models("transcribe")[-1][1] == asr_tiny.id
+    for _ in range(2):
+        last = list(backend.submit("transcribe", asr_tiny.id, {}, {"video": str(clip)}, None))[-1]
+        assert last.status == "succeeded", last.error
+    assert sorted(p.name for p in last.outputs) == ["transcript.json", "transcript.txt"]
+    assert loads == [(asr_tiny.id,)]
