@@ -16,7 +16,6 @@ Only regular stimuli of used sessions (completed, QC verdict accept or pending) 
 from collections import defaultdict
 from itertools import combinations
 
-import jiwer
 import krippendorff
 import numpy as np
 from django.db.models import Count
@@ -24,20 +23,7 @@ from scipy import stats
 
 from . import qc
 from .models import Question, Response, Session, Stimulus
-
-NORMALISATION_VERSION = "synclab-wer-1"
-# synclab-wer-1: lower case, English contractions expanded, Unicode punctuation removed, spaces
-# collapsed. Changing any step needs a new version name: published figures cite the version.
-WER_TRANSFORM = jiwer.Compose(
-    [
-        jiwer.ToLowerCase(),
-        jiwer.ExpandCommonEnglishContractions(),
-        jiwer.RemovePunctuation(),
-        jiwer.RemoveMultipleSpaces(),
-        jiwer.Strip(),
-        jiwer.ReduceToListOfListOfWords(),
-    ]
-)
+from .transcripts import NORMALISATION_VERSION, word_counts
 
 
 def t_ci(values) -> dict:
@@ -96,18 +82,6 @@ def alpha_ordinal(matrix, domain) -> float | None:
     except (ValueError, ZeroDivisionError):
         return None
     return None if np.isnan(value) else float(value)
-
-
-def word_counts(reference: str, hypothesis: str) -> dict:
-    """Hits, substitutions, deletions, insertions and reference length N under synclab-wer-1."""
-    out = jiwer.process_words(
-        reference or "",
-        hypothesis or "",
-        reference_transform=WER_TRANSFORM,
-        hypothesis_transform=WER_TRANSFORM,
-    )
-    h, s, d, i = out.hits, out.substitutions, out.deletions, out.insertions
-    return {"H": h, "S": s, "D": d, "I": i, "N": h + s + d}
 
 
 def accuracy(counts) -> float | None:

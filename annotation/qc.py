@@ -1,14 +1,16 @@
 """Quality control of rater sessions: configurable checks whose failures are recorded with reasons.
 
 Rules and default thresholds after annotation-research.md §2.3, §2.5 and §9.3 (microsoft/P.808 and
-P.910 result parsers): clips not played to the end and failed trapping items reject a session (not
-paid, data left out); gold answers off by more than a tolerance, straight-lining (low variance),
+P.910 result parsers): clips not played to the end and failed trapping items (a given rating or,
+for lip reading, the words an on-screen instruction asks for) reject a session (not paid, data
+left out); gold answers off by more than a tolerance (scale points, or the word error
+rate of a lip-reading transcript under `annotation.transcripts`), straight-lining (low variance),
 sessions faster than the media itself and a low correlation with the leave-one-out mean exclude it
 (paid, data left out). Excluded data are kept; `annotation.analysis` leaves them out.
 
 A study overrides a check in `Study.qc_config`, e.g.
-{"gold": {"tolerance": 0}, "min_variance": null} (null switches a check off). The ITU-R BT.500
-observer screening runs only when named there, e.g. {"bt500": {}}.
+{"gold": {"tolerance": 0, "max_wer": 0.3}, "min_variance": null} (null switches a check off).
+The ITU-R BT.500 observer screening runs only when named there, e.g. {"bt500": {}}.
 """
 
 from collections import defaultdict
@@ -17,11 +19,13 @@ import numpy as np
 from scipy import stats
 
 from .models import Question, Response, Session, Stimulus
+from .transcripts import word_error_rate
 
 DEFAULTS = {
     "played_to_end": {"min_share": 1.0, "action": "reject"},
     "trap": {"action": "reject"},
-    "gold": {"tolerance": 1, "action": "exclude"},
+    # tolerance: scale points; max_wer: word error rate of a lip-reading transcript.
+    "gold": {"tolerance": 1, "max_wer": 0.5, "action": "exclude"},
     "min_variance": {"threshold": 0.1, "action": "exclude"},
     "too_fast": {"min_share_of_media": 1.0, "action": "exclude"},
     "loo_correlation": {"threshold": 0.7, "min_common": 5, "action": "exclude"},
@@ -53,6 +57,8 @@ def _rows(responses) -> list[dict]:
             "question": r.question.key,
             "scale": r.question.kind == Question.Kind.SCALE,
             "value": r.value,
+            "transcript": r.transcript,
+            "reference": r.stimulus.reference_text,
             "played_to_end": r.played_to_end,
         }
         for r in responses
@@ -68,24 +74,40 @@ def _played_to_end(rows, cfg, session):
     return None
 
 
-def _answer_misses(rows, role, tolerance):
+def _expected_transcript(row) -> str:
+    """A gold or trap clip's expected words: its gold answer, else its reference transcript."""
+    return str(row["gold"].get(row["question"]) or row["reference"] or "")
+
+
+def _answer_misses(rows, role, tolerance, max_wer):
+    """Answers to `role` items off by more than `tolerance` points or `max_wer` word errors."""
     misses = []
     for r in rows:
-        expected = r["gold"].get(r["question"]) if r["role"] == role else None
-        if expected is not None and r["scale"] and abs(r["value"] - float(expected)) > tolerance:
-            misses.append(f"{r['question']} {r['value']:g} for {float(expected):g}")
+        if r["role"] != role:
+            continue
+        if r["scale"]:
+            expected = r["gold"].get(r["question"])
+            if expected is not None and abs(r["value"] - float(expected)) > tolerance:
+                misses.append(f"{r['question']} {r['value']:g} for {float(expected):g}")
+            continue
+        expected = _expected_transcript(r)
+        wer = word_error_rate(expected, r["transcript"]) if expected else None
+        if wer is not None and wer > max_wer:
+            misses.append(f"{r['question']} {r['transcript']!r} for {expected!r} (WER {wer:.2f})")
     return misses
 
 
 def _trap(rows, cfg, session):
-    misses = _answer_misses(rows, Stimulus.Role.TRAP, 0)
+    # A trap asks for exact words (on screen, or as a rating): any word error fails it.
+    misses = _answer_misses(rows, Stimulus.Role.TRAP, 0, 0)
     return f"trapping item answered {', '.join(misses)}" if misses else None
 
 
 def _gold(rows, cfg, session):
-    misses = _answer_misses(rows, Stimulus.Role.GOLD, cfg["tolerance"])
+    misses = _answer_misses(rows, Stimulus.Role.GOLD, cfg["tolerance"], cfg["max_wer"])
     if misses:
-        return f"gold answer off by more than {cfg['tolerance']:g}: {', '.join(misses)}"
+        limits = f"{cfg['tolerance']:g} points or WER {cfg['max_wer']:g}"
+        return f"gold answer off by more than {limits}: {', '.join(misses)}"
     return None
 
 

@@ -140,8 +140,8 @@ def stimulus_add(
     """Add one stimulus; its media is a cleaned copy of `path` (None: ratings without media)."""
     if role not in Stimulus.Role.values:
         raise AnnotationError(f"unknown stimulus role {role!r}; use one of {Stimulus.Role.values}")
-    if study.kind == Study.Kind.TRANSCRIBE and role == Stimulus.Role.REGULAR and not reference_text:
-        raise AnnotationError(f"{system}/{utterance_id}: lip-reading stimuli need a reference text")
+    if study.kind == Study.Kind.TRANSCRIBE:
+        _check_expected_words(role, reference_text, gold_answers or {}, f"{system}/{utterance_id}")
     stimulus = Stimulus(
         study=study,
         system=system,
@@ -162,6 +162,21 @@ def stimulus_add(
             f"{system}/{utterance_id}: this study already has that system and utterance"
         ) from exc
     return stimulus
+
+
+def _check_expected_words(role: str, reference_text: str, gold_answers: dict, name: str) -> None:
+    """Lip-reading stimuli the metrics or QC score need the words they are scored against."""
+    if role == Stimulus.Role.REGULAR and not reference_text.strip():
+        raise AnnotationError(f"{name}: lip-reading stimuli need a reference text")
+    if role == Stimulus.Role.GOLD and not (reference_text.strip() or any(gold_answers.values())):
+        raise AnnotationError(f"{name}: a lip-reading gold item needs its known transcript")
+    if role == Stimulus.Role.TRAP and not any(
+        isinstance(words, str) and words.strip() for words in gold_answers.values()
+    ):
+        raise AnnotationError(
+            f"{name}: a lip-reading trap needs the words its on-screen instruction asks for, "
+            'e.g. gold_answers {"transcript": "banana"}'
+        )
 
 
 def stimulus_set_media(*, stimulus: Stimulus, path: Path | str) -> Stimulus:

@@ -3,6 +3,7 @@
 import random
 from datetime import timedelta
 
+import jiwer
 import pytest
 
 from annotation import qc, services
@@ -184,3 +185,90 @@ def test_bt500_screening_runs_only_when_the_study_asks_for_it(acr_study):
     services.qc_rerun(study=acr_study)
     excluded = acr_study.sessions.filter(qc_verdict="exclude")
     assert list(excluded.values_list("rater__external_id", flat=True)) == ["swing"]
+
+
+GOLD_WORDS = "bin blue at f two now"
+SPOKEN = "place green in c five soon"
+
+
+@pytest.fixture
+def lip_study(db):
+    study = services.study_create(
+        slug="lips",
+        title="Lips",
+        kind="transcribe",
+        stimuli_per_session=4,
+        votes_per_stimulus=3,
+        gold_per_session=1,
+        traps_per_session=1,
+    )
+    grid(study, ["real", "gen"], ["u0", "u1", "u2", "u3"], reference_text=SPOKEN)
+    services.stimulus_add(
+        study=study,
+        path=None,
+        system="gold",
+        utterance_id="g",
+        role="gold",
+        reference_text=GOLD_WORDS,
+    )
+    # The clip's on-screen text says: type the word "banana".
+    services.stimulus_add(
+        study=study,
+        path=None,
+        system="trap",
+        utterance_id="t",
+        role="trap",
+        gold_answers={"transcript": "banana"},
+    )
+    return study
+
+
+def lip_session(study, gold, trap):
+    """Transcribe every clip: the gold and trap clips as given, the others word for word."""
+    session = services.rater_enter(
+        study=study, platform="link", external_id="p0", rng=random.Random(0)
+    )
+    session.mark_started()
+    for item in session.items.select_related("stimulus"):
+        words = {"gold": gold, "trap": trap}.get(item.stimulus.role, SPOKEN)
+        services.response_record(
+            session=session, item=watched(session, item), answers={"transcript": words}
+        )
+    return services.session_complete(session=session)
+
+
+def test_lipreading_gold_and_trap_answered_within_tolerance_pass(lip_study):
+    # One word of six missing (WER 1/6), and the trap's word with other case and punctuation.
+    assert jiwer.wer(GOLD_WORDS, "bin blue at two now") == pytest.approx(1 / 6)
+    session = lip_session(lip_study, gold="Bin blue at two, now", trap="Banana!")
+    assert (session.qc_verdict, session.qc_reasons) == (Session.Verdict.ACCEPT, [])
+
+
+def test_lipreading_gold_beyond_the_wer_tolerance_excludes_with_its_wer(lip_study):
+    wer = jiwer.wer(GOLD_WORDS, "bin")
+    assert wer > 0.5
+    session = lip_session(lip_study, gold="bin", trap="banana")
+    assert session.qc_verdict == Session.Verdict.EXCLUDE
+    [reason] = session.qc_reasons
+    assert reason["check"] == "gold" and f"(WER {wer:.2f})" in reason["detail"]
+
+
+def test_lipreading_gold_tolerance_comes_from_the_study(lip_study):
+    lip_study.qc_config = {"gold": {"max_wer": 0.1}}
+    lip_study.save()
+    session = lip_session(lip_study, gold="bin blue at two now", trap="banana")
+    assert checks(session) == {"gold"}
+
+
+def test_lipreading_trap_with_another_word_rejects(lip_study):
+    session = lip_session(lip_study, gold=GOLD_WORDS, trap="apple")
+    assert session.qc_verdict == Session.Verdict.REJECT
+    [reason] = session.qc_reasons
+    assert reason["check"] == "trap" and "'apple' for 'banana'" in reason["detail"]
+
+
+def test_lipreading_trap_needs_the_words_it_asks_for(lip_study):
+    with pytest.raises(services.AnnotationError, match="on-screen instruction"):
+        services.stimulus_add(
+            study=lip_study, path=None, system="trap", utterance_id="t2", role="trap"
+        )
