@@ -1,8 +1,16 @@
-"""Admin for crowd studies: design studies and stimuli; responses are read-only (append-only)."""
+"""Admin for crowd studies: design studies and stimuli (uploads, or clips of finished generation
+jobs); responses are read-only (append-only)."""
 
-from django.contrib import admin
+from pathlib import Path
 
-from . import services
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+
+from . import selectors, services
+from .forms import JobStimulusFormSet
 from .models import Question, Rater, Response, Session, SessionItem, Stimulus, Study
 
 
@@ -11,12 +19,60 @@ class QuestionInline(admin.TabularInline):
     extra = 0
 
 
+def _suggested_utterance(job) -> str:
+    """The job's utterance id if its params name one, else the stem of its audio's file name."""
+    audio = (job.inputs or {}).get("audio", {}).get("name", "")
+    return str((job.params or {}).get("utterance_id") or Path(audio).stem)
+
+
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
     list_display = ["title", "slug", "kind", "platform", "is_open", "created_at"]
     list_filter = ["kind", "platform", "is_open"]
     prepopulated_fields = {"slug": ["title"]}
     inlines = [QuestionInline]
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.stimuli_from_jobs_view)
+        own = [path("<int:study_id>/from-jobs/", view, name="annotation_study_from_jobs")]
+        return own + super().get_urls()
+
+    def stimuli_from_jobs_view(self, request, study_id):
+        """Tick finished generation jobs and add their clips as stimuli, all or none."""
+        study = get_object_or_404(Study, pk=study_id)
+        if not self.has_change_permission(request, study):
+            raise PermissionDenied
+        jobs = list(selectors.generation_jobs_to_offer(study))
+        initial = [
+            {
+                "job": job.pk,
+                "system": job.model_id or "generated",
+                "utterance_id": _suggested_utterance(job),
+            }
+            for job in jobs
+        ]
+        formset = JobStimulusFormSet(request.POST or None, initial=initial)
+        if request.method == "POST" and formset.is_valid():
+            items = [form.cleaned_data for form in formset if form.cleaned_data.get("add")]
+            try:
+                if not items:
+                    raise services.AnnotationError("tick at least one job")
+                stored = services.stimuli_add_from_jobs(study=study, items=items)
+            except services.AnnotationError as exc:
+                self.message_user(request, f"Nothing was added: {exc}.", messages.ERROR)
+            else:
+                self.message_user(request, f"Added {len(stored)} stimuli.", messages.SUCCESS)
+                return redirect("admin:annotation_study_change", study.pk)
+        by_id = {str(job.pk): job for job in jobs}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Add stimuli from generation jobs to {study}",
+            "study": study,
+            "formset": formset,
+            "rows": [(by_id.get(str(form["job"].value())), form) for form in formset],
+        }
+        return TemplateResponse(request, "admin/annotation/study/from_jobs.html", context)
 
 
 @admin.register(Stimulus)

@@ -9,8 +9,7 @@ import tempfile
 from functools import wraps
 from pathlib import Path
 
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -145,43 +144,18 @@ def stimuli_from_jobs(request, slug):
     Body: {"items": [{"job": "<uuid>", "utterance_id": "u1", "reference_text": "...",
     "system": "optional, defaults to the job's model"}]}.
     """
-    from webapp.jobs.models import Job
-
     study = get_object_or_404(Study, slug=slug)
     try:
         items = json.loads(request.body or b"{}").get("items", [])
     except (json.JSONDecodeError, AttributeError):
         return error('body must be JSON: {"items": [...]}')
-    created, stored = [], []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        return error('"items" must be a list of objects')
     try:
-        with transaction.atomic():
-            for index, item in enumerate(items):
-                job = Job.objects.filter(pk=item.get("job")).first() if item.get("job") else None
-                if job is None:
-                    raise services.AnnotationError(f"item {index}: no job {item.get('job')!r}")
-                try:
-                    stimulus = services.stimulus_add_from_job(
-                        study=study,
-                        job=job,
-                        utterance_id=str(item.get("utterance_id", "")),
-                        reference_text=item.get("reference_text", ""),
-                        system=item.get("system", ""),
-                    )
-                except services.AnnotationError as exc:
-                    raise services.AnnotationError(f"item {index}: {exc}") from exc
-                stored.append(stimulus)
-                created.append(
-                    {
-                        "id": stimulus.pk,
-                        "system": stimulus.system,
-                        "utterance_id": stimulus.utterance_id,
-                    }
-                )
-    except (services.AnnotationError, ValidationError) as exc:
-        # The rows rolled back; their clips, already written, go too.
-        for stimulus in stored:
-            stimulus.media.delete(save=False)
+        stored = services.stimuli_add_from_jobs(study=study, items=items)
+    except services.AnnotationError as exc:
         return error(str(exc))
+    created = [{"id": s.pk, "system": s.system, "utterance_id": s.utterance_id} for s in stored]
     return JsonResponse({"created": created}, status=201)
 
 

@@ -86,3 +86,18 @@ class TrialForm(forms.Form):
         for field, errors in self.errors.items():
             return f"{field}: {errors[0]}" if field != "__all__" else errors[0]
         return ""
+
+
+class JobStimulusForm(forms.Form):
+    """One finished generation job offered as a stimulus in the admin; added when ticked."""
+
+    job = forms.UUIDField(widget=forms.HiddenInput)
+    add = forms.BooleanField(required=False)
+    system = forms.CharField(max_length=100)
+    utterance_id = forms.CharField(max_length=200, required=False)
+    reference_text = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 1, "cols": 40})
+    )
+
+
+JobStimulusFormSet = forms.formset_factory(JobStimulusForm, extra=0)

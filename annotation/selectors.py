@@ -1,4 +1,5 @@
-"""Read-only counts of a study's progress for the dashboard and the API (no statistics here)."""
+"""Read-only queries for the dashboard, the API and the admin: a study's progress (no statistics
+here) and the generation jobs it could take stimuli from."""
 
 from collections import Counter
 from datetime import timedelta
@@ -63,6 +64,16 @@ def qc_reason_counts(study) -> list[tuple[str, int]]:
     ):
         counter.update({r["check"] for r in reasons})
     return counter.most_common()
+
+
+def generation_jobs_to_offer(study, limit: int = 200):
+    """Succeeded generation jobs whose clips the study does not hold yet, oldest first (a job
+    finishing meanwhile joins the end of the list, so the rows on a page keep their places)."""
+    from webapp.jobs.models import Job
+
+    used = study.stimuli.filter(source_job__isnull=False).values("source_job")
+    jobs = Job.objects.filter(kind=Job.Kind.GENERATE, status=Job.Status.SUCCEEDED)
+    return jobs.exclude(pk__in=used).order_by("created_at")[:limit]
 
 
 def study_progress(study) -> dict:

@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from datetime import timedelta
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
@@ -198,6 +199,8 @@ def stimulus_add_from_job(
     *, study: Study, job, utterance_id: str, reference_text: str = "", system: str = "", name=""
 ) -> Stimulus:
     """Add the video output of a finished generation job; the system defaults to its model id."""
+    if job.kind != job.Kind.GENERATE:
+        raise AnnotationError(f"job {job.pk} is a {job.kind} job, not a generation")
     if job.status != job.Status.SUCCEEDED:
         raise AnnotationError(f"job {job.pk} has not succeeded (status {job.status})")
     videos = [o for o in job.outputs if o["content_type"].startswith("video/")]
@@ -212,6 +215,50 @@ def stimulus_add_from_job(
         reference_text=reference_text,
         source_job=job.pk,
     )
+
+
+def stimuli_add_from_jobs(*, study: Study, items: list[dict]) -> list[Stimulus]:
+    """Add many stimuli from finished generation jobs, all or none.
+
+    Each item: {"job": a Job or its id, "utterance_id": ..., "reference_text": "" (optional),
+    "system": "" (optional, defaults to the job's model)}. The first bad item raises an
+    AnnotationError naming its position; the rows roll back and the clips already copied go too.
+    """
+    from webapp.jobs.models import Job
+
+    stored = []
+    try:
+        with transaction.atomic():
+            for index, item in enumerate(items):
+                job = item.get("job")
+                if not isinstance(job, Job):
+                    job = _job_or_none(Job, job)
+                if job is None:
+                    raise AnnotationError(f"item {index}: no job {item.get('job')!r}")
+                try:
+                    stored.append(
+                        stimulus_add_from_job(
+                            study=study,
+                            job=job,
+                            utterance_id=str(item.get("utterance_id", "")).strip(),
+                            reference_text=item.get("reference_text", ""),
+                            system=str(item.get("system", "")).strip(),
+                        )
+                    )
+                except AnnotationError as exc:
+                    raise AnnotationError(f"item {index}: {exc}") from exc
+    except AnnotationError:
+        for stimulus in stored:
+            stimulus.media.delete(save=False)
+        raise
+    return stored
+
+
+def _job_or_none(job_model, job_id):
+    try:
+        return job_model.objects.filter(pk=job_id).first() if job_id else None
+    except ValidationError:  # not a UUID
+        return None
 
 
 def study_blocks(study: Study) -> list[list[int]]:

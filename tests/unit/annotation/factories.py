@@ -1,5 +1,5 @@
-"""Helpers that build annotation test data: stimulus grids, ratings loaded as long CSV, and
-clips watched through the player's record."""
+"""Helpers that build annotation test data: stimulus grids, ratings loaded as long CSV, clips
+watched through the player's record, and finished generation jobs."""
 
 import csv
 import io
@@ -37,3 +37,20 @@ def watched(session, item):
     services.play_record(session=session, item=item, event="play", now=started)
     ended = started + timedelta(seconds=item.stimulus.duration_s or 0)
     return services.play_record(session=session, item=item, event="ended", now=ended)
+
+
+def finished_job(clip, model_id, kind="generate", status="succeeded", audio_name="u0.wav"):
+    """A Job row of the jobs app that finished with `clip` as its video output."""
+    from webapp.jobs.models import Job
+
+    job = Job.objects.create(
+        kind=kind,
+        model_id=model_id,
+        status=status,
+        inputs={"audio": {"path": "input/audio.wav", "name": audio_name}},
+    )
+    (job.directory / "output").mkdir(parents=True)
+    (job.directory / "output" / "out.mp4").write_bytes(clip.read_bytes())
+    job.outputs = [{"name": "out.mp4", "path": "output/out.mp4", "content_type": "video/mp4"}]
+    job.save()
+    return job

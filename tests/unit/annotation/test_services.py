@@ -9,7 +9,7 @@ from annotation import services
 from annotation.models import Response, Session, SessionItem
 from tests.unit.annotation.conftest import streams_and_tags
 
-from .factories import grid, watched
+from .factories import finished_job, grid, watched
 
 SYSTEMS = ["real", "sysA", "sysB"]
 UTTERANCES = [f"u{i}" for i in range(6)]
@@ -186,3 +186,10 @@ def test_session_items_have_distinct_opaque_tokens(acr_study):
     tokens = list(SessionItem.objects.filter(session=session).values_list("token", flat=True))
     assert len(set(tokens)) == len(tokens)
     assert all(len(t) >= 20 and "sys" not in t for t in tokens)
+
+
+def test_only_generation_jobs_become_stimuli(db, tiny_clip):
+    job = finished_job(tiny_clip, "avrelscore-demo", kind="transcribe")
+    study = services.study_create(slug="acr4", title="ACR")
+    with pytest.raises(services.AnnotationError, match="not a generation"):
+        services.stimuli_add_from_jobs(study=study, items=[{"job": job.pk, "utterance_id": "u0"}])

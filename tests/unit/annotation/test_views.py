@@ -10,6 +10,8 @@ from django.utils import timezone
 from annotation import services
 from annotation.models import Response, Session, SessionItem, Stimulus
 
+from .factories import finished_job
+
 SYSTEMS = ["secretreal", "secretsysA"]
 
 
@@ -271,17 +273,6 @@ def test_plain_link_rater_gets_a_code_and_cannot_enter_twice_from_that_browser(s
     assert session.completion_code.startswith("S") and session.completion_code in page
     assert len(session.rater.external_id) >= 12
     assert client.get("/study/pilot/").status_code == 409
-
-
-def finished_job(tiny_clip, model_id):
-    from webapp.jobs.models import Job
-
-    job = Job.objects.create(kind="generate", model_id=model_id, status="succeeded")
-    (job.directory / "output").mkdir(parents=True)
-    (job.directory / "output" / "out.mp4").write_bytes(tiny_clip.read_bytes())
-    job.outputs = [{"name": "out.mp4", "path": "output/out.mp4", "content_type": "video/mp4"}]
-    job.save()
-    return job
 
 
 def test_staff_add_stimuli_from_finished_jobs_all_or_none(
