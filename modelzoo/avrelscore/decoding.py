@@ -22,6 +22,7 @@ from modelzoo.avrelscore.model import AVRelScore, Encoded, length_mask
 CharLM = Callable[[torch.Tensor], torch.Tensor]
 
 END_WINDOW, END_MARGIN = 3, -10.0  # ESPnet's end_detect: M=3 steps, D_end=log(e^-10)
+LOG_ZERO = -1e4  # log-probability floor of the CTC scorer
 
 
 @dataclass
@@ -48,49 +49,79 @@ class CTCPrefixScorer:
 
     Frames past an utterance's end are made certain blanks, so the blank-ending path carries the
     end state to the last frame and one tensor serves utterances of different lengths.
+
+    The prefix probability of an extension needs only the parent's forward variables, so all
+    N x V extensions are scored with one reduction over time; the forward recursion itself runs
+    only for the N extensions kept (`select`), and in closed form: each recursion is first-order
+    linear in probability space, r[i] = x[i] * (r[i-1] + u[i-1]), so that
+    r[i] = X[i] * (r[s-1] / X[s-1] + sum_{j=s..i} u[j-1] / X[j-1]) with X the running product
+    of x, which is a cumulative sum and a `logcumsumexp` in log space instead of a loop over
+    frames.
     """
 
     def __init__(self, log_probs: torch.Tensor, lengths: torch.Tensor, beams: int):
         pad = ~length_mask(lengths, log_probs.size(1))[..., None]  # (B, T, 1)
-        x = log_probs.float().masked_fill(pad, -math.inf)
+        # a finite floor instead of -inf keeps the running sums finite; e^-1e4 is still zero
+        x = log_probs.double().clamp(min=LOG_ZERO).masked_fill(pad, LOG_ZERO)
         x[..., vocab.BLANK] = x[..., vocab.BLANK].masked_fill(pad[..., 0], 0.0)
         self.x = x.repeat_interleave(beams, 0).transpose(0, 1).contiguous()  # (T, N, V)
+        self.cumulative = self.x.cumsum(0)  # (T, N, V) log of X, the running product of x
         t, n, _ = self.x.shape
         # the empty prefix: no path ends in a character, the blank path is all blanks
-        self.r = torch.full((t, 2, n), -math.inf, device=x.device)  # [:, 0] char-, [:, 1] blank-
-        self.r[:, 1] = self.x[:, :, vocab.BLANK].cumsum(0)
-        self.prefix = torch.zeros(n, device=x.device)  # log prefix probability of each hypothesis
+        self.r = torch.full((t, 2, n), -math.inf, dtype=x.dtype, device=x.device)  # char, blank
+        self.r[:, 1] = self.cumulative[:, :, vocab.BLANK]
+        self.prefix = torch.zeros(n, dtype=x.dtype, device=x.device)  # log prefix probability
         self.last = torch.full((n,), -1, dtype=torch.long, device=x.device)
         self.length = 0
 
+    def _phi(self, r: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
+        """(T, N, V) log-probability of the paths that may be followed by each token: every
+        path of the prefix, but only blank-ending ones before a repeat of its last character."""
+        v = self.x.size(2)
+        phi = torch.logaddexp(r[:, 0], r[:, 1])[..., None].repeat(1, 1, v)  # (T, N, V)
+        rows = torch.arange(phi.size(1), device=phi.device)
+        repeats = last >= 0
+        phi[:, rows[repeats], last[repeats]] = r[:, 1, repeats]
+        return phi
+
     def score(self) -> torch.Tensor:
-        """(N, V) log prefix-probability ratios of each extension; keeps states for `select`."""
-        x, r_prev = self.x, self.r
-        t, n, v = x.shape
-        phi = torch.logaddexp(r_prev[:, 0], r_prev[:, 1])[..., None].repeat(1, 1, v)  # (T, N, V)
-        rows = torch.arange(n, device=x.device)
-        repeats = self.last >= 0
-        # a repeated character needs a blank in between
-        phi[:, rows[repeats], self.last[repeats]] = r_prev[:, 1, repeats]
-        r = torch.full((t, 2, n, v), -math.inf, device=x.device)
-        if self.length == 0:
-            r[0, 0] = x[0]
+        """(N, V) log prefix-probability ratios of each extension; `select` keeps N of them."""
+        x, t = self.x, self.x.size(0)
         start = max(self.length, 1)
-        for i in range(start, t):
-            r[i, 0] = torch.logaddexp(r[i - 1, 0], phi[i - 1]) + x[i]
-            r[i, 1] = torch.logaddexp(r[i - 1, 0], r[i - 1, 1]) + x[i, :, vocab.BLANK, None]
-        steps = torch.cat([r[start - 1, 0][None], phi[start - 1 : t - 1] + x[start:]], dim=0)
-        prefix = steps.logsumexp(0)  # (N, V)
-        prefix[:, vocab.EOS] = torch.logaddexp(r_prev[-1, 0], r_prev[-1, 1])
+        phi = self._phi(self.r, self.last)
+        # a path of the extended prefix emits the new token first at frame j >= start
+        first = phi[start - 1 : t - 1] + x[start:]  # (T - start, N, V)
+        if self.length == 0:  # ... or at frame 0 for the first token
+            first = torch.cat([x[:1], first], dim=0)
+        prefix = first.logsumexp(0) if first.size(0) else torch.full_like(x[0], -math.inf)
+        prefix[:, vocab.EOS] = torch.logaddexp(self.r[-1, 0], self.r[-1, 1])
         prefix[:, vocab.BLANK] = -math.inf
-        self._next = r, prefix
+        self._prefix = prefix
         ratio = prefix - self.prefix[:, None]
-        return ratio.nan_to_num(nan=-math.inf)  # -inf - -inf for already impossible prefixes
+        return ratio.nan_to_num(nan=-math.inf).float()  # -inf - -inf: already impossible
 
     def select(self, parents: torch.Tensor, tokens: torch.Tensor) -> None:
-        r, prefix = self._next
-        self.r = r[:, :, parents, tokens]  # (T, 2, N)
-        self.prefix = prefix[parents, tokens]
+        """Advance to the extensions `tokens` (N,) of hypotheses `parents` (N,)."""
+        t, n = self.x.size(0), parents.size(0)
+        start = max(self.length, 1)
+        rows = torch.arange(n, device=parents.device)
+        r_prev = self.r[:, :, parents]  # (T, 2, N)
+        phi = self._phi(r_prev, self.last[parents])[:, rows, tokens]  # (T, N)
+        log_x = self.cumulative[:, rows, tokens]  # (T, N) log X: running sums of x[:, token]
+        log_b = self.cumulative[:, rows, vocab.BLANK]  # (T, N) the same for blanks
+        r = torch.full((t, 2, n), -math.inf, dtype=self.x.dtype, device=self.x.device)
+        if self.length == 0:  # the first token may be emitted at frame 0
+            r[0, 0] = self.x[0, rows, tokens]
+        if start < t:
+            # char-ending: r0[i] = x[i] * (r0[i-1] + phi[i-1]), from r0[start-1]
+            steps = phi[start - 1 : t - 1] - log_x[start - 1 : t - 1]
+            init = (r[start - 1, 0] - log_x[start - 1])[None]
+            r[start:, 0] = log_x[start:] + torch.logaddexp(init, steps.logcumsumexp(0))
+            # blank-ending: r1[i] = b[i] * (r0[i-1] + r1[i-1]), from r1[start-1] = -inf (log 0)
+            steps = r[start - 1 : t - 1, 0] - log_b[start - 1 : t - 1]
+            r[start:, 1] = log_b[start:] + steps.logcumsumexp(0)
+        self.r = r
+        self.prefix = self._prefix[parents, tokens]
         self.last = tokens
         self.length += 1
 
