@@ -437,6 +437,9 @@ def play_record(*, session: Session, item: SessionItem, event: str, now=None) ->
                 f"you have played this clip {limit} time{'s' if limit > 1 else ''}, "
                 "the most this study allows"
             )
+        # The caller's copy, without a re-read: a twin play racing this one may make the count
+        # one low, but the limit above is the database's.
+        item.plays, item.last_play_at = item.plays + 1, now
     elif event == "ended":
         if item.last_play_at is None:
             raise InvalidAnswer("this clip has not been played")
@@ -448,9 +451,9 @@ def play_record(*, session: Session, item: SessionItem, event: str, now=None) ->
                 "play it to the end"
             )
         rows.update(played_to_end=True)
+        item.played_to_end = True
     else:
         raise InvalidAnswer(f"unknown player event {event!r}; use play or ended")
-    item.refresh_from_db(fields=["plays", "last_play_at", "played_to_end"])
     return item
 
 
@@ -505,7 +508,7 @@ def response_record(
 
 def session_pending_items(session: Session):
     """The session's items still lacking an answer, in playlist order (practice excluded)."""
-    n_questions = session.study.questions.count()
+    n_questions = len(session.study.questions.all())  # prefetched by the rater pages
     answered = (
         Response.objects.filter(session=session)
         .values("stimulus")

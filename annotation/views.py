@@ -10,6 +10,7 @@ import secrets
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.db.models import Count, Q
 from django.http import (
     FileResponse,
     Http404,
@@ -37,12 +38,19 @@ def _grant(request, session: Session) -> None:
         request.session[SESSIONS_KEY] = [*owned, str(session.pk)]
 
 
-def _owned_session(request, session_id) -> Session:
-    """The browser's own session; one past its timeout is expired here, on first sight."""
+def _owned_session(request, session_id, *, questions: bool = True) -> Session:
+    """The browser's own session; one past its timeout is expired here, on first sight.
+
+    With `questions`, the study's questions come along in one query, and every later
+    `session.study.questions.all()` or `.count()` of this request reuses them.
+    """
     # 404, not 403: a stranger learns nothing, not even that the session exists.
     if str(session_id) not in request.session.get(SESSIONS_KEY, []):
         raise Http404("no such session")
-    session = get_object_or_404(Session.objects.select_related("study", "rater"), pk=session_id)
+    sessions = Session.objects.select_related("study", "rater")
+    if questions:
+        sessions = sessions.prefetch_related("study__questions")
+    session = get_object_or_404(sessions, pk=session_id)
     if session.is_overdue():
         session = services.session_expire(session=session)
     return session
@@ -219,7 +227,9 @@ def trial(request, session_id, token):
         else:
             error = form.first_error()
         status = 400
-    trials = session.items.exclude(stimulus__role=Stimulus.Role.PRACTICE)
+    trials = session.items.exclude(stimulus__role=Stimulus.Role.PRACTICE).aggregate(
+        total=Count("pk"), before=Count("pk", filter=Q(position__lt=item.position))
+    )
     context = {
         "study": session.study,
         "session": session,
@@ -227,8 +237,8 @@ def trial(request, session_id, token):
         "questions": questions,
         "has_text": any(q.kind == Question.Kind.TEXT for q in questions),
         "muted": session.study.kind == Study.Kind.TRANSCRIBE,
-        "number": trials.filter(position__lt=item.position).count() + 1,
-        "total": trials.count(),
+        "number": trials["before"] + 1,
+        "total": trials["total"],
         "error": error,
     }
     return render(request, "annotation/trial.html", context, status=status)
@@ -238,7 +248,7 @@ def trial(request, session_id, token):
 @require_POST
 def play(request, session_id, token):
     """The player reports `event` = play (refused past the study's limit) or ended."""
-    session = _owned_session(request, session_id)
+    session = _owned_session(request, session_id, questions=False)
     item = get_object_or_404(
         SessionItem.objects.select_related("stimulus"), session=session, token=token
     )
