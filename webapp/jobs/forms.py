@@ -6,13 +6,9 @@ from pathlib import Path
 from django import forms
 from django.conf import settings
 
-from modelzoo.corruption.params import parse_corruption_params
 from modelzoo.errors import UserError
-from modelzoo.job_params import parse_generate_params, parse_transcribe_params
-from modelzoo.media.faces import detect_faces
-from modelzoo.media.io import read_image
-from modelzoo.media.probe import MediaLimits, validate
-from modelzoo.zoo.registry import models_for_kind, pinned_revision, weights_available
+from modelzoo.job_requests import check_request, validate_upload
+from modelzoo.media.probe import MediaLimits
 
 from . import services
 from .models import Job
@@ -61,18 +57,15 @@ class JobForm(forms.Form):
         return value
 
     def clean_video(self):
-        return self._clean_media("video", need_video=True)
+        return self._clean_media("video")
 
     def clean_audio(self):
-        return self._clean_media("audio", need_audio=True)
+        return self._clean_media("audio")
 
     def clean_image(self):
-        upload = self._clean_media("image", allow_image=True)
-        if upload is not None and not upload.media_info.is_image:
-            raise forms.ValidationError(f"{upload.name}: not a still image (PNG or JPEG expected)")
-        return upload
+        return self._clean_media("image")
 
-    def _clean_media(self, role: str, **needs):
+    def _clean_media(self, role: str):
         upload = self.cleaned_data.get(role)
         if upload is None:
             return None
@@ -80,8 +73,8 @@ class JobForm(forms.Form):
         if "/" in name or "\\" in name or name in {".", ".."} or getattr(upload, "had_path", False):
             raise forms.ValidationError("the file name must not contain folder parts")
         try:
-            upload.media_info = validate(
-                upload_path(upload), label=name, limits=media_limits(), **needs
+            upload.checked = validate_upload(
+                role, upload_path(upload), name=name, limits=media_limits()
             )
         except UserError as err:
             raise forms.ValidationError(str(err)) from None
@@ -91,17 +84,14 @@ class JobForm(forms.Form):
         data = super().clean()
         if self.errors:
             return data
-        kind = data["kind"]
         files = {role: data[role] for role in FILE_ROLES if data.get(role) is not None}
         data["files"] = files
-        if kind == Job.Kind.CORRUPT:
-            self._clean_corrupt(data, files)
-        else:
-            data["model_revision"] = self._clean_model(kind, data.get("model") or "")
-            if kind == Job.Kind.TRANSCRIBE:
-                self._clean_transcribe(data, files)
-            else:
-                self._clean_generate(data, files)
+        uploads = {role: upload.checked for role, upload in files.items()}
+        try:
+            checked = check_request(data["kind"], data.get("model") or "", data["params"], uploads)
+        except UserError as err:
+            raise forms.ValidationError(str(err)) from None
+        data["params"], data["model_revision"] = checked.params, checked.model_revision
         return data
 
     def create_job(self, owner) -> Job:
@@ -115,70 +105,3 @@ class JobForm(forms.Form):
             model_id=data.get("model") or "",
             model_revision=data.get("model_revision", ""),
         )
-
-    @staticmethod
-    def _clean_model(kind: str, model_id: str) -> str:
-        """The pinned revision of a registry model that serves `kind` and has weights here."""
-        entries = {e.id: e for e in models_for_kind(kind)}
-        usable = sorted(i for i, e in entries.items() if weights_available(e))
-        offer = f"one of: {', '.join(usable)}" if usable else "none is installed on this server"
-        if not model_id:
-            raise forms.ValidationError(f"model: {kind} needs a model id ({offer})")
-        if model_id not in entries:
-            raise forms.ValidationError(f"model: '{model_id}' is not a {kind} model ({offer})")
-        if model_id not in usable:
-            where = entries[model_id].where_to_get
-            raise forms.ValidationError(
-                f"model: '{model_id}' has no weights on this server. {where}"
-            )
-        return pinned_revision(entries[model_id])
-
-    @staticmethod
-    def _check_params(parse, data: dict) -> None:
-        try:
-            data["params"] = parse(data["params"])
-        except UserError as err:
-            raise forms.ValidationError(str(err)) from None
-
-    def _clean_transcribe(self, data: dict, files: dict) -> None:
-        if set(files) not in ({"video"}, {"audio"}):
-            raise forms.ValidationError("transcribe takes exactly one file: 'video' or 'audio'")
-        self._check_params(parse_transcribe_params, data)
-
-    def _clean_generate(self, data: dict, files: dict) -> None:
-        faces = [role for role in ("video", "image") if role in files]
-        if len(faces) != 1:
-            raise forms.ValidationError(
-                "generate takes exactly one face: a 'video' or an 'image' file"
-            )
-        if faces == ["video"] and not files["video"].media_info.has_video:
-            raise forms.ValidationError(f"{files['video'].name}: has no video stream with a face")
-        if faces == ["image"] and not detect_faces(read_image(upload_path(files["image"]))):
-            # A photo is one frame, so it is checked now rather than failing the job later.
-            raise forms.ValidationError(
-                f"{files['image'].name}: no face found in the photo; "
-                "upload a photo with one clear, frontal face"
-            )
-        self._check_params(parse_generate_params, data)
-        if "audio" not in files and not data["params"].get("text"):
-            raise forms.ValidationError(
-                'generate needs speech: an \'audio\' file or params {"text": "..."}'
-            )
-        if "audio" in files and data["params"].get("text"):
-            raise forms.ValidationError("give either an 'audio' file or params 'text', not both")
-
-    def _clean_corrupt(self, data: dict, files: dict) -> None:
-        media = [files[role] for role in ("video", "audio") if role in files]
-        if len(media) != 1 or "image" in files:
-            raise forms.ValidationError("corrupt takes exactly one file: 'video' or 'audio'")
-        try:
-            params = parse_corruption_params(data["params"])
-        except UserError as err:
-            raise forms.ValidationError(str(err)) from None
-        info = media[0].media_info
-        if params.audio is not None and not info.has_audio:
-            raise forms.ValidationError(f"{media[0].name}: has no audio stream to add noise to")
-        if params.video is not None and not info.has_video:
-            raise forms.ValidationError(f"{media[0].name}: has no video stream to corrupt")
-        if data.get("model"):
-            raise forms.ValidationError("model: corrupt does not take a model")

@@ -23,25 +23,12 @@ from pathlib import Path
 
 import gradio as gr
 
-from modelzoo.corruption.params import parse_corruption_params
 from modelzoo.errors import UserError
-from modelzoo.job_params import parse_generate_params, parse_transcribe_params
-from modelzoo.media.probe import MediaLimits, validate
+from modelzoo.job_requests import check_request, validate_upload
+from modelzoo.media.probe import MediaLimits
 from modelzoo.zoo.cache import ModelCache
-from modelzoo.zoo.registry import models_for_kind, weights_available
 from webapp.demo.blocks import JobUpdate, model_choices
 
-PARAMS = {
-    "corrupt": parse_corruption_params,
-    "transcribe": parse_transcribe_params,
-    "generate": parse_generate_params,
-}
-# What each upload role must hold, as the site's job form checks it.
-ROLE_NEEDS = {
-    "video": {"need_video": True},
-    "audio": {"need_audio": True},
-    "image": {"allow_image": True},
-}
 DEFAULT_MODEL_BUDGET = 4 * 2**30  # bytes of loaded weights kept between jobs
 GPU_SECONDS = 120  # ZeroGPU's time slot per job
 
@@ -122,7 +109,7 @@ class InProcessBackend:
 
     def submit(self, kind, model, params, files, request) -> Iterator[JobUpdate]:
         try:
-            self.check(kind, model, params, files)
+            params = self.check(kind, model, params, files)
         except UserError as err:
             raise gr.Error(str(err)) from None
         job = self._create(kind, model, files, request)
@@ -138,21 +125,13 @@ class InProcessBackend:
             if update.finished:
                 return
 
-    def check(self, kind: str, model_id: str, params: dict, files: dict[str, str]) -> None:
-        """The site's checks of a request: kind, model with weights here, params, each file."""
-        if kind not in PARAMS:
-            raise UserError(f"unknown job kind {kind!r}: one of {', '.join(PARAMS)}")
-        for role, path in files.items():
-            if role not in ROLE_NEEDS:
-                raise UserError(f"unknown file role {role!r}: one of {', '.join(ROLE_NEEDS)}")
-            validate(path, label=Path(path).name, limits=self.limits, **ROLE_NEEDS[role])
-        PARAMS[kind](params)
-        if kind == "corrupt":
-            return
-        usable = [e.id for e in models_for_kind(kind) if weights_available(e)]
-        if model_id not in usable:
-            offer = ", ".join(usable) or "none has weights in this Space"
-            raise UserError(f"model: {model_id or 'none'} is not a {kind} model here ({offer})")
+    def check(self, kind: str, model_id: str, params: dict, files: dict[str, str]) -> dict:
+        """The site's checks of a request (modelzoo.job_requests); returns the parsed params."""
+        uploads = {
+            role: validate_upload(role, Path(path), name=Path(path).name, limits=self.limits)
+            for role, path in files.items()
+        }
+        return check_request(kind, model_id, params, uploads).params
 
     def _create(self, kind: str, model: str, files: dict[str, str], request) -> SpaceJob:
         job_id = uuid.uuid4().hex

@@ -72,7 +72,7 @@ def test_bad_upload_is_refused_with_the_file_named(backend, tmp_path):
 
 def test_model_without_weights_here_is_refused(backend, tmp_path):
     clip = make_clip(tmp_path / "talk.mp4", seconds=1.0)
-    with pytest.raises(gr.Error, match="avrelscore-lrs3 is not a transcribe model here"):
+    with pytest.raises(gr.Error, match="'avrelscore-lrs3' has no weights on this server"):
         next(backend.submit("transcribe", "avrelscore-lrs3", {}, {"video": str(clip)}, None))
 
 
