@@ -139,7 +139,7 @@ def _should_stop(ended: list[tuple[int, float]], step: int) -> bool:
     return count == END_WINDOW
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def beam_search(
     model: AVRelScore,
     encoded: Encoded,

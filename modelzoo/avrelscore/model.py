@@ -209,6 +209,16 @@ class MultiHeadAttention(nn.Module):
     def keys_values(self, x):
         return self.split(self.linear_k(x)), self.split(self.linear_v(x))
 
+    def fused_qkv(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(weight (3D, D), bias (3D,)) of the q, k, v projections as one, q scaled by
+        1/sqrt(Dh): one matrix product per decoding step instead of three and a division."""
+        scale = self.head_dim**-0.5
+        weight = torch.cat(
+            [self.linear_q.weight * scale, self.linear_k.weight, self.linear_v.weight]
+        )
+        bias = torch.cat([self.linear_q.bias * scale, self.linear_k.bias, self.linear_v.bias])
+        return weight, bias
+
     def attend(self, q, k, v, mask):
         p = self.dropout if self.training else 0.0
         x = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, H, Tq, Dh)
@@ -309,45 +319,50 @@ class DecoderLayer(nn.Module):
         x = x + self.dropout(self.src_attn(self.norm2(x), memory, memory, memory_mask))
         return x + self.dropout(self.feed_forward(self.norm3(x)))
 
-    def step(self, x, cache, memory_kv, memory_mask):
-        """One new position x (N, 1, D); `cache` (L+1, N, 2, H, Dh) gets its keys/values at L."""
-        h = self.norm1(x)
-        k, v = self.self_attn.keys_values(h)  # (N, H, 1, Dh) each
-        cache[-1, :, 0], cache[-1, :, 1] = k[:, :, 0], v[:, :, 0]
-        q = self.self_attn.split(self.self_attn.linear_q(h))
-        x = x + self.self_attn.linear_out(attend_cached(q, cache))
-        q = self.src_attn.split(self.src_attn.linear_q(self.norm2(x)))
-        x = x + self.src_attn.linear_out(attend_memory(q, *memory_kv, memory_mask))
+    def step(self, x, cache, state: "DecoderState", index: int):
+        """One new position x (N, D) through layer `index`; `cache` (L+1, N, 2, H, Dh) gets its
+        keys/values at L."""
+        n, heads = x.size(0), self.self_attn.heads
+        qkv = F.linear(self.norm1(x), *state.fused_qkv[index]).view(n, 3, heads, -1)
+        cache[-1] = qkv[:, 1:]  # (N, 2, H, Dh)
+        x = x + self.self_attn.linear_out(attend_cached(qkv[:, 0], cache))
+        q = self.src_attn.linear_q(self.norm2(x)).view(n, heads, -1)
+        x = x + self.src_attn.linear_out(attend_memory(q, *state.memory_kv[index], state.bias))
         return x + self.feed_forward(self.norm3(x))
 
 
 def attend_cached(q, cache):
-    """`attend_one` over a time-major (L, N, 2, H, Dh) cache, read in place: a transposed copy of
-    the cache would cost more than the products themselves."""
-    scores = (cache[:, :, 0] * q[:, :, 0]).sum(-1) / math.sqrt(q.size(-1))  # (L, N, H)
+    """Attention of pre-scaled queries (N, H, Dh) to a time-major (L, N, 2, H, Dh) cache, read in
+    place: a transposed copy of the cache for a batched matrix product would cost more than the
+    elementwise products themselves. Returns (N, H * Dh)."""
+    scores = (cache[:, :, 0] * q).sum(-1)  # (L, N, H)
     out = (scores.softmax(0)[..., None] * cache[:, :, 1]).sum(0)  # (N, H, Dh)
-    return out.flatten(1)[:, None]  # (N, 1, H * Dh)
+    return out.flatten(1)
 
 
-def attend_memory(q, k, v, mask):
-    """Attention of the N = B * beams new queries (N, H, 1, Dh) to the encoder keys/values of
-    their utterance, (B, H, T, Dh): the beams of an utterance go through one matrix product."""
+def attend_memory(q, k, v, bias):
+    """Attention of the N = B * beams new queries (N, H, Dh) to the encoder keys/values of their
+    utterance, (B, H, T, Dh), with `bias` (B, 1, 1, T) -inf at padding: the beams of an
+    utterance go through one matrix product. Returns (N, H * Dh)."""
     b, h, _, dh = k.shape
     q = q.view(b, -1, h, dh).transpose(1, 2)  # (B, H, beams, Dh)
-    scores = (q @ k.transpose(-2, -1) / math.sqrt(dh)).masked_fill(~mask, -math.inf)
+    scores = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(dh) + bias
     out = scores.softmax(-1) @ v  # (B, H, beams, Dh)
-    return out.permute(0, 2, 1, 3).reshape(-1, 1, h * dh)  # (N, 1, H * Dh)
+    return out.transpose(1, 2).reshape(-1, h * dh)
 
 
 @dataclass
 class DecoderState:
     """Incremental decoding cache: self-attention keys/values of every fed position, preallocated
-    time-major so that reordering beams copies one contiguous prefix into a spare buffer."""
+    time-major so that reordering beams copies one contiguous prefix into a spare buffer, and
+    what every step reuses (source keys/values, fused projections, positions)."""
 
     cache: torch.Tensor  # (max_len, N, layers, 2, H, Dh)
     spare: torch.Tensor  # same shape, the target of the next reordering
     memory_kv: list  # per layer (keys, values) of the encoder output, (B, H, T, Dh) each
-    memory_mask: torch.Tensor  # (B, 1, 1, T) True where the encoder output is valid
+    bias: torch.Tensor  # (B, 1, 1, T) 0 where the encoder output is valid, -inf at padding
+    fused_qkv: list  # per layer, the self-attention's `fused_qkv()`
+    positions: torch.Tensor  # (max_len, D) the decoder's sinusoids
     length: int = 0  # tokens fed so far (the start symbol included)
 
     def select(self, index: torch.Tensor) -> "DecoderState":
@@ -393,16 +408,26 @@ class TransformerDecoder(nn.Module):
         heads = self.layers[0].self_attn.heads
         shape = (max_len, memory.size(0) * beams, len(self.layers), 2, heads, self.d_model // heads)
         cache = memory.new_empty(shape)
-        return DecoderState(cache, torch.empty_like(cache), kv, memory_mask[:, None, None, :])
+        bias = memory.new_zeros(memory_mask.shape).masked_fill(~memory_mask, -math.inf)
+        fused = [layer.self_attn.fused_qkv() for layer in self.layers]
+        positions = sinusoids(torch.arange(max_len, device=memory.device), self.d_model)
+        return DecoderState(
+            cache,
+            torch.empty_like(cache),
+            kv,
+            bias[:, None, None, :],
+            fused,
+            positions.to(memory.dtype),
+        )
 
     def step(self, last, state: DecoderState):
         """Log-probabilities (N, V) of the next token after `last` (N,); advances `state`."""
         n = state.length
-        x = self.embed_at(last[:, None], n)  # (N, 1, D)
-        for i, (layer, mem) in enumerate(zip(self.layers, state.memory_kv, strict=True)):
-            x = layer.step(x, state.cache[: n + 1, :, i], mem, state.memory_mask)
+        x = self.dropout(self.embed(last) * math.sqrt(self.d_model) + state.positions[n])  # (N, D)
+        for i, layer in enumerate(self.layers):
+            x = layer.step(x, state.cache[: n + 1, :, i], state, i)
         state.length += 1
-        return self.output(self.norm(x[:, 0])).log_softmax(-1), state
+        return self.output(self.norm(x)).log_softmax(-1), state
 
 
 @dataclass
