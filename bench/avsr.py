@@ -1,0 +1,119 @@
+"""AV-RelScore speed on CPU for issue 5: parameters, encoder real-time factor, decoding per token.
+
+    .venv/bin/python bench/avsr.py [--threads N] [--config paper] [--repeats 3]
+
+The paper-size model (random weights: speed does not depend on them) encodes a 3 s and a 10 s clip
+(88x88 mouth crops + 16 kHz waveform); then greedy CTC and the joint CTC/attention beam search
+(CTC weight 0.1, beam 10 and 40) decode the 3 s clip. Real-time factor = encoder seconds / clip
+seconds. Beam search time is given per decoding step: each step extends every hypothesis by one
+output token, the last by <eos>; with random weights the search runs to its cap of one token per
+encoder frame, a pessimistic length (later steps attend over longer caches). Each figure is the
+best of --repeats runs (wall clock), with the CPU seconds of that run, since other processes on a
+shared machine inflate wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from modelzoo.avrelscore.decoding import beam_search, greedy_ctc  # noqa: E402
+from modelzoo.avrelscore.model import CONFIGS, SAMPLES_PER_FRAME, AVRelScore  # noqa: E402
+
+FPS = 25
+
+
+def timed(run, repeats: int) -> tuple[float, float, object]:
+    """(wall s, CPU s, result) of the fastest of `repeats` calls of `run`, after one warm-up."""
+    result = run()
+    best = None
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = run()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        if best is None or wall < best[0]:
+            best = (wall, cpu)
+    return *best, result
+
+
+def clip(seconds: float, generator: torch.Generator):
+    frames = round(seconds * FPS)
+    video = torch.randn(1, frames, 1, 88, 88, generator=generator)
+    audio = torch.randn(1, frames * SAMPLES_PER_FRAME, generator=generator)
+    return video, audio, torch.tensor([frames])
+
+
+def decoder_steps(model: AVRelScore, run) -> int:
+    """Decoder steps (one output token for every hypothesis) that `run()` takes."""
+    calls = 0
+    step = model.decoder.step
+
+    def counted(*args):
+        nonlocal calls
+        calls += 1
+        return step(*args)
+
+    model.decoder.step = counted
+    try:
+        run()
+    finally:
+        del model.decoder.step  # the class's method again
+    return calls
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads")
+    parser.add_argument("--config", default="paper", choices=sorted(CONFIGS))
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = AVRelScore(CONFIGS[args.config]).eval()
+    generator = torch.Generator().manual_seed(1)
+    report = {
+        "config": args.config,
+        "threads": torch.get_num_threads(),
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+    with torch.inference_mode():
+        for seconds in (3, 10):
+            inputs = clip(seconds, generator)
+            wall, cpu, encoded = timed(lambda inputs=inputs: model.encode(*inputs), args.repeats)
+            report[f"encoder_{seconds}s"] = {
+                "wall_s": round(wall, 3),
+                "cpu_s": round(cpu, 3),
+                "real_time_factor": round(wall / seconds, 3),
+            }
+        encoded = model.encode(*clip(3, generator))
+        lengths = encoded.mask.sum(1)
+        wall, cpu, _ = timed(
+            lambda: greedy_ctc(model.ctc_log_probs(encoded), lengths), args.repeats
+        )
+        report["greedy_3s"] = {"wall_ms": round(1000 * wall, 2), "cpu_ms": round(1000 * cpu, 2)}
+    for beam in (10, 40):
+
+        def search(beam=beam):
+            return beam_search(model, encoded, beam=beam, ctc_weight=0.1)
+
+        n = decoder_steps(model, search)
+        wall, cpu, _ = timed(search, args.repeats)
+        report[f"beam{beam}_3s"] = {
+            "steps": n,
+            "wall_ms_per_token": round(1000 * wall / n, 2),
+            "cpu_ms_per_token": round(1000 * cpu / n, 2),
+            "wall_s": round(wall, 3),
+        }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
