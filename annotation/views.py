@@ -38,22 +38,35 @@ def _grant(request, session: Session) -> None:
         request.session[SESSIONS_KEY] = [*owned, str(session.pk)]
 
 
-def _owned_session(request, session_id, *, questions: bool = True) -> Session:
-    """The browser's own session; one past its timeout is expired here, on first sight.
-
-    With `questions`, the study's questions come along in one query, and every later
-    `session.study.questions.all()` or `.count()` of this request reuses them.
-    """
+def _check_owner(request, session_id) -> None:
     # 404, not 403: a stranger learns nothing, not even that the session exists.
     if str(session_id) not in request.session.get(SESSIONS_KEY, []):
         raise Http404("no such session")
-    sessions = Session.objects.select_related("study", "rater")
+
+
+def _expire_if_overdue(session: Session) -> Session:
+    # Overdue sessions are expired on first sight, whichever page sees them.
+    return services.session_expire(session=session) if session.is_overdue() else session
+
+
+def _owned_session(request, session_id) -> Session:
+    """The browser's own session, with its study's questions (one query for every later
+    `session.study.questions.all()` or `.count()` of this request)."""
+    _check_owner(request, session_id)
+    sessions = Session.objects.select_related("study", "rater").prefetch_related("study__questions")
+    return _expire_if_overdue(get_object_or_404(sessions, pk=session_id))
+
+
+def _owned_item(request, session_id, token, *, questions: bool = True) -> SessionItem:
+    """One clip of the browser's own session, fetched with its session and study in one query
+    (the rater's hot path: every trial page, answer and play report)."""
+    _check_owner(request, session_id)
+    items = SessionItem.objects.select_related("session__study", "session__rater", "stimulus")
     if questions:
-        sessions = sessions.prefetch_related("study__questions")
-    session = get_object_or_404(sessions, pk=session_id)
-    if session.is_overdue():
-        session = services.session_expire(session=session)
-    return session
+        items = items.prefetch_related("session__study__questions")
+    item = get_object_or_404(items, session_id=session_id, token=token)
+    item.session = _expire_if_overdue(item.session)
+    return item
 
 
 def _expired(request, session: Session):
@@ -199,10 +212,8 @@ def instructions(request, session_id):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def trial(request, session_id, token):
-    session = _owned_session(request, session_id)
-    item = get_object_or_404(
-        SessionItem.objects.select_related("stimulus"), session=session, token=token
-    )
+    item = _owned_item(request, session_id, token)
+    session = item.session
     if session.status not in Session.LIVE:
         return redirect(session)
     if session.started_at is None:
@@ -248,10 +259,8 @@ def trial(request, session_id, token):
 @require_POST
 def play(request, session_id, token):
     """The player reports `event` = play (refused past the study's limit) or ended."""
-    session = _owned_session(request, session_id, questions=False)
-    item = get_object_or_404(
-        SessionItem.objects.select_related("stimulus"), session=session, token=token
-    )
+    item = _owned_item(request, session_id, token, questions=False)
+    session = item.session
     try:
         item = services.play_record(session=session, item=item, event=request.POST.get("event"))
     except services.PlayRefused as exc:

@@ -1,8 +1,8 @@
 """Database queries per rater request on the hot path (the load bench's answer, page and play
 requests), pinned so that a change that adds a query per response shows up here.
 
-Answer post: Django's session row, the rater's session with its study, the clip, the study's
-questions, the count of stored answers, one INSERT .. ON CONFLICT DO NOTHING, the next clip.
+Answer post: Django's session row, the clip with its session and study, the study's questions,
+the count of stored answers, one INSERT .. ON CONFLICT DO NOTHING, the next clip.
 No row is locked and no transaction spans round trips. The counts do not grow with the number
 of questions or clips.
 """
@@ -18,9 +18,9 @@ from annotation.models import Response, Session
 from .factories import grid
 from .test_views import watch
 
-ANSWER_QUERIES = 7
-PAGE_QUERIES = 5
-PLAY_QUERIES = 4
+ANSWER_QUERIES = 6
+PAGE_QUERIES = 4
+PLAY_QUERIES = 3
 
 
 @pytest.fixture(params=[1, 3], ids=["1-question", "3-questions"])
