@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,11 +35,13 @@ from modelzoo.avrelscore.model import AVRelScore
 from modelzoo.cals import train as cals_train
 from modelzoo.cals.model import CONFIGS as CALS_CONFIGS
 from modelzoo.cals.model import CALSModel
+from modelzoo.errors import UserError
 from modelzoo.syncnet import CONFIGS as SYNCNET_CONFIGS
 from modelzoo.syncnet import SyncNet
 from modelzoo.syncnet.train import SyncNetTask
 from modelzoo.synthgrid.build import VERSION, build
 from modelzoo.synthgrid.datasets import AVSRClips
+from modelzoo.zoo import registry
 from modelzoo.zoo.loading import file_sha256, save
 
 ENDLESS = 10**9  # training-set length: windows are drawn at random, the budget ends the run
@@ -195,6 +198,20 @@ def export(model, out: Path, architecture: str) -> dict:
     return {name: file_sha256(folder / name) for name in ("config.json", "model.safetensors")}
 
 
+def record_digests(source: str, architecture: str, digests: dict[str, str]) -> str:
+    """registry.py's text with `demo_entry("<architecture>", sha256={...})` holding `digests`."""
+    call = re.compile(rf'demo_entry\(\s*"{re.escape(architecture)}",\s*sha256=\{{[^}}]*\}},?\s*\)')
+    if len(call.findall(source)) != 1:
+        raise UserError(f'registry.py has no single demo_entry("{architecture}", sha256=...) call')
+    # Laid out as `ruff format` lays out the call, so the file stays formatted.
+    pairs = "".join(f'{" " * 16}"{name}": "{digest}",\n' for name, digest in digests.items())
+    indent = " " * 12
+    entry = (
+        f'demo_entry(\n{indent}"{architecture}",\n{indent}sha256={{\n{pairs}{indent}}},\n{" " * 8})'
+    )
+    return call.sub(lambda _: entry, source)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="weights root, e.g. zoo/weights")
@@ -203,6 +220,9 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=Path("var"), help="corpus cache and runs")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument(
+        "--record", action="store_true", help="write the new sha256 digests into registry.py"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -213,9 +233,14 @@ def main(argv=None) -> None:
 
     models = report["models"]
 
+    registry_file = Path(registry.__file__)
+
     def done(architecture: str, model, summary: dict) -> None:
         summary["sha256"] = export(model, args.out, architecture)
         models[f"{architecture}-demo"] = summary
+        if args.record:  # the bundled folder is checked against these on every load
+            source = registry_file.read_text()
+            registry_file.write_text(record_digests(source, architecture, summary["sha256"]))
 
     syncnet, summary = train_syncnet(corpus, runs, budget)
     done("syncnet", syncnet, summary)
