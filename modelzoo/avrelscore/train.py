@@ -6,6 +6,10 @@ for d_model 256), the joint loss of the model, gradient accumulation, and valida
 checkpoint every `eval_every` steps. The reference's config names a gradient clip of 5.0 that
 its loop never applies, so clipping is off unless asked for.
 
+`train_curriculum` runs it over stages of growing clip length (the authors' 0_100 ... 0_600 lists,
+or `length_stages` of any dataset); `modelzoo.avrelscore.data` reads LRS2/LRS3 in the authors'
+layout and folders of (video, transcript) pairs.
+
 A dataset yields (video, waveform, text): video (T, 1, 88, 88) or (T, 88, 88) normalised gray crops,
 the 16 kHz waveform (S,), and the transcript. `last.pt` in the output folder holds everything
 needed to resume; the best model by validation WER is saved with `save_pretrained` under `best/`.
@@ -15,8 +19,8 @@ import functools
 import logging
 import math
 import os
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import jiwer
@@ -29,6 +33,9 @@ from modelzoo.avrelscore.model import SAMPLES_PER_FRAME, AVRelScore
 from modelzoo.errors import UserError
 
 log = logging.getLogger(__name__)
+
+# the authors' curriculum lists hold clips of at most 100, 150, 300, 450 and 600 frames
+CURRICULUM_FRAMES = (100, 150, 300, 450, 600)
 
 
 class CheckpointMismatchError(UserError):
@@ -179,6 +186,52 @@ def train(
             if step >= config.steps:
                 break
     return logs
+
+
+def train_curriculum(
+    model: AVRelScore,
+    stages: Sequence[tuple[Dataset, int]],
+    out_dir: Path,
+    *,
+    config: TrainConfig = TrainConfig(),
+    val_set: Dataset | None = None,
+    device: str = "cpu",
+    progress: Callable[[int, dict], None] = lambda step, logs: None,
+) -> dict:
+    """`train` on each (dataset, updates) stage in turn, shortest clips first, as the authors'
+    curriculum goes through their 0_100 ... 0_600 lists; the Noam schedule and the optimiser run
+    on across stages. A restart resumes in the stage it stopped in (`config.steps` is unused)."""
+    logs, end = {}, 0
+    for data, updates in stages:
+        end += updates
+        stage_config = replace(config, steps=end)
+        logs = (
+            train(
+                model,
+                data,
+                out_dir,
+                config=stage_config,
+                val_set=val_set,
+                device=device,
+                progress=progress,
+            )
+            or logs
+        )
+    return logs
+
+
+def length_stages(
+    frame_counts: Sequence[int], bounds: Sequence[int] = CURRICULUM_FRAMES
+) -> list[list[int]]:
+    """Indices of the clips of at most each bound's frames (cumulative, like the authors' lists);
+    bounds that add no clip are left out. Use with `torch.utils.data.Subset`."""
+    stages, seen = [], 0
+    for bound in sorted(bounds):
+        members = [i for i, n in enumerate(frame_counts) if n <= bound]
+        if len(members) > seen:
+            stages.append(members)
+            seen = len(members)
+    return stages
 
 
 def _update(model, optimizer, step: int, config: TrainConfig) -> dict:

@@ -4,13 +4,16 @@ import pytest
 import torch
 
 from modelzoo.avrelscore import vocab
+from modelzoo.avrelscore.decoding import beam_search, greedy_ctc
 from modelzoo.avrelscore.model import AVRelScore
 from modelzoo.avrelscore.train import (
     CheckpointMismatchError,
     TrainConfig,
     collate,
+    length_stages,
     noam_lr,
     train,
+    train_curriculum,
 )
 
 from .conftest import tiny_config
@@ -82,3 +85,54 @@ def test_resuming_with_another_config_is_refused(tmp_path):
         train(
             AVRelScore(tiny_config(d_model=32)), TinyClips(), tmp_path, config=TrainConfig(steps=2)
         )
+
+
+def test_a_few_hundred_steps_on_tiny_data_lower_the_loss_and_decode_over_the_vocabulary(tmp_path):
+    torch.manual_seed(0)
+    model = AVRelScore(tiny_config())
+    losses = []
+    config = TrainConfig(steps=200, batch_size=2, warmup=50, lr_factor=5.0, eval_every=10**6)
+    train(
+        model,
+        TinyClips(2),
+        tmp_path,
+        config=config,
+        progress=lambda s, logs: losses.append(logs["loss"]),
+    )
+    assert len(losses) == 200
+    first, last = sum(losses[:10]) / 10, sum(losses[-20:]) / 20
+    assert last < 0.25 * first, (first, last)
+    batch = collate([TinyClips(2)[0], TinyClips(2)[1]])
+    model.eval()
+    with torch.no_grad():
+        encoded = model.encode(batch.video, batch.audio, batch.lengths)
+        greedy = [vocab.decode(t) for t in greedy_ctc(model.ctc_log_probs(encoded), batch.lengths)]
+    beam = [h.text for h in beam_search(model, encoded, beam=4, ctc_weight=0.3)]
+    alphabet = set("'0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ?")
+    for text in greedy + beam:
+        assert isinstance(text, str) and set(text) <= alphabet
+    assert any(beam)  # the trained decoder says something
+
+
+def test_length_stages_are_cumulative_and_skip_empty_bounds():
+    frames = [90, 120, 500, 80, 140]
+    assert length_stages(frames) == [[0, 3], [0, 1, 3, 4], [0, 1, 2, 3, 4]]
+
+
+def test_curriculum_runs_its_stages_in_order_and_resumes_where_it_stopped(tmp_path):
+    torch.manual_seed(0)
+    model = AVRelScore(tiny_config())
+    seen = []
+
+    def progress(step, logs):
+        seen.append((step, logs["lr"]))
+
+    stages = [(TinyClips(2), 2), (TinyClips(3), 1)]
+    train_curriculum(model, stages, tmp_path, config=TrainConfig(warmup=10), progress=progress)
+    assert [step for step, _ in seen] == [1, 2, 3]
+    assert seen[2][1] == pytest.approx(noam_lr(3, 16, 10))  # the schedule runs on across stages
+    seen.clear()
+    longer = [*stages, (TinyClips(3), 2)]
+    train_curriculum(AVRelScore(tiny_config()), longer, tmp_path, config=TrainConfig(warmup=10),
+                     progress=progress)  # fmt: skip
+    assert [step for step, _ in seen] == [4, 5]
