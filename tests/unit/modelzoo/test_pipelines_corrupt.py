@@ -106,6 +106,13 @@ def test_wav_output_has_the_requested_snr(media, tmp_path, noise):
     assert _measured_snr(media["wav"], out) == pytest.approx(5.0, abs=0.1)
 
 
+@pytest.mark.parametrize("snr", [-5, 0, 5, 10, 15])
+def test_wav_output_is_within_a_fifth_of_a_db_of_each_of_the_papers_snrs(media, tmp_path, snr):
+    params = {"audio": {"noise": "babble", "snr_db": snr}, "seed": 0}
+    (out,) = pipelines.corrupt(media["wav"], params, tmp_path)
+    assert _measured_snr(media["wav"], out) == pytest.approx(snr, abs=0.2)
+
+
 @pytest.mark.parametrize("noise, snr", [("babble", 0.0), ("white", 10.0)])
 def test_mp4_output_has_the_requested_snr_and_lines_up_sample_exactly(media, tmp_path, noise, snr):
     params = {"audio": {"noise": noise, "snr_db": snr}, "seed": 1}
