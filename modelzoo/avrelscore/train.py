@@ -15,21 +15,25 @@ the 16 kHz waveform (S,), and the transcript. `last.pt` in the output folder hol
 needed to resume; the best model by validation WER is saved with `save_pretrained` under `best/`.
 """
 
+import argparse
 import functools
+import json
 import logging
 import math
 import os
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import jiwer
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from modelzoo.avrelscore import vocab
+from modelzoo.avrelscore.data import LRSClips, PairFolder
 from modelzoo.avrelscore.decoding import greedy_ctc
-from modelzoo.avrelscore.model import SAMPLES_PER_FRAME, AVRelScore
+from modelzoo.avrelscore.model import CONFIGS, SAMPLES_PER_FRAME, AVRelScore, AVRelScoreConfig
 from modelzoo.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -261,3 +265,72 @@ def _checkpoint(model, optimizer, step, best_wer, logs, out_dir: Path) -> float:
     _save_atomic(state, out_dir / "last.pt")
     log.info("step %d: %s", step, logs)
     return best_wer
+
+
+def _stages(args) -> tuple[list[Dataset], Dataset | None]:
+    """Training sets from shortest to longest clips, and the validation set, of the CLI's args."""
+    if args.folder is not None:
+        clips = PairFolder(args.folder, train=True)
+        stages = [Subset(clips, ids) for ids in length_stages(clips.frame_counts())]
+        val = PairFolder(args.val_folder) if args.val_folder else None
+        return stages, val
+    lists = args.lists or args.lrs
+    files = [lists / f"0_{n}.txt" for n in CURRICULUM_FRAMES if (lists / f"0_{n}.txt").is_file()]
+    if not files:
+        raise UserError(f"{lists} has none of the curriculum lists 0_100.txt ... 0_600.txt")
+    stages = [LRSClips(args.lrs, f, corpus=args.corpus, train=True) for f in files]
+    val = None
+    if args.val_list:
+        val = LRSClips(args.lrs, args.val_list, corpus=args.corpus, validation=True)
+    return stages, val
+
+
+def _model_config(name: str) -> AVRelScoreConfig:
+    if name in CONFIGS:
+        return CONFIGS[name]
+    path = Path(name)
+    if not path.is_file():
+        raise UserError(f"--config: {name} is neither one of {', '.join(CONFIGS)} nor a file")
+    return AVRelScoreConfig(**json.loads(path.read_text()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m modelzoo.avrelscore.train`: the authors' curriculum on LRS2/LRS3 or a folder."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--lrs", type=Path, help="LRS2/LRS3 root holding Video/, Audio/, Text/")
+    source.add_argument("--folder", type=Path, help="folder of NAME.mp4 + NAME.txt pairs")
+    parser.add_argument("--lists", type=Path, help="folder of 0_100.txt ... 0_600.txt (--lrs)")
+    parser.add_argument("--corpus", choices=("LRS2", "LRS3"), default="LRS3")
+    parser.add_argument("--val-list", type=Path, help="validation split file (--lrs)")
+    parser.add_argument("--val-folder", type=Path, help="validation folder of pairs (--folder)")
+    parser.add_argument("--out", required=True, type=Path, help="checkpoints; rerun to resume")
+    parser.add_argument("--config", default="paper", help="a CONFIGS name or a config JSON file")
+    parser.add_argument("--epochs-per-stage", type=float, default=50.0)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    parser.add_argument("--accumulate", type=int, default=TrainConfig.accumulate)
+    parser.add_argument("--warmup", type=int, default=TrainConfig.warmup)
+    parser.add_argument("--eval-every", type=int, default=TrainConfig.eval_every)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    try:
+        stages, val = _stages(args)
+        model = AVRelScore(_model_config(args.config))
+    except UserError as err:
+        parser.exit(2, f"error: {err}\n")
+    per_update = args.batch_size * args.accumulate
+    plan = [(d, max(1, math.ceil(args.epochs_per_stage * len(d) / per_update))) for d in stages]
+    config = TrainConfig(
+        batch_size=args.batch_size,
+        accumulate=args.accumulate,
+        warmup=args.warmup,
+        eval_every=args.eval_every,
+    )
+    logs = train_curriculum(model, plan, args.out, config=config, val_set=val, device=args.device)
+    print(json.dumps({"out": str(args.out), "updates": sum(n for _, n in plan), **logs}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,12 +11,14 @@ from modelzoo.avrelscore.train import (
     TrainConfig,
     collate,
     length_stages,
+    main,
     noam_lr,
     train,
     train_curriculum,
 )
 
 from .conftest import tiny_config
+from .test_data import _lrs_clip
 
 
 class TinyClips(torch.utils.data.Dataset):
@@ -136,3 +138,43 @@ def test_curriculum_runs_its_stages_in_order_and_resumes_where_it_stopped(tmp_pa
     train_curriculum(AVRelScore(tiny_config()), longer, tmp_path, config=TrainConfig(warmup=10),
                      progress=progress)  # fmt: skip
     assert [step for step, _ in seen] == [4, 5]
+
+
+def test_the_training_script_runs_the_lrs_curriculum_and_resumes(tmp_path, capsys):
+    root = tmp_path / "LRS2"
+    _lrs_clip(root, "pretrain/a/00001", 6, "HI")
+    _lrs_clip(root, "pretrain/b/00001", 9, "HO")
+    _lrs_clip(root, "main/c/00001", 5, "HA")
+    (root / "0_100.txt").write_text("pretrain/a/00001\n")
+    (root / "0_150.txt").write_text("pretrain/a/00001\npretrain/b/00001\n")
+    (root / "val.txt").write_text("c/00001\n")
+    (tmp_path / "tiny.json").write_text(json.dumps(tiny_config().__dict__))
+    args = [
+        "--lrs",
+        root,
+        "--corpus",
+        "LRS2",
+        "--val-list",
+        root / "val.txt",
+        "--out",
+        tmp_path / "run",
+        "--config",
+        tmp_path / "tiny.json",
+        "--epochs-per-stage",
+        "1",
+        "--batch-size",
+        "1",
+        "--warmup",
+        "10",
+        "--eval-every",
+        "2",
+        "--device",
+        "cpu",
+    ]
+    assert main([str(a) for a in args]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["updates"] == 3 and "val_wer" in report  # 1 + 2 clips, one epoch each
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 3
+    AVRelScore.from_pretrained(tmp_path / "run" / "best", strict=True)
+    assert main([str(a) for a in args]) == 0  # finished: a rerun trains no further
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 3
