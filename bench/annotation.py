@@ -6,7 +6,7 @@ answers, which redirects to the next clip (a share of posts is sent twice, as a 
 would). With --no-plays the study neither limits nor requires plays and no play reports are sent:
 the figures of the rating path alone. Afterwards the database is compared with what the raters
 meant to store. Prints throughput, p50/p95 latency and the counts of lost, duplicated and altered
-responses.
+responses, and the server process's CPU time per request.
 
     .venv/bin/python bench/annotation.py [--raters 200] [--clips 50] [--questions 2] [--workers 1]
                                          [--no-plays]
@@ -197,6 +197,13 @@ def verify(raters: list[Rater]) -> dict:
     }
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of the server process so far (Linux /proc). On a shared machine
+    the server's CPU per request is steadier than its wall-clock throughput."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values, q):
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000
 
@@ -245,6 +252,11 @@ def report(args, raters, stats, elapsed, check) -> None:
     print(
         f"wall time {elapsed:.1f} s: {check['stored'] / elapsed:.1f} responses/s, "
         f"{len(every) / elapsed:.1f} requests/s ({len(every)} requests)"
+    )
+    cpu = stats["server_cpu_s"]
+    print(
+        f"server CPU {cpu:.1f} s: {1000 * cpu / len(every):.2f} ms per request, "
+        f"{1000 * cpu / check['stored']:.2f} ms per stored response"
     )
     for kind in ["answer", "play", "page", "redirect", "consent", "entry"]:
         if len(latency[kind]) >= 2:
@@ -300,7 +312,9 @@ def main() -> None:
     )
     try:
         wait_ready(base, server)
+        cpu_before = server_cpu_seconds(server.pid)
         raters, stats, elapsed = asyncio.run(drive(base, args))
+        stats["server_cpu_s"] = server_cpu_seconds(server.pid) - cpu_before
         report(args, raters, stats, elapsed, verify(raters))
     finally:
         server.terminate()

@@ -1,5 +1,6 @@
 """A crowd rater in Chromium: Prolific link, consent, practice, rating and lip-reading sessions,
-completion redirect; a second entry with the same participant id is refused with a clear page."""
+completion redirect; a second entry with the same participant id is refused with a clear page; a
+play past the study's limit is refused by the server and explained on the page."""
 
 import os
 import re
@@ -130,3 +131,24 @@ def test_rater_completes_a_muted_lipreading_session(live_server, tmp_path):
         run_session(page, live_server.url, "lips", "PID2", transcribe)
     transcripts = Response.objects.filter(session__rater__external_id="PID2")
     assert sorted(transcripts.values_list("transcript", flat=True)) == ["bin blue at two"] * 2
+
+
+def test_a_play_past_the_limit_is_refused_by_the_server_and_explained(live_server, tmp_path):
+    study = build_study(tmp_path, "once", "acr", questions=[{"key": "realness", "prompt": "?"}])
+    study.max_plays = 1
+    study.save()
+    with browser_page() as page:
+        page.goto(f"{live_server.url}/study/once/?PROLIFIC_PID=PID3&STUDY_ID=S&SESSION_ID=X")
+        page.locator("#agree").click()
+        page.locator("#start").click()
+        play_and_answer(page, lambda page: None)
+        expect(page.locator("button.play")).to_have_text("No more replays")
+        # A second tab of the same clip starts from zero plays on the page; the server says no.
+        second = page.context.new_page()
+        second.goto(page.url)
+        second.locator("button.play").click()
+        expect(second.locator(".player-error")).to_have_text(
+            "You have played this clip 1 time, the most this study allows."
+        )
+        expect(second.locator("button.play")).to_be_disabled()
+        expect(second.locator("fieldset.answers input").first).to_be_disabled()
