@@ -3,6 +3,7 @@ jobs); responses are read-only (append-only)."""
 
 from pathlib import Path
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
@@ -75,8 +76,29 @@ class StudyAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/annotation/study/from_jobs.html", context)
 
 
+class StimulusForm(forms.ModelForm):
+    """The admin's stimulus form (its fields come from StimulusAdmin), with the service's check
+    that lip-reading items carry the words they are scored against."""
+
+    def clean(self):
+        data = super().clean()
+        if data.get("study") is not None:
+            try:
+                services.stimulus_check_expected_words(
+                    study=data["study"],
+                    role=data.get("role", ""),
+                    reference_text=data.get("reference_text", ""),
+                    gold_answers=data.get("gold_answers") or {},
+                    name=f"{data.get('system')}/{data.get('utterance_id')}",
+                )
+            except services.AnnotationError as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return data
+
+
 @admin.register(Stimulus)
 class StimulusAdmin(admin.ModelAdmin):
+    form = StimulusForm
     list_display = ["study", "system", "utterance_id", "role", "is_real", "duration_s"]
     list_filter = ["study", "role", "is_real", "system"]
     search_fields = ["utterance_id", "system"]

@@ -141,8 +141,13 @@ def stimulus_add(
     """Add one stimulus; its media is a cleaned copy of `path` (None: ratings without media)."""
     if role not in Stimulus.Role.values:
         raise AnnotationError(f"unknown stimulus role {role!r}; use one of {Stimulus.Role.values}")
-    if study.kind == Study.Kind.TRANSCRIBE:
-        _check_expected_words(role, reference_text, gold_answers or {}, f"{system}/{utterance_id}")
+    stimulus_check_expected_words(
+        study=study,
+        role=role,
+        reference_text=reference_text,
+        gold_answers=gold_answers or {},
+        name=f"{system}/{utterance_id}",
+    )
     stimulus = Stimulus(
         study=study,
         system=system,
@@ -165,8 +170,12 @@ def stimulus_add(
     return stimulus
 
 
-def _check_expected_words(role: str, reference_text: str, gold_answers: dict, name: str) -> None:
+def stimulus_check_expected_words(
+    *, study: Study, role: str, reference_text: str, gold_answers: dict, name: str
+) -> None:
     """Lip-reading stimuli the metrics or QC score need the words they are scored against."""
+    if study.kind != Study.Kind.TRANSCRIBE:
+        return
     if role == Stimulus.Role.REGULAR and not reference_text.strip():
         raise AnnotationError(f"{name}: lip-reading stimuli need a reference text")
     if role == Stimulus.Role.GOLD and not (reference_text.strip() or any(gold_answers.values())):

@@ -110,3 +110,20 @@ def test_admin_adds_all_ticked_jobs_or_none(admin_client, tiny_clip, annotation_
 def test_admin_page_of_jobs_needs_staff(client, db):
     study = services.study_create(slug="gen", title="Gen")
     assert client.get(f"/admin/annotation/study/{study.pk}/from-jobs/").status_code == 302
+
+
+def test_admin_refuses_a_lipreading_trap_without_the_words_it_asks_for(admin_client, db):
+    study = services.study_create(slug="lr", title="LR", kind="transcribe")
+    page = admin_client.post(
+        "/admin/annotation/stimulus/add/",
+        {
+            "study": study.pk,
+            "system": "trap",
+            "utterance_id": "t0",
+            "role": "trap",
+            "gold_answers": "{}",
+        },
+    )
+    assert page.status_code == 200
+    assert "on-screen instruction" in page.content.decode()
+    assert not Stimulus.objects.exists()
