@@ -123,3 +123,17 @@ def test_generator_saves_and_loads_strictly_through_the_hub_mixin(tmp_path):
     assert loaded.config == TINY
     for key, tensor in model.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[key], tensor)
+
+
+def test_value_path_reads_the_value_memory_at_the_lip_address():
+    memory, audio, lip = memory_and_inputs()
+    out = memory(audio, lip)
+    stored = out.value_address @ memory.value
+    torch.testing.assert_close(out.z_value, memory.fusion(torch.cat([audio, stored], 1)))
+
+
+def test_store_loss_is_mse_between_stored_and_embedded_lip_feature():
+    memory, audio, lip = memory_and_inputs()
+    out = memory(audio, lip)
+    expected = ((out.value_address @ memory.value - memory.v_embd(lip)) ** 2).mean()
+    torch.testing.assert_close(out.store_loss, expected)

@@ -1,4 +1,5 @@
 import torch
+import torch.nn.functional as F
 
 from modelzoo.cals.model import (
     AudioToLip,
@@ -119,3 +120,39 @@ def test_cals_saves_and_loads_strictly_through_the_hub_mixin(tmp_path):
     assert loaded.config == TINY
     for key, tensor in model.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[key], tensor)
+
+
+def test_masks_fall_on_valid_tokens_only_at_about_the_configured_ratio():
+    model = CALSModel(TINY)
+    n = 2 * TINY.context + 1
+    valid = torch.ones(64, n, dtype=torch.bool)
+    valid[:, :2] = False  # tokens off the clip
+    frames = torch.zeros(64, 3, n + 4, 128, 128)
+    mels = torch.randn(64, n, 1, 80, 16)
+    with torch.no_grad():
+        _, masked = model.a2l_pretraining_loss(
+            mels, valid, frames, valid, torch.Generator().manual_seed(0)
+        )
+    assert not masked[:, :2].any()
+    assert abs(masked[:, 2:].float().mean().item() - TINY.mask_ratio) < 0.06
+
+
+def test_positions_without_lip_targets_never_count_and_unmasked_ones_only_when_asked():
+    predicted, target = torch.zeros(1, 3, 2), torch.ones(1, 3, 2)
+    target[0, 2] = 9.0  # a position whose mouth window runs off the clip
+    has_lips = torch.tensor([[True, True, False]])
+    masked = torch.tensor([[True, False, True]])
+    assert masked_unit_loss(predicted, target, masked & has_lips, "l1") == 1.0
+    predicted[0, 1] = 3.0  # only seen when unmasked positions count too (masked_only=False)
+    assert masked_unit_loss(predicted, target, has_lips, "l1") == 1.5
+
+
+def test_contrastive_vv_is_cross_entropy_of_cosines_over_the_temperature():
+    torch.manual_seed(0)
+    generated, gt, negatives = torch.randn(3, 8), torch.randn(3, 8), torch.randn(2, 8)
+    candidates = torch.cat([gt, negatives])
+    cosines = F.cosine_similarity(generated[:, None], candidates[None], dim=-1)  # (3, 5)
+    log_p = torch.log_softmax(cosines / 0.1, dim=1)
+    expected = -log_p[torch.arange(3), torch.arange(3)].mean()
+    got = discriminative_vv_loss(generated, gt, negatives, temperature=0.1)
+    torch.testing.assert_close(got, expected)
