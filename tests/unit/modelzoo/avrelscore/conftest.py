@@ -33,3 +33,13 @@ def inputs():
     video = torch.randn(2, 8, 1, 88, 88, generator=g)
     audio = torch.randn(2, 8 * 640, generator=g)
     return video, audio, torch.tensor([8, 5])
+
+
+@pytest.fixture
+def one_thread():
+    """Torch on one thread: a tiny model's ops are too small to share, and on a busy machine
+    waiting threads slow hundreds of training steps down many times over."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -89,7 +89,9 @@ def test_resuming_with_another_config_is_refused(tmp_path):
         )
 
 
-def test_a_few_hundred_steps_on_tiny_data_lower_the_loss_and_decode_over_the_vocabulary(tmp_path):
+def test_a_few_hundred_steps_on_tiny_data_lower_the_loss_and_decode_over_the_vocabulary(
+    tmp_path, one_thread
+):
     torch.manual_seed(0)
     model = AVRelScore(tiny_config())
     losses = []
