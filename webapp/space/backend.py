@@ -99,10 +99,10 @@ class InProcessBackend:
         self._lock = threading.Lock()  # Gradio runs handlers on several threads
 
     def _load(self, model_id: str, revision: str):
-        import modelzoo
+        from modelzoo.pipelines import load_for_jobs
 
         self._device = self._device or default_device()
-        return modelzoo.load(model_id, device=self._device)
+        return load_for_jobs(model_id, device=self._device)
 
     def models(self, kind: str) -> list[tuple[str, str]]:
         return model_choices(kind)

@@ -50,7 +50,7 @@ def test_a_model_over_the_budget_still_stays_alone():
 def test_process_cache_loads_registry_models_once_and_refuses_a_stale_revision(
     monkeypatch, settings
 ):
-    import modelzoo
+    from modelzoo import pipelines
     from modelzoo.errors import UserError
     from modelzoo.zoo import registry
     from workers import model_cache as module
@@ -62,7 +62,9 @@ def test_process_cache_loads_registry_models_once_and_refuses_a_stale_revision(
     monkeypatch.setattr(module, "_process_cache", None)
     settings.SYNCLAB_DEVICE = "cpu"
     loads = []
-    monkeypatch.setattr(modelzoo, "load", lambda i, device: loads.append((i, device)) or object())
+    monkeypatch.setattr(
+        pipelines, "load_for_jobs", lambda i, device: loads.append((i, device)) or object()
+    )
 
     cache = module.model_cache()
     first = cache.get("test-model", "a" * 40)
