@@ -22,18 +22,13 @@ import numpy as np
 import torch
 
 from modelzoo.avrelscore import vocab
+from modelzoo.avrelscore.data import model_video
 from modelzoo.avrelscore.decoding import beam_search, greedy_ctc
-from modelzoo.avrelscore.model import (
-    SAMPLES_PER_FRAME,
-    VIDEO_MEAN,
-    VIDEO_STD,
-    AVRelScore,
-    Encoded,
-)
+from modelzoo.avrelscore.model import SAMPLES_PER_FRAME, AVRelScore, Encoded
 from modelzoo.errors import InvalidMediaError, UserError
 from modelzoo.job_params import parse_transcribe_params
 from modelzoo.media import io as media_io
-from modelzoo.media.crops import MouthCropper, center_crop
+from modelzoo.media.crops import MouthCropper
 from modelzoo.media.faces import NoFaceError
 from modelzoo.media.mel import normalized_waveform
 from modelzoo.media.probe import MediaInfo, probe
@@ -72,7 +67,7 @@ class Transcription:
 class ClipInputs:
     """Model inputs of one clip; a stream is None when the clip cannot supply it."""
 
-    video: np.ndarray | None  # (T, 88, 88) float32 normalised crops
+    video: torch.Tensor | None  # (T, 1, 88, 88) normalised crops
     audio: np.ndarray | None  # (T * 640,) float32 normalised waveform
     frames: int
     notice: str = ""
@@ -204,13 +199,13 @@ def _read_audio(media: Path, info: MediaInfo) -> np.ndarray | None:
     return wav if len(wav) else None
 
 
-def _mouth_crops(media: Path, info: MediaInfo, progress: Progress) -> tuple[np.ndarray | None, int]:
-    """(T, 88, 88) normalised mouth crops at 25 fps (None when no frame shows a face), and T.
-
-    Frames in a long gap without a face are zeros after normalisation, as the reference's
-    training TimeMask blanks frames, rather than the black patch (-2.55 after normalisation)
-    that the cropper leaves there and that the model never saw in training.
-    """
+def _mouth_crops(
+    media: Path, info: MediaInfo, progress: Progress
+) -> tuple[torch.Tensor | None, int]:
+    """(T, 1, 88, 88) model input of the mouth crops at 25 fps (None when no frame shows a
+    face), and T. Frames in a long gap without a face are zeros after normalisation (see
+    `data.model_video`), as the reference's training TimeMask blanks frames, rather than the
+    black patch (-2.55 after normalisation) that the cropper leaves there."""
     total = max(media_io.frame_count(info), 1)
     cropper = MouthCropper(name=media.name)
     patches: list[np.ndarray] = []
@@ -224,10 +219,7 @@ def _mouth_crops(media: Path, info: MediaInfo, progress: Progress) -> tuple[np.n
     except NoFaceError:
         return None, len(cropper.tracker)
     patches += [crop.image for crop in rest]
-    crops = center_crop(np.stack(patches)).astype(np.float32)  # (T, 88, 88)
-    crops = (crops / 255.0 - VIDEO_MEAN) / VIDEO_STD
-    crops[~track.has_face] = 0.0
-    return crops, len(crops)
+    return model_video(np.stack(patches), None, track.has_face), len(patches)
 
 
 def _capitalised(text: str) -> str:
@@ -256,9 +248,7 @@ def encode_clip(model: AVRelScore, clip: ClipInputs) -> Encoded:
     video = audio = None
     if cfg.uses_video:
         video = (
-            torch.from_numpy(clip.video)[None, :, None]
-            if clip.video is not None
-            else blank_stream(clip.frames, video=True)
+            clip.video[None] if clip.video is not None else blank_stream(clip.frames, video=True)
         )
     if cfg.uses_audio:
         audio = (
