@@ -37,6 +37,7 @@ Progress = Callable[[float, str], None]
 FPS = media_io.FPS  # one encoder step per video frame
 AUDIO_VISUAL, AUDIO_ONLY, VIDEO_ONLY = "audio-visual", "audio-only", "video-only"
 DECIMALS = 4  # of the reliability scores in the JSON: far finer than a plot can show
+WINDOW_FRAMES = 600  # frames per encoder pass (24 s): the reference's longest training clips
 
 
 def _no_progress(frac: float, msg: str) -> None:
@@ -72,6 +73,18 @@ class ClipInputs:
     frames: int
     notice: str = ""
 
+    def frames_between(self, start: int, stop: int) -> ClipInputs:
+        """Frames [start, stop) as a clip of their own, the audio normalised over them alone,
+        as the reference normalises each utterance."""
+        if (start, stop) == (0, self.frames):
+            return self
+        video = self.video[start:stop] if self.video is not None else None
+        audio = None
+        if self.audio is not None:
+            samples = self.audio[start * SAMPLES_PER_FRAME : stop * SAMPLES_PER_FRAME]
+            audio = normalized_waveform(samples, stop - start, FPS)
+        return ClipInputs(video, audio, stop - start, self.notice)
+
 
 def transcribe(
     model: AVRelScore,
@@ -86,6 +99,7 @@ def transcribe(
 
     `decoder` "greedy" takes the best CTC path (fast); "beam" runs the joint CTC/attention beam
     search with `beam_size` hypotheses and CTC weight `ctc_weight` (the paper: 40 and 0.1).
+    Clips longer than WINDOW_FRAMES are transcribed window by window (see `windows`).
     Raises UserError (InvalidMediaError, NoFaceError) when the file offers nothing to read.
     """
     if decoder not in ("greedy", "beam"):
@@ -94,33 +108,66 @@ def transcribe(
     started = time.perf_counter()
     timings = dict.fromkeys(("read_media", "mouth_crops", "encoder", "decoding"), 0.0)
     clip = read_clip(model, media, timings, progress)
-    progress(0.6, "encoding")
-    tick = time.perf_counter()
-    with torch.inference_mode():
-        encoded = encode_clip(model, clip)
-        timings["encoder"] = time.perf_counter() - tick
-        progress(0.75, f"decoding ({decoder})")
+    settings = {"name": "greedy"}
+    if decoder == "beam":
+        settings = {"name": "beam", "beam_size": beam_size, "ctc_weight": ctc_weight}
+    pieces, reliability = [], {"audio": [], "video": []}
+    parts = windows(clip)
+    for i, (start, stop) in enumerate(parts):
+        part = clip.frames_between(start, stop)
+        progress(0.6 + 0.4 * i / len(parts), f"encoding and decoding frames {start}-{stop - 1}")
         tick = time.perf_counter()
-        if decoder == "beam":
-            tokens = beam_search(model, encoded, beam=beam_size, ctc_weight=ctc_weight)[0].tokens
-            settings = {"name": "beam", "beam_size": beam_size, "ctc_weight": ctc_weight}
-        else:
-            tokens = greedy_ctc(model.ctc_log_probs(encoded), encoded.mask.sum(1))[0]
-            settings = {"name": "greedy"}
-        timings["decoding"] = time.perf_counter() - tick
+        with torch.inference_mode():
+            encoded = encode_clip(model, part)
+            timings["encoder"] += time.perf_counter() - tick
+            tick = time.perf_counter()
+            if decoder == "beam":
+                hyp = beam_search(model, encoded, beam=beam_size, ctc_weight=ctc_weight)[0]
+                tokens = hyp.tokens
+            else:
+                tokens = greedy_ctc(model.ctc_log_probs(encoded), encoded.mask.sum(1))[0]
+            timings["decoding"] += time.perf_counter() - tick
+        pieces.append(vocab.decode(tokens).strip())
+        for stream, scores in _reliability(part, encoded).items():
+            reliability[stream] = None if scores is None else reliability[stream] + scores
     timings["total"] = time.perf_counter() - started
     progress(1.0, "done")
     return Transcription(
-        text=vocab.decode(tokens),
+        text=" ".join(p for p in pieces if p),
         mode=_mode(clip),
         notice=clip.notice,
         fps=FPS,
         frames=clip.frames,
         duration_s=clip.frames / FPS,
-        reliability=_reliability(clip, encoded),
+        reliability=reliability,
         decoder=settings,
         timings={k: round(v, 4) for k, v in timings.items()},
     )
+
+
+def windows(clip: ClipInputs, size: int | None = None) -> list[tuple[int, int]]:
+    """[start, stop) frame ranges of at most `size` (default WINDOW_FRAMES) frames covering the
+    clip, each cut at the quietest frame of its last quarter when there is audio, so that a cut
+    rarely splits a word.
+
+    The encoder attends over all 2T tokens at once, so its memory grows with T squared (a
+    10-minute clip would need tens of GB), and the reference trains on clips of at most 600
+    frames, so longer inputs are outside what it learned anyway.
+    """
+    size = size or WINDOW_FRAMES
+    energy = None
+    if clip.audio is not None:
+        energy = (clip.audio.reshape(clip.frames, -1) ** 2).mean(1)  # per 40 ms frame
+    bounds, start = [], 0
+    while clip.frames - start > size:
+        stop = start + size
+        if energy is not None:
+            low = start + size * 3 // 4
+            stop = low + int(np.argmin(energy[low:stop]))
+        bounds.append((start, stop))
+        start = stop
+    bounds.append((start, clip.frames))
+    return bounds
 
 
 def transcribe_file(

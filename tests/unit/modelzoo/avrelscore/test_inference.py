@@ -3,10 +3,12 @@
 import json
 
 import cv2
+import numpy as np
 import pytest
 import torch
 
-from modelzoo.avrelscore.inference import transcribe, transcribe_file
+from modelzoo.avrelscore import inference
+from modelzoo.avrelscore.inference import ClipInputs, transcribe, transcribe_file, windows
 from modelzoo.avrelscore.model import AVRelScore
 from modelzoo.errors import InvalidMediaError, InvalidParamsError, UserError
 from modelzoo.media.io import VideoWriter
@@ -165,3 +167,29 @@ def test_transcribe_file_refuses_bad_params_naming_the_key(model, media, tmp_pat
     with pytest.raises(InvalidParamsError, match=f"'{key}'"):
         transcribe_file(model, media["speech"], tmp_path, params=params)
     assert not any(tmp_path.iterdir())
+
+
+def test_long_clips_are_cut_at_the_quietest_frame_near_each_window_end():
+    audio = np.ones((50, 640), np.float32)
+    audio[17] = 0.0  # silence in the last quarter of the first 20-frame window
+    audio[33] = 0.0  # ... and of the second one, which starts at frame 17
+    clip = ClipInputs(None, audio.ravel(), 50)
+    assert windows(clip, 20) == [(0, 17), (17, 33), (33, 50)]
+    assert windows(ClipInputs(None, None, 50), 20) == [(0, 20), (20, 40), (40, 50)]
+    assert windows(clip, 50) == [(0, 50)]
+
+
+def test_a_clip_longer_than_a_window_is_transcribed_window_by_window(model, media, monkeypatch):
+    monkeypatch.setattr(inference, "WINDOW_FRAMES", 12)
+    calls = []
+    encode = model.encode
+    model.encode = lambda video, audio, lengths: (
+        calls.append(lengths.item()) or encode(video, audio, lengths)
+    )
+    try:
+        result = transcribe(model, media["face"], decoder="beam", beam_size=2)
+    finally:
+        del model.encode
+    assert len(calls) == 3 and sum(calls) == FACE_FRAMES and max(calls) <= 12
+    assert len(result.reliability["audio"]) == len(result.reliability["video"]) == FACE_FRAMES
+    assert set(result.text) <= VOCAB_TEXT
