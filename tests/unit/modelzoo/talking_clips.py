@@ -1,7 +1,10 @@
 """Tiny synthetic talking-face clips for the critic and generator tests: a grey face whose mouth
 opens with the loudness that the mel's low bands also carry, so sync is learnable."""
 
+from contextlib import contextmanager
+
 import numpy as np
+import torch
 
 from modelzoo.alm.data import ArrayClip
 from modelzoo.media.mel import mel_start
@@ -21,3 +24,15 @@ def talking_clip(num_frames: int = 24, size: int = 128, seed: int = 0) -> ArrayC
         frame = min(int(step * 25 / 80), num_frames - 1)
         mel[:20, step] = 8 * loudness[frame] - 4
     return ArrayClip(frames, mel, name=f"synthetic-{seed}")
+
+
+@contextmanager
+def one_thread():
+    """Run tiny training loops on one thread: on the shared 2-core machine, a second OpenMP
+    thread mostly spin-waits and makes these small convolutions several times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

@@ -1,10 +1,10 @@
 import torch
 
 from modelzoo.alm.data import TalkingFaceDataset
-from modelzoo.alm.loop import LoopConfig, fit
+from modelzoo.alm.loop import LoopConfig, fit, validate
 from modelzoo.syncnet import SyncNet, SyncNetConfig
 from modelzoo.syncnet.train import SyncNetTask
-from tests.unit.modelzoo.talking_clips import talking_clip
+from tests.unit.modelzoo.talking_clips import one_thread, talking_clip
 
 TINY = SyncNetConfig(width=32)
 
@@ -36,3 +36,17 @@ def test_resumed_critic_run_ends_with_the_same_weights_as_an_uninterrupted_one(t
     resumed = run(tmp_path / "resumed", 3)
     for key, tensor in straight.items():
         torch.testing.assert_close(resumed[key], tensor)
+
+
+def test_a_few_hundred_steps_lower_the_critic_loss_clearly(tmp_path):
+    torch.manual_seed(0)
+    clips = [talking_clip(seed=s) for s in range(4)]
+    loop = LoopConfig(steps=200, batch_size=8, val_every=200, val_batches=4, log_every=200)
+    train = TalkingFaceDataset(clips, "syncnet", loop.steps * loop.batch_size)
+    val = TalkingFaceDataset(clips, "syncnet", loop.val_batches * loop.batch_size, seed=1)
+    task = SyncNetTask(SyncNetConfig(width=16), lr=1e-3)
+    with one_thread():
+        before = validate(task, val, loop)["loss"]
+        fit(task, train, val, tmp_path, loop, log=lambda _: None)
+        after = validate(task, val, loop)["loss"]
+    assert after < 0.8 * before, (before, after)
