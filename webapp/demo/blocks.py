@@ -216,6 +216,7 @@ def _generate_tab(backend: Backend) -> None:
                 [[str(example_photo()), None, EXAMPLE_TEXT]],
                 [face, audio, text],
                 label="Example: scikit-image's astronaut photograph",
+                elem_id="generate-examples",
             )
         with gr.Column():
             results = _result_components("generate")
