@@ -1,11 +1,11 @@
 import torch
 
 from modelzoo.alm.data import TalkingFaceDataset
-from modelzoo.alm.loop import LoopConfig, fit
+from modelzoo.alm.loop import LoopConfig, fit, validate
 from modelzoo.cals.model import CALSConfig, CALSModel
 from modelzoo.cals.train import A2LTask, CALSLossWeights, L2FTask
 from modelzoo.syncnet import SyncNet, SyncNetConfig
-from tests.unit.modelzoo.talking_clips import talking_clip
+from tests.unit.modelzoo.talking_clips import one_thread, talking_clip
 
 TINY = CALSConfig(width=16, context=2, a2l_layers=1, a2l_heads=2, a2l_ffn=32)
 CLIPS = [talking_clip(seed=s) for s in range(2)]
@@ -58,3 +58,17 @@ def test_lip_to_face_step_trains_the_generator_with_a2l_frozen(tmp_path):
     assert not torch.equal(model.output_block[1].weight, decoder_before)
     for key, tensor in model.a2l.state_dict().items():
         torch.testing.assert_close(tensor, a2l_before[key])
+
+
+def test_a_few_hundred_a2l_steps_lower_the_masked_unit_loss_clearly(tmp_path):
+    torch.manual_seed(0)
+    steps = 200
+    task = A2LTask(CALSModel(TINY), lr=1e-3)
+    run = LoopConfig(steps, batch_size=4, val_every=steps, val_batches=2, log_every=steps)
+    train = TalkingFaceDataset(CLIPS, "a2l", steps * 4, context=TINY.context)
+    val = TalkingFaceDataset(CLIPS, "a2l", 8, context=TINY.context, seed=1)
+    with one_thread():
+        before = validate(task, val, run)["loss"]
+        fit(task, train, val, tmp_path, run, log=quiet)
+        after = validate(task, val, run)["loss"]
+    assert after < 0.25 * before, (before, after)
