@@ -239,6 +239,10 @@ class FaceGenerator(nn.Module):
 
     def encode_face(self, faces: torch.Tensor) -> list[torch.Tensor]:
         """(N, 6, H, W) -> the seven skip features, shallow first."""
+        if not self.training and len(faces) > 1 and bool((faces == faces[:1]).all()):
+            # A still photo gives every frame the same input: encode it once (outside training,
+            # where batch statistics would see one row instead of N).
+            return [f.expand(len(faces), *f.shape[1:]) for f in self.encode_face(faces[:1])]
         feats, x = [], faces
         for block in self.face_encoder_blocks:
             x = block(x)

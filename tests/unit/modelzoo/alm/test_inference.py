@@ -68,3 +68,16 @@ def test_every_inference_convolution_is_fused_and_the_original_is_untouched():
 def test_only_face_generators_are_optimised():
     with pytest.raises(TypeError, match="QualityDiscriminator"):
         optimize_for_inference(QualityDiscriminator(TINY_ALM))
+
+
+def test_a_still_face_is_encoded_once_and_gives_the_per_frame_result():
+    model = trained_looking(AudioLipMemoryModel(TINY_ALM))
+    mels, faces = alm_inputs(3)
+    still = faces[:1].expand(3, -1, -1, -1).contiguous()
+    calls = []
+    model.face_encoder_blocks[0].register_forward_hook(lambda m, i, o: calls.append(len(o)))
+    frames = model.generate(mels, still)
+    assert calls == [1]
+    torch.testing.assert_close(
+        frames, torch.cat([model.generate(m, still[:1]) for m in mels[:, None]])
+    )
