@@ -1,20 +1,11 @@
 """The demo page in Chromium: upload a clip on the Corrupt tab and get a playable result back."""
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.browser.chromium import launch_chromium
 from tests.conftest import make_clip
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def page():
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser.new_page()
-        browser.close()
 
 
 def _wait_uploaded(page, name: str) -> None:
