@@ -78,6 +78,15 @@ def spend(budget_s: float, run_until: Callable[[int], None], first_chunk: int = 
             return steps
 
 
+def ends_of_curve(losses: list[float], key: str = "loss") -> dict[str, float]:
+    """Mean loss over the first and the last quarter of the steps (at most 20 steps each)."""
+    window = max(1, min(20, len(losses) // 4))
+    return {
+        f"first_{key}": sum(losses[:window]) / window,
+        f"last_{key}": sum(losses[-window:]) / window,
+    }
+
+
 class LoopRun:
     """A task trained with the shared loop in resumable chunks; keeps every step's figures."""
 
@@ -98,12 +107,10 @@ class LoopRun:
 
     def summary(self, key: str = "loss") -> dict:
         losses = [h[key] for h in self.history]
-        head, tail = losses[: min(20, len(losses))], losses[-min(20, len(losses)) :]
         return {
             "steps": len(losses),
             "batch_size": self.batch_size,
-            f"first_{key}": sum(head) / len(head),  # mean of the first 20 steps
-            f"last_{key}": sum(tail) / len(tail),  # mean of the last 20 steps
+            **ends_of_curve(losses, key),
             "validations": self.validations,
         }
 
@@ -178,12 +185,10 @@ def train_avrelscore(corpus: Path, runs: Path, budget_s: float):
         AVSRClips(corpus, "test"), batch_size=8, collate_fn=avsr_train.collate
     )
     test = avsr_train.validate(best, loader)
-    head, tail = history[:20], history[-20:]
     summary = {
         "steps": len(history),
         "batch_size": BATCH["avrelscore"],
-        "first_loss": sum(head) / len(head),
-        "last_loss": sum(tail) / len(tail),
+        **ends_of_curve(history),
         "validations": validations,
         "test_greedy_ctc_wer": test["wer"],
         "test_clips": len(loader.dataset),
