@@ -160,10 +160,34 @@ REGISTRY: dict[str, ZooEntry] = {
             where_to_get=CONVERT_OR_TRAIN.format(id="cals-lrs2")
             + " No official CALS checkpoint is public: train with `modelzoo.cals.train`.",
         ),
-        demo_entry("avrelscore", sha256={}),
-        demo_entry("alm", sha256={}),
-        demo_entry("cals", sha256={}),
-        demo_entry("syncnet", sha256={}),
+        demo_entry(
+            "avrelscore",
+            sha256={
+                "config.json": "d0ccee729dbc31b5840d71547bdf9dc20bf5a945368b04507e675fad3843c38b",
+                "model.safetensors": "6fc05993127f501bcdb558af349757c9ddf91e4f512b685a2ae2bb6e7af8fa1b",
+            },
+        ),
+        demo_entry(
+            "alm",
+            sha256={
+                "config.json": "0e517733bb28d3a8d0c098c861646265f9d4ba00fbcb2598847fdb04927f5994",
+                "model.safetensors": "01d7c3fb200aa5cd4051cd6736d59d4667619855bd581303e972d3fc701e179e",
+            },
+        ),
+        demo_entry(
+            "cals",
+            sha256={
+                "config.json": "f7412d4f555a9aca1a4fa9289b0d447c6fc85e41ac07a83485664a2b714c9e0c",
+                "model.safetensors": "621348bebea220f5aba15e6c95070c7fa3514af4b1fb4324b862532ea6fd7fee",
+            },
+        ),
+        demo_entry(
+            "syncnet",
+            sha256={
+                "config.json": "5b70e4fe29393a7c997ddfcaa7d97fa925d4ef44402e708612835add4e203f87",
+                "model.safetensors": "2ae633adf5c638a8d808591c09b5abf8db4900f6ff3526e9e555431289080f17",
+            },
+        ),
     )
 }
 
