@@ -14,6 +14,10 @@ curriculum lists `src/data/{LRS2,LRS3}/0_{100,150,300,450,600}.txt` hold the pre
 `main/` (LRS2) or `trainval/` (LRS3). As there, videos are cut to 600 frames, crops are a random
 88x88 window mirrored half of the time in training and the centre otherwise, normalised with
 (0.421, 0.165), and the waveform is trimmed or padded to the video and z-normalised.
+
+A training set given a `modelzoo.avrelscore.augment.TrainingCorruption` corrupts each sample as the
+authors' training does (never in validation). Its draws come from a random stream of their own, so
+switching corruption on leaves the crops and mirrors of a seeded run as they were.
 """
 
 from __future__ import annotations
@@ -27,16 +31,24 @@ import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
-from modelzoo.avrelscore.model import VIDEO_MEAN, VIDEO_STD
+from modelzoo.avrelscore.augment import TrainingCorruption
+from modelzoo.avrelscore.model import SAMPLES_PER_FRAME, VIDEO_MEAN, VIDEO_STD
 from modelzoo.errors import UserError
 from modelzoo.media import io as media_io
-from modelzoo.media.crops import MODEL_SIZE, MOUTH_SIZE, center_crop, mouth_crops_video
+from modelzoo.media.crops import (
+    MODEL_SIZE,
+    MOUTH_SIZE,
+    center_crop,
+    mouth_crops,
+    mouth_crops_video,
+)
 from modelzoo.media.faces import NoFaceError
 from modelzoo.media.mel import normalized_waveform
 
 MAX_FRAMES = 600  # the reference's --max_vid_len
 VALIDATION_FOLDER = {"LRS2": "main", "LRS3": "trainval"}
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi")
+CACHE_VERSION = "v2"  # v2 adds the crops' landmarks; older cache files are simply not found
 
 Sample = tuple[torch.Tensor, torch.Tensor, str]  # (T, 1, 88, 88) video, (T * 640,) audio, text
 
@@ -82,8 +94,34 @@ def _sample(video: torch.Tensor, wav: np.ndarray, text: str) -> Sample:
     return video, torch.from_numpy(normalized_waveform(wav, len(video))), text
 
 
-class LRSClips(Dataset):
-    """LRS2 or LRS3 in the authors' preprocessed layout, the clips of one split file."""
+class _Corrupting:
+    """The training corruption of a dataset and its random stream (none outside training)."""
+
+    def __init__(self, corruption: TrainingCorruption | None, train: bool, seed: int):
+        self.corruption = corruption if train else None
+        # a stream apart from the crops' own: its draws do not shift their windows and mirrors
+        self.corruption_rng = np.random.default_rng([seed, 1])
+
+    def _corrupt(
+        self, mouths: np.ndarray, landmarks: np.ndarray | None, wav: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Corrupted (mouths, wav); the waveform is cut to the video first, so that the drawn SNR
+        holds over the samples the model reads."""
+        if self.corruption is None:
+            return mouths, wav
+        rng = self.corruption_rng
+        mouths = self.corruption.corrupt_video(mouths, landmarks, rng)
+        wav = self.corruption.corrupt_audio(wav[: len(mouths) * SAMPLES_PER_FRAME], rng)
+        return mouths, wav
+
+
+class LRSClips(_Corrupting, Dataset):
+    """LRS2 or LRS3 in the authors' preprocessed layout, the clips of one split file.
+
+    With `corruption` (training only) the audio gets noise and the crops noise and blur, but no
+    occluders: the layout holds no landmarks to place them on (the authors' `Transformed_LM`
+    pickles are not read), so use PairFolder on face videos for the full recipe.
+    """
 
     def __init__(
         self,
@@ -95,7 +133,9 @@ class LRSClips(Dataset):
         train: bool = False,
         max_frames: int = MAX_FRAMES,
         seed: int = 0,
+        corruption: TrainingCorruption | None = None,
     ):
+        super().__init__(corruption, train, seed)
         if corpus not in VALIDATION_FOLDER:
             raise UserError(f"corpus must be LRS2 or LRS3, not {corpus!r}")
         self.root, self.max_frames = Path(root), max_frames
@@ -134,14 +174,16 @@ class LRSClips(Dataset):
         wav, rate = sf.read(audio_path, dtype="float32", always_2d=True)
         if rate != 16000:
             raise UserError(f"{audio_path} is at {rate} Hz; the LRS layout has 16 kHz audio")
-        return _sample(model_video(mouths, self.rng), wav.mean(1), read_transcript(text_path))
+        mouths, wav = self._corrupt(mouths, None, wav.mean(1))
+        return _sample(model_video(mouths, self.rng), wav, read_transcript(text_path))
 
 
-class PairFolder(Dataset):
+class PairFolder(_Corrupting, Dataset):
     """Any folder of (video, transcript) pairs: NAME.mp4 (or .mov, .mkv, .webm, .avi) with
-    NAME.txt beside it, in any sub-folder. Each video's face is tracked once; its mouth crops and
-    16 kHz audio are cached in `cache_dir` (default ROOT/.avrelscore-cache), keyed by the file's
-    path, size and modification time."""
+    NAME.txt beside it, in any sub-folder. Each video's face is tracked once; its mouth crops, their
+    landmarks in crop pixels and the 16 kHz audio are cached in `cache_dir` (default
+    ROOT/.avrelscore-cache), keyed by the file's path, size and modification time. With
+    `corruption` (training only) samples get the whole recipe: occluders, noise, blur, babble."""
 
     def __init__(
         self,
@@ -151,7 +193,9 @@ class PairFolder(Dataset):
         train: bool = False,
         max_frames: int = MAX_FRAMES,
         seed: int = 0,
+        corruption: TrainingCorruption | None = None,
     ):
+        super().__init__(corruption, train, seed)
         self.root, self.max_frames = Path(root), max_frames
         self.cache_dir = Path(cache_dir) if cache_dir else self.root / ".avrelscore-cache"
         self.videos = sorted(
@@ -174,25 +218,38 @@ class PairFolder(Dataset):
 
     def __getitem__(self, index: int) -> Sample:
         path = self.videos[index]
-        mouths, has_face, wav = self._crops(path)
-        mouths, has_face = mouths[: self.max_frames], has_face[: self.max_frames]
+        mouths, landmarks, has_face, wav = self._crops(path)
+        mouths, landmarks = mouths[: self.max_frames], landmarks[: self.max_frames]
+        has_face = has_face[: self.max_frames]
+        mouths, wav = self._corrupt(mouths, landmarks, wav)
         video = model_video(mouths, self.rng, has_face)
         return _sample(video, wav, read_transcript(path.with_suffix(".txt")))
 
-    def _crops(self, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _crops(self, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(T, 96, 96) mouth crops, (T, 68, 2) landmarks in their pixels, (T,) has_face, audio."""
         stat = path.stat()
-        key = hashlib.sha1(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
-        cached = self.cache_dir / f"{key.hexdigest()}.npz"
+        key = f"{CACHE_VERSION}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+        cached = self.cache_dir / f"{hashlib.sha1(key.encode()).hexdigest()}.npz"
         if cached.is_file():
             with np.load(cached) as saved:
-                return saved["mouths"], saved["has_face"], saved["wav"]
+                return saved["mouths"], saved["landmarks"], saved["has_face"], saved["wav"]
         try:
             mouths, track = mouth_crops_video(path)
         except NoFaceError as err:
             raise UserError(f"{path}: {err}; training clips need a visible face") from err
+        landmarks = crop_landmarks(track.landmarks)
         wav = media_io.read_audio(path)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         partial = cached.with_suffix(".tmp.npz")
-        np.savez(partial, mouths=mouths, has_face=track.has_face, wav=wav)
+        np.savez(partial, mouths=mouths, landmarks=landmarks, has_face=track.has_face, wav=wav)
         partial.replace(cached)  # a crash mid-write leaves no half file behind
-        return mouths, track.has_face, wav
+        return mouths, landmarks, track.has_face, wav
+
+
+def crop_landmarks(track_landmarks: np.ndarray) -> np.ndarray:
+    """(T, 68, 2) landmarks in the pixels of the mouth crops that `mouth_crops_video` cuts for a
+    track's (T, 68, 2) frame landmarks (NaN where there is no face). The cropper itself maps them,
+    with the same smoothing and transform; it warps a 1-pixel stand-in frame, as only the points
+    are wanted here."""
+    stand_in = np.zeros((len(track_landmarks), 1, 1, 3), np.uint8)
+    return np.stack([crop.landmarks for crop in mouth_crops(stand_in, track_landmarks)])
