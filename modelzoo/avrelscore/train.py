@@ -31,6 +31,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from modelzoo.avrelscore import vocab
+from modelzoo.avrelscore.augment import TrainingCorruption
 from modelzoo.avrelscore.data import LRSClips, PairFolder
 from modelzoo.avrelscore.decoding import greedy_ctc
 from modelzoo.avrelscore.model import CONFIGS, SAMPLES_PER_FRAME, AVRelScore, AVRelScoreConfig
@@ -269,8 +270,13 @@ def _checkpoint(model, optimizer, step, best_wer, logs, out_dir: Path) -> float:
 
 def _stages(args) -> tuple[list[Dataset], Dataset | None]:
     """Training sets from shortest to longest clips, and the validation set, of the CLI's args."""
+    corruption = None
+    if args.corrupt:
+        corruption = TrainingCorruption(occluders=args.occluders, noise_file=args.noise_file)
+    elif args.occluders or args.noise_file:
+        raise UserError("--occluders and --noise-file only apply with --corrupt")
     if args.folder is not None:
-        clips = PairFolder(args.folder, train=True)
+        clips = PairFolder(args.folder, train=True, corruption=corruption)
         stages = [Subset(clips, ids) for ids in length_stages(clips.frame_counts())]
         val = PairFolder(args.val_folder) if args.val_folder else None
         return stages, val
@@ -278,7 +284,9 @@ def _stages(args) -> tuple[list[Dataset], Dataset | None]:
     files = [lists / f"0_{n}.txt" for n in CURRICULUM_FRAMES if (lists / f"0_{n}.txt").is_file()]
     if not files:
         raise UserError(f"{lists} has none of the curriculum lists 0_100.txt ... 0_600.txt")
-    stages = [LRSClips(args.lrs, f, corpus=args.corpus, train=True) for f in files]
+    stages = [
+        LRSClips(args.lrs, f, corpus=args.corpus, train=True, corruption=corruption) for f in files
+    ]
     val = None
     if args.val_list:
         val = LRSClips(args.lrs, args.val_list, corpus=args.corpus, validation=True)
@@ -311,6 +319,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accumulate", type=int, default=TrainConfig.accumulate)
     parser.add_argument("--warmup", type=int, default=TrainConfig.warmup)
     parser.add_argument("--eval-every", type=int, default=TrainConfig.eval_every)
+    parser.add_argument(
+        "--corrupt",
+        action="store_true",
+        help="the paper's training corruption: occluders (face videos only), noise, blur, babble",
+    )
+    parser.add_argument("--occluders", type=Path, help="occluder folder (--corrupt)")
+    parser.add_argument("--noise-file", type=Path, help="noise recording for --corrupt")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

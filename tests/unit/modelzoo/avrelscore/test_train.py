@@ -1,9 +1,12 @@
 import json
 
+import cv2
+import numpy as np
 import pytest
 import torch
 
 from modelzoo.avrelscore import vocab
+from modelzoo.avrelscore.augment import TrainingCorruption
 from modelzoo.avrelscore.decoding import beam_search, greedy_ctc
 from modelzoo.avrelscore.model import AVRelScore
 from modelzoo.avrelscore.train import (
@@ -16,9 +19,10 @@ from modelzoo.avrelscore.train import (
     train,
     train_curriculum,
 )
+from modelzoo.media.io import write_wav
 
 from .conftest import tiny_config
-from .test_data import _lrs_clip
+from .test_data import _lrs_clip, pairs  # noqa: F401  (a fixture)
 
 
 class TinyClips(torch.utils.data.Dataset):
@@ -180,3 +184,37 @@ def test_the_training_script_runs_the_lrs_curriculum_and_resumes(tmp_path, capsy
     AVRelScore.from_pretrained(tmp_path / "run" / "best", strict=True)
     assert main([str(a) for a in args]) == 0  # finished: a rerun trains no further
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 3
+
+
+def test_the_training_script_corrupts_training_clips_only_with_corrupt(
+    tmp_path,
+    pairs,  # noqa: F811
+    one_thread,
+    monkeypatch,
+    capsys,
+):
+    write_wav(tmp_path / "noise.wav", np.random.default_rng(0).normal(0, 0.1, 16000), 16000)
+    occluder = np.zeros((20, 20, 4), np.uint8)
+    occluder[4:16, 4:16] = 255  # a white square with an opaque alpha
+    (tmp_path / "occluders").mkdir()
+    cv2.imwrite(str(tmp_path / "occluders" / "square.png"), occluder)
+    corrupted = []
+    real = TrainingCorruption.corrupt_video
+
+    def counting(self, crops, landmarks, rng):
+        corrupted.append((self.occluders, self.noise_file, landmarks is not None))
+        return real(self, crops, landmarks, rng)
+
+    monkeypatch.setattr(TrainingCorruption, "corrupt_video", counting)
+    (tmp_path / "tiny.json").write_text(json.dumps(tiny_config().__dict__))
+    args = ["--folder", pairs, "--val-folder", pairs, "--out", tmp_path / "run",
+            "--config", tmp_path / "tiny.json", "--epochs-per-stage", "1", "--batch-size", "1",
+            "--device", "cpu", "--corrupt", "--occluders", tmp_path / "occluders",
+            "--noise-file", tmp_path / "noise.wav"]  # fmt: skip
+    assert main([str(a) for a in args]) == 0
+    # one training clip, one epoch: the validation pass over the same folder is not corrupted
+    assert corrupted == [(tmp_path / "occluders", tmp_path / "noise.wav", True)]
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        main([str(a) for a in args if a != "--corrupt"])
+    assert stop.value.code == 2 and "only apply with --corrupt" in capsys.readouterr().err
