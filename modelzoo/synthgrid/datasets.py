@@ -1,9 +1,9 @@
 """AV-RelScore training samples from a SynthGrid corpus: (mouth video, waveform, transcript).
 
 Items are what `modelzoo.avrelscore.train.collate` takes: the 96x96 grey mouth ROIs cut to 88x88
-(a random crop and a coin-flip mirror for training, the centre otherwise, as ms-dot-k/AVSR's
-transforms do) and normalised, the utterance-normalised 16 kHz waveform trimmed to the video, and
-the transcript from the clip's LRS-style .txt file.
+and normalised by `modelzoo.avrelscore.data.model_video` (a random crop and a coin-flip mirror for
+training, the centre otherwise, as ms-dot-k/AVSR's transforms do), the utterance-normalised 16 kHz
+waveform trimmed to the video, and the transcript from the clip's LRS-style .txt file.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from modelzoo.avrelscore.model import VIDEO_MEAN, VIDEO_STD
+from modelzoo.avrelscore.data import model_video
 from modelzoo.errors import UserError
-from modelzoo.media.crops import MODEL_SIZE, center_crop
 from modelzoo.media.mel import normalized_waveform
 
 
@@ -47,15 +46,8 @@ class AVSRClips(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, str]:
         name = self.names[index]
         mouths = np.load(self.root / name / "mouth.npy")  # (T, 96, 96) uint8
-        if self.train:
-            top, left = self.rng.integers(0, mouths.shape[1] - MODEL_SIZE + 1, 2)
-            mouths = mouths[:, top : top + MODEL_SIZE, left : left + MODEL_SIZE]
-            if self.rng.integers(2):
-                mouths = mouths[:, :, ::-1]
-        else:
-            mouths = center_crop(mouths)
-        video = (mouths.astype(np.float32) / 255.0 - VIDEO_MEAN) / VIDEO_STD
+        video = model_video(mouths, self.rng if self.train else None)
         wav, _ = sf.read(self.root / name / "audio.wav", dtype="float32")
         audio = normalized_waveform(wav, len(mouths))
         text = read_transcript(self.root / f"{name}.txt")
-        return torch.from_numpy(video[:, None].copy()), torch.from_numpy(audio), text
+        return video, torch.from_numpy(audio), text

@@ -6,10 +6,12 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from modelzoo.__main__ import main
 from modelzoo.alm.data import TalkingFaceDataset, folder_clips
 from modelzoo.avrelscore import vocab
+from modelzoo.avrelscore.data import model_video
 from modelzoo.avrelscore.train import collate
 from modelzoo.media.crops import center_crop, mouth_crops_video
 from modelzoo.media.io import read_audio
@@ -84,6 +86,15 @@ def test_avsr_items_batch_with_the_avrelscore_collate(corpus):
         assert video.shape[1:] == (1, 88, 88) and audio.shape == (video.shape[0] * 640,)
     batch = collate(items)
     assert batch.video.shape[0] == 2 and batch.targets.ne(vocab.IGNORE).sum() > 20
+
+
+def test_avsr_items_are_the_avrelscore_model_input_of_the_mouth_rois(corpus):
+    root = corpus[0]
+    name = AVSRClips(root, "train").names[0]
+    mouths = np.load(root / name / "mouth.npy")
+    train_video = AVSRClips(root, "train", train=True, seed=3)[0][0]
+    assert torch.equal(train_video, model_video(mouths, np.random.default_rng(3)))
+    assert torch.equal(AVSRClips(root, "train")[0][0], model_video(mouths, None))
 
 
 def test_wav2lip_layout_gives_critic_and_generator_windows(corpus):
