@@ -1,0 +1,55 @@
+"""The Generate and Transcribe tabs in Chromium with the bundled demo weights and a real worker."""
+
+import pytest
+import soundfile
+from playwright.sync_api import expect
+
+from modelzoo.media.tts import speak
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _loaded_duration(video) -> float:
+    video.evaluate(
+        "v => new Promise(r => v.readyState >= 1 ? r() : v.addEventListener('loadedmetadata', r))"
+    )
+    return video.evaluate("v => v.duration")
+
+
+def test_generate_tab_makes_a_ten_second_video_from_the_astronaut_example(
+    page, site, start_worker, tmp_path
+):
+    from webapp.demo.blocks import EXAMPLE_TEXT
+
+    start_worker()
+    seconds = soundfile.info(speak(EXAMPLE_TEXT, tmp_path / "speech.wav")).duration
+    page.goto(site.url + "/demo/")
+    page.get_by_role("tab", name="Generate").click()
+    page.locator("#generate-examples tbody tr").first.click()
+    expect(page.locator("#generate-text textarea")).to_have_value(EXAMPLE_TEXT, timeout=30_000)
+    page.locator("#generate-run").click()
+    expect(page.locator("#generate-status")).to_contain_text("Done", timeout=300_000)
+    video = page.locator("#generate-video video")
+    expect(video).to_have_count(1, timeout=30_000)
+    assert seconds > 8
+    assert _loaded_duration(video) == pytest.approx(seconds, abs=0.15)
+    assert video.evaluate("v => v.videoWidth") == 512
+
+
+def test_transcribe_tab_shows_the_transcript_and_reliability_plot(
+    page, site, start_worker, tmp_path
+):
+    from modelzoo.synthgrid.build import build
+
+    start_worker()
+    clip = next(build(tmp_path / "corpus", utterances=1, seed=7).out.glob("**/*.mp4"))
+    page.goto(site.url + "/demo/")
+    page.get_by_role("tab", name="Transcribe").click()
+    page.locator("#transcribe-media input[type=file]").set_input_files(str(clip))
+    expect(page.locator(f'#transcribe-media a[href$="/{clip.name}"]')).to_have_count(
+        1, timeout=30_000
+    )
+    page.locator("#transcribe-run").click()
+    expect(page.locator("#transcribe-status")).to_contain_text("Done", timeout=300_000)
+    expect(page.locator("#transcribe-notice")).to_contain_text("audio-visual")
+    expect(page.locator("#transcribe-plot canvas, #transcribe-plot svg").first).to_be_visible()
