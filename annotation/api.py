@@ -6,6 +6,7 @@ in the jobs API.
 
 import json
 import tempfile
+import uuid
 from functools import wraps
 from pathlib import Path
 
@@ -108,6 +109,14 @@ def _stimulus_fields(post) -> dict:
     }
 
 
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
 @staff_required
 @require_POST
 def stimulus_create(request, slug):
@@ -118,7 +127,9 @@ def stimulus_create(request, slug):
     fields = _stimulus_fields(request.POST)
     try:
         if request.POST.get("job"):
-            job = Job.objects.filter(pk=request.POST["job"]).first()
+            job_id = request.POST["job"]
+            # A malformed uuid would make the lookup raise: it is a bad request, not a 500.
+            job = Job.objects.filter(pk=job_id).first() if is_uuid(job_id) else None
             if job is None:
                 return error(f"no job {request.POST['job']}", 404)
             stimulus = services.stimulus_add_from_job(study=study, job=job, **fields)

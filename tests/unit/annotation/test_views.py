@@ -299,3 +299,11 @@ def test_staff_add_stimuli_from_finished_jobs_all_or_none(
     )
     assert added.status_code == 201
     assert added.json()["created"][0]["system"] == "cals-demo"
+
+
+@pytest.mark.parametrize("job_id", ["not-a-uuid", "00000000-0000-0000-0000-000000000000"])
+def test_staff_add_stimulus_from_a_missing_or_malformed_job_id_is_a_404(admin_client, job_id):
+    services.study_create(slug="nojob", title="No job")
+    response = admin_client.post("/study/api/studies/nojob/stimuli/", {"job": job_id})
+    assert response.status_code == 404 and job_id in response.json()["error"]
+    assert not Stimulus.objects.exists()
