@@ -18,16 +18,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
+from modelzoo import onednn
 from modelzoo.alm.model import ConvTransposeBlock, FaceGenerator
 from modelzoo.syncnet.model import ConvBlock
 
 # The generator modules that inference runs; the lip encoder only serves training losses.
 INFERENCE_MODULES = ("audio_encoder", "face_encoder_blocks", "face_decoder_blocks", "output_block")
-
-
-def _use_onednn(x: torch.Tensor) -> bool:
-    cpu = x.device.type == "cpu" and x.dtype == torch.float32
-    return cpu and torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled
 
 
 class FusedConv(nn.Module):
@@ -62,7 +58,7 @@ class FusedConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.contiguous(memory_format=torch.channels_last)
-        if _use_onednn(x):
+        if onednn.available(x):
             return self._onednn(x)
         if self.transposed:
             out = F.conv_transpose2d(

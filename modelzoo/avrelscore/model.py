@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
+from modelzoo import onednn
 from modelzoo.avrelscore import vocab
 
 VARIANTS = ("avrelscore", "av_concat", "audio_only", "video_only")
@@ -184,12 +185,12 @@ class ReliabilityScorer(nn.Module):
 class FeedForward(nn.Module):
     def __init__(self, dim: int, hidden: int, dropout: float):
         super().__init__()
-        self.w_1 = nn.Linear(dim, hidden)
-        self.w_2 = nn.Linear(hidden, dim)
+        self.w_1 = onednn.Linear(dim, hidden)
+        self.w_2 = onednn.Linear(hidden, dim)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x):
-        return self.w_2(self.dropout(torch.relu(self.w_1(x))))
+        return self.w_2(self.dropout(self.w_1(x, activation="relu")))
 
 
 class MultiHeadAttention(nn.Module):
@@ -198,10 +199,10 @@ class MultiHeadAttention(nn.Module):
     def __init__(self, dim: int, heads: int, dropout: float):
         super().__init__()
         self.heads, self.head_dim, self.dropout = heads, dim // heads, dropout
-        self.linear_q = nn.Linear(dim, dim)
-        self.linear_k = nn.Linear(dim, dim)
-        self.linear_v = nn.Linear(dim, dim)
-        self.linear_out = nn.Linear(dim, dim)
+        self.linear_q = onednn.Linear(dim, dim)
+        self.linear_k = onednn.Linear(dim, dim)
+        self.linear_v = onednn.Linear(dim, dim)
+        self.linear_out = onednn.Linear(dim, dim)
 
     def split(self, x):
         return x.view(x.size(0), -1, self.heads, self.head_dim).transpose(1, 2)  # (B, H, T, Dh)
@@ -247,7 +248,7 @@ class RelPositionAttention(MultiHeadAttention):
 
     def __init__(self, dim: int, heads: int, dropout: float):
         super().__init__(dim, heads, dropout)
-        self.linear_pos = nn.Linear(dim, dim, bias=False)
+        self.linear_pos = onednn.Linear(dim, dim, bias=False)
         self.pos_bias_u = nn.Parameter(torch.empty(heads, dim // heads))
         self.pos_bias_v = nn.Parameter(torch.empty(heads, dim // heads))
         nn.init.xavier_uniform_(self.pos_bias_u)
@@ -323,7 +324,7 @@ class DecoderLayer(nn.Module):
         """One new position x (N, D) through layer `index`; `cache` (L+1, N, 2, H, Dh) gets its
         keys/values at L."""
         n, heads = x.size(0), self.self_attn.heads
-        qkv = F.linear(self.norm1(x), *state.fused_qkv[index]).view(n, 3, heads, -1)
+        qkv = onednn.linear(self.norm1(x), *state.fused_qkv[index]).view(n, 3, heads, -1)
         cache[-1] = qkv[:, 1:]  # (N, 2, H, Dh)
         x = x + self.self_attn.linear_out(attend_cached(qkv[:, 0], cache))
         q = self.src_attn.linear_q(self.norm2(x)).view(n, heads, -1)
@@ -384,7 +385,7 @@ class TransformerDecoder(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.decoder_layers))
         self.norm = LayerNorm(cfg.d_model)
-        self.output = nn.Linear(cfg.d_model, cfg.vocab_size)
+        self.output = onednn.Linear(cfg.d_model, cfg.vocab_size)
 
     def embed_at(self, tokens, start: int):
         pos = sinusoids(
@@ -468,13 +469,13 @@ class AVRelScore(nn.Module, PyTorchModelHubMixin, library_name="synclab"):
         if cfg.variant == "avrelscore":
             self.video_scorer = ReliabilityScorer(c)
             self.audio_scorer = ReliabilityScorer(c)
-        self.embed = nn.Linear(c, cfg.d_model)
+        self.embed = onednn.Linear(c, cfg.d_model)
         self.embed_dropout = nn.Dropout(cfg.dropout)
         self.conformer = nn.ModuleList(ConformerLayer(cfg) for _ in range(cfg.encoder_layers))
         self.encoder_norm = LayerNorm(cfg.d_model)
         self.decoder = TransformerDecoder(cfg)
         self.ctc_dropout = nn.Dropout(cfg.dropout)
-        self.ctc_head = nn.Linear(cfg.d_model, cfg.vocab_size)
+        self.ctc_head = onednn.Linear(cfg.d_model, cfg.vocab_size)
 
     def streams(self, video, audio):
         """Front-end (and scored) features of each used stream, each (B, T, C), and the scores."""
