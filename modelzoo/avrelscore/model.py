@@ -321,11 +321,11 @@ class DecoderLayer(nn.Module):
         return x + self.dropout(self.feed_forward(self.norm3(x)))
 
     def step(self, x, cache, state: "DecoderState", index: int):
-        """One new position x (N, D) through layer `index`; `cache` (L+1, N, 2, H, Dh) gets its
+        """One new position x (N, D) through layer `index`; `cache` (L+1, 2, N, H, Dh) gets its
         keys/values at L."""
         n, heads = x.size(0), self.self_attn.heads
         qkv = onednn.linear(self.norm1(x), *state.fused_qkv[index]).view(n, 3, heads, -1)
-        cache[-1] = qkv[:, 1:]  # (N, 2, H, Dh)
+        cache[-1] = qkv[:, 1:].transpose(0, 1)  # (2, N, H, Dh)
         x = x + self.self_attn.linear_out(attend_cached(qkv[:, 0], cache))
         q = self.src_attn.linear_q(self.norm2(x)).view(n, heads, -1)
         x = x + self.src_attn.linear_out(attend_memory(q, *state.memory_kv[index], state.bias))
@@ -333,11 +333,11 @@ class DecoderLayer(nn.Module):
 
 
 def attend_cached(q, cache):
-    """Attention of pre-scaled queries (N, H, Dh) to a time-major (L, N, 2, H, Dh) cache, read in
+    """Attention of pre-scaled queries (N, H, Dh) to a time-major (L, 2, N, H, Dh) cache, read in
     place: a transposed copy of the cache for a batched matrix product would cost more than the
     elementwise products themselves. Returns (N, H * Dh)."""
-    scores = (cache[:, :, 0] * q).sum(-1)  # (L, N, H)
-    out = (scores.softmax(0)[..., None] * cache[:, :, 1]).sum(0)  # (N, H, Dh)
+    scores = (cache[:, 0] * q).sum(-1)  # (L, N, H)
+    out = (scores.softmax(0)[..., None] * cache[:, 1]).sum(0)  # (N, H, Dh)
     return out.flatten(1)
 
 
@@ -356,9 +356,11 @@ def attend_memory(q, k, v, bias):
 class DecoderState:
     """Incremental decoding cache: self-attention keys/values of every fed position, preallocated
     time-major so that reordering beams copies one contiguous prefix into a spare buffer, and
-    what every step reuses (source keys/values, fused projections, positions)."""
+    what every step reuses (source keys/values, fused projections, positions). Hypotheses are
+    the third axis, so that a reordering copies runs of H * Dh values and a layer's keys of
+    all hypotheses and heads form one strided batch of matrices (`attend_cached`)."""
 
-    cache: torch.Tensor  # (max_len, N, layers, 2, H, Dh)
+    cache: torch.Tensor  # (max_len, layers, 2, N, H, Dh)
     spare: torch.Tensor  # same shape, the target of the next reordering
     memory_kv: list  # per layer (keys, values) of the encoder output, (B, H, T, Dh) each
     bias: torch.Tensor  # (B, 1, 1, T) 0 where the encoder output is valid, -inf at padding
@@ -370,7 +372,7 @@ class DecoderState:
         """Keep hypotheses `index` (in place). Beams never move between utterances and the source
         cache is per utterance, so only the self-attention cache moves."""
         n = self.length
-        torch.index_select(self.cache[:n], 1, index, out=self.spare[:n])
+        torch.index_select(self.cache[:n], 3, index, out=self.spare[:n])
         self.cache, self.spare = self.spare, self.cache
         return self
 
@@ -407,7 +409,7 @@ class TransformerDecoder(nn.Module):
         fed tokens, holding the source keys/values."""
         kv = [layer.src_attn.keys_values(memory) for layer in self.layers]
         heads = self.layers[0].self_attn.heads
-        shape = (max_len, memory.size(0) * beams, len(self.layers), 2, heads, self.d_model // heads)
+        shape = (max_len, len(self.layers), 2, memory.size(0) * beams, heads, self.d_model // heads)
         cache = memory.new_empty(shape)
         bias = memory.new_zeros(memory_mask.shape).masked_fill(~memory_mask, -math.inf)
         fused = [layer.self_attn.fused_qkv() for layer in self.layers]
@@ -426,7 +428,7 @@ class TransformerDecoder(nn.Module):
         n = state.length
         x = self.dropout(self.embed(last) * math.sqrt(self.d_model) + state.positions[n])  # (N, D)
         for i, layer in enumerate(self.layers):
-            x = layer.step(x, state.cache[: n + 1, :, i], state, i)
+            x = layer.step(x, state.cache[: n + 1, i], state, i)
         state.length += 1
         return self.output(self.norm(x)).log_softmax(-1), state
 

@@ -58,6 +58,23 @@ def test_decoder_steps_with_cache_match_the_teacher_forced_decoder(tiny_model, e
             assert torch.allclose(step, full[:, i], atol=1e-5)
 
 
+def test_reordered_cache_continues_the_selected_prefixes(tiny_model, encoded):
+    """After `select`, each row continues the prefix of the hypothesis it was taken from."""
+    prefixes = torch.tensor([[vocab.SOS, A, B], [vocab.SOS, B, B]])
+    following = torch.tensor([[A, B], [B, A]])
+    with torch.no_grad():
+        state = tiny_model.decoder.init_state(encoded.hidden[:1], encoded.mask[:1], 5, beams=2)
+        for i in range(prefixes.size(1)):
+            _, state = tiny_model.decoder.step(prefixes[:, i], state)
+        state = state.select(torch.tensor([1, 0]))  # swap the two hypotheses
+        for i in range(following.size(1)):
+            step, state = tiny_model.decoder.step(following[:, i], state)
+        swapped = torch.cat([prefixes.flip(0), following], dim=1)
+        memory = encoded.hidden[:1].expand(2, -1, -1)
+        full = tiny_model.decoder(swapped, memory, encoded.mask[:1].expand(2, -1))
+    assert torch.allclose(step, full[:, -1].log_softmax(-1), atol=1e-5)
+
+
 def _greedy_attention(model, encoded, b):
     """Reference greedy decoding with the full (uncached) decoder, one utterance."""
     tokens = [vocab.SOS]
