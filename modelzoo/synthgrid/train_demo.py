@@ -1,6 +1,7 @@
 """Train the four demo checkpoints on a SynthGrid corpus, each for a wall-clock budget, on CPU.
 
     python -m modelzoo.synthgrid.train_demo --out modelzoo/zoo/weights [--minutes 12]
+        [--models syncnet alm cals avrelscore] [--record]
 
 Order: the SyncNet critic (frozen by both generators), Audio-Lip Memory, CALS (stage a2l with the
 ALM lip encoder as its target encoder, then stage l2f), AV-RelScore. Each uses its architecture's
@@ -42,8 +43,9 @@ from modelzoo.syncnet.train import SyncNetTask
 from modelzoo.synthgrid.build import VERSION, build
 from modelzoo.synthgrid.datasets import AVSRClips
 from modelzoo.zoo import registry
-from modelzoo.zoo.loading import file_sha256, save
+from modelzoo.zoo.loading import file_sha256, load, save, weights_folder
 
+ARCHITECTURES = ("syncnet", "alm", "cals", "avrelscore")  # in training order
 ENDLESS = 10**9  # training-set length: windows are drawn at random, the budget ends the run
 CHUNKS_PER_BUDGET = 6  # validations per model
 BATCH = {"syncnet": 32, "alm": 8, "a2l": 8, "l2f": 8, "avrelscore": 8}
@@ -226,6 +228,14 @@ def main(argv=None) -> None:
     parser.add_argument("--work", type=Path, default=Path("var"), help="corpus cache and runs")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument(
+        "--models",
+        nargs="+",
+        choices=ARCHITECTURES,
+        default=list(ARCHITECTURES),
+        help="the demo checkpoints to train (default all); generators trained without syncnet"
+        " (or CALS without alm) in the same run use the bundled syncnet-demo (alm-demo)",
+    )
+    parser.add_argument(
         "--record", action="store_true", help="write the new sha256 digests into registry.py"
     )
     args = parser.parse_args(argv)
@@ -247,11 +257,21 @@ def main(argv=None) -> None:
             source = registry_file.read_text()
             registry_file.write_text(record_digests(source, architecture, summary["sha256"]))
 
-    syncnet, summary = train_syncnet(corpus, runs, budget)
-    done("syncnet", syncnet, summary)
-    done("alm", *train_alm(corpus, runs, budget, syncnet))
-    done("cals", *train_cals(corpus, runs, budget, syncnet, runs / "alm" / "best"))
-    done("avrelscore", *train_avrelscore(corpus, runs, budget))
+    wanted = set(args.models)
+    if "syncnet" in wanted:
+        syncnet, summary = train_syncnet(corpus, runs, budget)
+        done("syncnet", syncnet, summary)
+    elif wanted & {"alm", "cals"}:
+        syncnet = load("syncnet-demo")
+    alm_folder = runs / "alm" / "best"
+    if "alm" in wanted:
+        done("alm", *train_alm(corpus, runs, budget, syncnet))
+    elif "cals" in wanted:
+        alm_folder = weights_folder(registry.entry("alm-demo"))
+    if "cals" in wanted:
+        done("cals", *train_cals(corpus, runs, budget, syncnet, alm_folder))
+    if "avrelscore" in wanted:
+        done("avrelscore", *train_avrelscore(corpus, runs, budget))
     text = json.dumps(report, indent=2)
     (args.work / "demo_training.json").write_text(text + "\n")
     print(text)
