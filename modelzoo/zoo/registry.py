@@ -164,7 +164,7 @@ REGISTRY: dict[str, ZooEntry] = {
             "avrelscore",
             sha256={
                 "config.json": "d0ccee729dbc31b5840d71547bdf9dc20bf5a945368b04507e675fad3843c38b",
-                "model.safetensors": "6fc05993127f501bcdb558af349757c9ddf91e4f512b685a2ae2bb6e7af8fa1b",
+                "model.safetensors": "cad4aec61ae95230bb215d48af5009f569c2bb63942c44956e54c511e6771f29",
             },
         ),
         demo_entry(
