@@ -10,7 +10,7 @@ from typing import Protocol
 
 import gradio as gr
 
-from webapp.demo.examples import example_photo
+from webapp.demo.examples import example_photo, example_speech_clip
 
 AUDIO_NOISES = ["none", "white", "pink", "babble"]
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
@@ -262,6 +262,14 @@ def _transcribe_tab(backend: Backend) -> None:
             beam_size = gr.Slider(2, 40, value=10, step=1, label="Beam size (beam decoding)")
             run = gr.Button(
                 "Transcribe", variant="primary", interactive=bool(choices), elem_id="transcribe-run"
+            )
+            clip, sentence = example_speech_clip()
+            gr.Examples(
+                [[str(clip)]],
+                [video],
+                label=f"Example: a SynthGrid clip held out from the demo model's training, "
+                f"saying “{sentence}”",
+                elem_id="transcribe-examples",
             )
         with gr.Column():
             status = gr.Markdown("", elem_id="transcribe-status")
