@@ -8,16 +8,21 @@ when autograd is off (`torch.no_grad` / `torch.inference_mode`); training and ot
 the ordinary ops.
 """
 
+import platform
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+# The fused pointwise primitives are the x86 backend's (inductor emits them only there); ARM builds
+# of oneDNN may lack them, so other processors take the ordinary ops.
+X86 = platform.machine().lower() in {"x86_64", "amd64"}
 ACTIVATIONS = {"none": lambda x: x, "relu": torch.relu, "tanh": torch.tanh, "swish": F.silu}
 
 
 def available(x: torch.Tensor) -> bool:
     """Whether oneDNN can run float32 inference on `x`'s device."""
-    cpu = x.device.type == "cpu" and x.dtype == torch.float32
+    cpu = X86 and x.device.type == "cpu" and x.dtype == torch.float32
     return cpu and torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled
 
 

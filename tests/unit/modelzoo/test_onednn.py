@@ -62,3 +62,10 @@ def test_other_dtypes_take_the_ordinary_op():
     with torch.no_grad():
         assert "mkldnn::_linear_pointwise" not in ops_called(lambda: layer(x))
         torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias))
+
+
+def test_other_processors_take_the_ordinary_op(monkeypatch):
+    monkeypatch.setattr(onednn, "X86", False)
+    layer = onednn.Linear(8, 4)
+    with torch.no_grad():
+        assert "mkldnn::_linear_pointwise" not in ops_called(lambda: layer(torch.randn(3, 8)))
