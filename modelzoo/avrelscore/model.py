@@ -25,6 +25,7 @@ from modelzoo.avrelscore import vocab
 VARIANTS = ("avrelscore", "av_concat", "audio_only", "video_only")
 SAMPLES_PER_FRAME = 640  # 16 kHz audio / 25 fps video; the audio front-end's total stride
 VIDEO_MEAN, VIDEO_STD = 0.421, 0.165  # the reference's normalisation of gray crops in [0, 1]
+INITIAL_CACHE_LENGTH = 64  # decoder positions first reserved per hypothesis (DecoderState)
 
 
 @dataclass(frozen=True)
@@ -354,19 +355,29 @@ def attend_memory(q, k, v, bias):
 
 @dataclass
 class DecoderState:
-    """Incremental decoding cache: self-attention keys/values of every fed position, preallocated
-    time-major so that reordering beams copies one contiguous prefix into a spare buffer, and
-    what every step reuses (source keys/values, fused projections, positions). Hypotheses are
-    the third axis, so that a reordering copies runs of H * Dh values and a layer's keys of
-    all hypotheses and heads form one strided batch of matrices (`attend_cached`)."""
+    """Incremental decoding cache: self-attention keys/values of every fed position, time-major
+    so that reordering beams copies one contiguous prefix into a spare buffer, and what every
+    step reuses (source keys/values, fused projections, positions). Hypotheses are the fourth
+    axis, so that a reordering copies runs of H * Dh values and a layer's keys are read
+    contiguously (`attend_cached`). The buffers start short and double when a hypothesis
+    outgrows them: the bound of one character per encoder frame would reserve about 0.6 GB
+    for a 24 s window at beam 40, where real transcripts need a fraction of it."""
 
-    cache: torch.Tensor  # (max_len, layers, 2, N, H, Dh)
+    cache: torch.Tensor  # (capacity, layers, 2, N, H, Dh)
     spare: torch.Tensor  # same shape, the target of the next reordering
     memory_kv: list  # per layer (keys, values) of the encoder output, (B, H, T, Dh) each
     bias: torch.Tensor  # (B, 1, 1, T) 0 where the encoder output is valid, -inf at padding
     fused_qkv: list  # per layer, the self-attention's `fused_qkv()`
     positions: torch.Tensor  # (max_len, D) the decoder's sinusoids
     length: int = 0  # tokens fed so far (the start symbol included)
+
+    def reserve(self, length: int) -> None:
+        """Room for `length` positions, keeping those fed so far."""
+        if length <= self.cache.size(0):
+            return
+        grown = self.cache.new_empty((max(length, 2 * self.cache.size(0)), *self.cache.shape[1:]))
+        grown[: self.length] = self.cache[: self.length]
+        self.cache, self.spare = grown, torch.empty_like(grown)
 
     def select(self, index: torch.Tensor) -> "DecoderState":
         """Keep hypotheses `index` (in place). Beams never move between utterances and the source
@@ -409,8 +420,9 @@ class TransformerDecoder(nn.Module):
         fed tokens, holding the source keys/values."""
         kv = [layer.src_attn.keys_values(memory) for layer in self.layers]
         heads = self.layers[0].self_attn.heads
-        shape = (max_len, len(self.layers), 2, memory.size(0) * beams, heads, self.d_model // heads)
-        cache = memory.new_empty(shape)
+        capacity = min(max_len, INITIAL_CACHE_LENGTH)
+        n = memory.size(0) * beams
+        cache = memory.new_empty((capacity, len(self.layers), 2, n, heads, self.d_model // heads))
         bias = memory.new_zeros(memory_mask.shape).masked_fill(~memory_mask, -math.inf)
         fused = [layer.self_attn.fused_qkv() for layer in self.layers]
         positions = sinusoids(torch.arange(max_len, device=memory.device), self.d_model)
@@ -426,6 +438,7 @@ class TransformerDecoder(nn.Module):
     def step(self, last, state: DecoderState):
         """Log-probabilities (N, V) of the next token after `last` (N,); advances `state`."""
         n = state.length
+        state.reserve(n + 1)
         x = self.dropout(self.embed(last) * math.sqrt(self.d_model) + state.positions[n])  # (N, D)
         for i, layer in enumerate(self.layers):
             x = layer.step(x, state.cache[: n + 1, i], state, i)

@@ -2,6 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from modelzoo.avrelscore import model as avrelscore_model
 from modelzoo.avrelscore import vocab
 from modelzoo.avrelscore.decoding import CTCPrefixScorer, beam_search, greedy_ctc
 from modelzoo.avrelscore.model import Encoded
@@ -73,6 +74,15 @@ def test_reordered_cache_continues_the_selected_prefixes(tiny_model, encoded):
         memory = encoded.hidden[:1].expand(2, -1, -1)
         full = tiny_model.decoder(swapped, memory, encoded.mask[:1].expand(2, -1))
     assert torch.allclose(step, full[:, -1].log_softmax(-1), atol=1e-5)
+
+
+def test_a_cache_that_grows_step_by_step_gives_the_same_search(tiny_model, encoded, monkeypatch):
+    expected = beam_search(tiny_model, encoded, beam=3, ctc_weight=0.3)
+    assert max(len(h.tokens) for h in expected) >= 2  # so that the cache below grows
+    monkeypatch.setattr(avrelscore_model, "INITIAL_CACHE_LENGTH", 1)
+    grown = beam_search(tiny_model, encoded, beam=3, ctc_weight=0.3)
+    assert [h.tokens for h in grown] == [h.tokens for h in expected]
+    assert [h.score for h in grown] == pytest.approx([h.score for h in expected], abs=1e-5)
 
 
 def _greedy_attention(model, encoded, b):
