@@ -99,7 +99,9 @@ def test_a_few_hundred_steps_on_tiny_data_lower_the_loss_and_decode_over_the_voc
     torch.manual_seed(0)
     model = AVRelScore(tiny_config())
     losses = []
-    config = TrainConfig(steps=200, batch_size=2, warmup=50, lr_factor=5.0, eval_every=10**6)
+    # The reference's Noam factor 1 with a short warmup: a factor of 5 (peak lr 0.18) made the
+    # run chaotic, so that where it ended depended on the processor's rounding.
+    config = TrainConfig(steps=200, batch_size=2, warmup=50, lr_factor=1.0, eval_every=10**6)
     train(
         model,
         TinyClips(2),

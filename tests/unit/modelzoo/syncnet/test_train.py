@@ -41,12 +41,16 @@ def test_resumed_critic_run_ends_with_the_same_weights_as_an_uninterrupted_one(t
 def test_a_few_hundred_steps_lower_the_critic_loss_clearly(tmp_path):
     torch.manual_seed(0)
     clips = [talking_clip(seed=s) for s in range(4)]
-    loop = LoopConfig(steps=200, batch_size=8, val_every=200, val_batches=4, log_every=200)
+    # Width 32 and batch 16: at width 16 the first convolutions are one channel wide and most
+    # initialisations never leave the ln 2 plateau; this recipe learned from each of seeds 0-7.
+    loop = LoopConfig(steps=200, batch_size=16, val_every=200, val_batches=2, log_every=200)
     train = TalkingFaceDataset(clips, "syncnet", loop.steps * loop.batch_size)
     val = TalkingFaceDataset(clips, "syncnet", loop.val_batches * loop.batch_size, seed=1)
-    task = SyncNetTask(SyncNetConfig(width=16), lr=1e-3)
+    task = SyncNetTask(TINY, lr=1e-3)
     with one_thread():
         before = validate(task, val, loop)["loss"]
         fit(task, train, val, tmp_path, loop, log=lambda _: None)
         after = validate(task, val, loop)["loss"]
     assert after < 0.8 * before, (before, after)
+    # below the ln 2 of a critic that gives every pair the same cosine: it tells sync from offset
+    assert after < 0.6, (before, after)
