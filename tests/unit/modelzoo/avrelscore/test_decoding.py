@@ -2,9 +2,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from modelzoo.avrelscore import decoding, vocab
 from modelzoo.avrelscore import model as avrelscore_model
-from modelzoo.avrelscore import vocab
-from modelzoo.avrelscore.decoding import CTCPrefixScorer, beam_search, greedy_ctc
+from modelzoo.avrelscore.decoding import CTCPrefixScorer, beam_search, greedy_ctc, stable_rows
 from modelzoo.avrelscore.model import Encoded
 
 A, B = vocab.CHARS.index("A"), vocab.CHARS.index("B")
@@ -136,3 +136,32 @@ def test_language_model_hook_steers_the_search(tiny_model, encoded):
     hyps = beam_search(tiny_model, encoded, beam=2, ctc_weight=0.0, lm=only_a, lm_weight=5.0)
     assert all((s == vocab.SOS).all() for s in seen)
     assert [set(h.tokens) for h in hyps] == [{A}, {A}]
+
+
+def test_stable_rows_keep_each_prefixs_best_extension_in_its_row():
+    parents = torch.tensor([[0, 0, 2, 1, 2], [3, 3, 3, 3, 3]])  # best extension first
+    rows = stable_rows(parents)
+    assert rows.sort(1).values.tolist() == [list(range(5))] * 2  # a permutation of the rows
+    # the first extension of each prefix stays put; the rest fill unextended rows in order
+    assert rows.tolist() == [[0, 3, 2, 1, 4], [3, 0, 1, 2, 4]]
+
+
+def test_select_copies_only_the_rows_that_change(tiny_model, encoded):
+    with torch.no_grad():
+        state = tiny_model.decoder.init_state(encoded.hidden[:1], encoded.mask[:1], 5, beams=4)
+        for token in (vocab.SOS, A):
+            _, state = tiny_model.decoder.step(torch.full((4,), token), state)
+        state.cache[:, :, :, :, :2] = torch.randn_like(state.cache[:, :, :, :, :2])
+        before = state.cache[:, :, :, :, :2].clone()
+        state.select(torch.tensor([0, 0, 2, 2]))  # rows 1 and 3 continue rows 0 and 2
+    after = state.cache[:, :, :, :, :2]
+    assert torch.equal(after[:, :, [0, 1, 2, 3]], before[:, :, [0, 0, 2, 2]])
+
+
+def test_the_rows_hypotheses_sit_in_do_not_change_the_search(tiny_model, encoded, monkeypatch):
+    expected = beam_search(tiny_model, encoded, beam=4, ctc_weight=0.3)
+    # rows in rank order instead: every step moves most of the cache
+    monkeypatch.setattr(decoding, "stable_rows", lambda p: torch.arange(p.size(1)).expand_as(p))
+    ranked = beam_search(tiny_model, encoded, beam=4, ctc_weight=0.3)
+    assert [h.tokens for h in ranked] == [h.tokens for h in expected]
+    assert [h.score for h in ranked] == pytest.approx([h.score for h in expected], abs=1e-5)

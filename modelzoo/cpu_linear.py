@@ -1,0 +1,105 @@
+"""Dense layers for CPU inference, run by whichever matrix library is fastest on this processor.
+
+PyTorch's CPU `F.linear` calls MKL's sgemm on the weight as it is. Measured on this project's
+machines (2 cores, `bench/avsr.py`):
+- AMD EPYC: MKL takes a generic code path there, and oneDNN's matmul primitive
+  (`mkldnn._linear_pointwise`, what inductor's CPU backend emits) runs the same float32 products
+  about twice as fast, activation fused in.
+- Intel Xeon (AVX-512): plain sgemm is at least as fast as oneDNN for most shapes, but both are slow
+  at exactly 40 rows (a beam of 40), where MKL splits the work badly between threads: a 256 -> 2048
+  layer takes 600 us, more than at 80 rows. MKL's packed sgemm (`mkl._mkl_linear`, inductor's
+  float32 choice on Intel) with the weight packed for that row count takes 210 us.
+So the backend is chosen once per process from the processor's vendor: "mkl" on Intel (packed
+weights where the caller made them for its row count, `pack`, plain sgemm elsewhere), "onednn" on
+other x86 processors, "aten" (plain `F.linear`) elsewhere; `SYNCLAB_CPU_LINEAR` overrides it.
+None of the fast paths has a backward, so they run only when autograd is off; training and other
+devices take `F.linear`. All backends give the same products to float rounding.
+"""
+
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from modelzoo import onednn
+
+ACTIVATIONS = {"none": lambda x: x, "relu": torch.relu, "tanh": torch.tanh, "swish": F.silu}
+# in place, for the fresh output of a matrix product
+ACTIVATIONS_ = {"none": lambda x: x, "relu": torch.relu_, "tanh": torch.tanh_, "swish": F.silu}
+BACKENDS = ("mkl", "onednn", "aten")
+
+
+def cpu_vendor() -> str:
+    """The processor's vendor id ("GenuineIntel", "AuthenticAMD", ...) or "" if unknown."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("vendor_id"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def choose_backend() -> str:
+    """The backend for this process: SYNCLAB_CPU_LINEAR if set, else by processor vendor."""
+    chosen = os.environ.get("SYNCLAB_CPU_LINEAR", "").strip().lower()
+    if chosen:
+        if chosen not in BACKENDS:
+            raise ValueError(f"SYNCLAB_CPU_LINEAR={chosen!r} is not one of {', '.join(BACKENDS)}")
+        return chosen
+    if not onednn.X86:
+        return "aten"
+    if "intel" in cpu_vendor().lower() and torch.backends.mkl.is_available():
+        return "mkl"
+    return "onednn"
+
+
+BACKEND = choose_backend()
+
+
+@dataclass(frozen=True)
+class Packed:
+    """A weight packed by MKL for inputs of exactly `rows` rows (`pack`)."""
+
+    weight: torch.Tensor
+    rows: int
+
+
+def _fast(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether a fast path may run: float32 on the CPU of an x86 machine, autograd off."""
+    cpu = onednn.X86 and x.device.type == "cpu" and x.dtype == weight.dtype == torch.float32
+    return cpu and not torch.is_grad_enabled()
+
+
+def pack(weight: torch.Tensor, rows: int) -> Packed | None:
+    """`weight` (out, in) packed for `linear` calls on `rows` input rows, or None where the
+    backend has no use for it. Call it again after the weight changes: it holds a copy."""
+    if BACKEND != "mkl" or not _fast(weight, weight):
+        return None
+    return Packed(torch.ops.mkl._mkl_reorder_linear_weight(weight.detach(), rows), rows)
+
+
+def linear(x, weight, bias=None, activation: str = "none", packed: Packed | None = None):
+    """activation(x @ weight.T + bias) by the process's backend; `packed` from `pack(weight, n)`
+    is used when x has n rows."""
+    if _fast(x, weight):
+        if BACKEND == "onednn" and onednn.available(x):
+            return torch.ops.mkldnn._linear_pointwise(x, weight, bias, activation, [], "")
+        if packed is not None and x.numel() // x.size(-1) == packed.rows:
+            out = torch.ops.mkl._mkl_linear(x, packed.weight, weight, bias, packed.rows)
+            return ACTIVATIONS_[activation](out)
+    return ACTIVATIONS[activation](F.linear(x, weight, bias))
+
+
+class Linear(nn.Linear):
+    """`nn.Linear` (same parameters and state dict) whose inference uses `linear` above."""
+
+    def forward(self, x, activation: str = "none", packed: Packed | None = None) -> torch.Tensor:
+        return linear(x, self.weight, self.bias, activation, packed)
+
+    def pack(self, rows: int) -> Packed | None:
+        return pack(self.weight, rows)
