@@ -25,6 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from modelzoo import cpu_linear  # noqa: E402
 from modelzoo.avrelscore.decoding import beam_search, greedy_ctc  # noqa: E402
 from modelzoo.avrelscore.model import CONFIGS, SAMPLES_PER_FRAME, AVRelScore  # noqa: E402
 
@@ -82,6 +83,8 @@ def main() -> None:
     report = {
         "config": args.config,
         "threads": torch.get_num_threads(),
+        "cpu": cpu_linear.cpu_info("model name") or cpu_linear.cpu_vendor(),
+        "cpu_linear": cpu_linear.BACKEND,  # which library ran the dense layers
         "parameters": sum(p.numel() for p in model.parameters()),
     }
     with torch.inference_mode():

@@ -33,15 +33,21 @@ ACTIVATIONS_ = {"none": lambda x: x, "relu": torch.relu_, "tanh": torch.tanh_, "
 BACKENDS = ("mkl", "onednn", "aten")
 
 
-def cpu_vendor() -> str:
-    """The processor's vendor id ("GenuineIntel", "AuthenticAMD", ...) or "" if unknown."""
+def cpu_info(field: str) -> str:
+    """A field of Linux's /proc/cpuinfo for the first processor ("vendor_id", "model name"), or
+    "" where there is none."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("vendor_id"):
+            if line.split(":", 1)[0].strip() == field:
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor()
+    return ""
+
+
+def cpu_vendor() -> str:
+    """The processor's vendor id ("GenuineIntel", "AuthenticAMD", ...) or "" if unknown."""
+    return cpu_info("vendor_id") or platform.processor()
 
 
 def choose_backend() -> str:
