@@ -135,8 +135,17 @@ class VideoFrontend(nn.Module):
 
     def forward(self, video):
         b, t = video.shape[:2]
-        x = self.stem(video.transpose(1, 2))  # (B, W, T, 22, 22) for 88x88 crops
-        x = x.transpose(1, 2).flatten(0, 1)  # (B*T, W, 22, 22)
+        conv, norm, act, pool = self.stem
+        # A channels-last copy of the stem's one-channel kernel: oneDNN runs the stem about twice
+        # as fast with it on the CPU.
+        x = video.transpose(1, 2).contiguous(memory_format=torch.channels_last_3d)
+        kernel = conv.weight.contiguous(memory_format=torch.channels_last_3d)
+        x = act(norm(F.conv3d(x, kernel, None, conv.stride, conv.padding)))  # (B, W, T, 44, 44)
+        # The (1, 3, 3) pooling within each frame, as 2D pooling of channels-last frames: a tenth
+        # of 3D pooling's time. The trunk stays in the default layout: training it channels-last
+        # aborted the test process with a corrupted heap (torch 2.13 CPU), in 3 runs of 4.
+        x = x.transpose(1, 2).flatten(0, 1).contiguous(memory_format=torch.channels_last)
+        x = F.max_pool2d(x, pool.kernel_size[1:], pool.stride[1:], pool.padding[1:]).contiguous()
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # (B*T, 8W, 3, 3)
         return x.mean((2, 3)).view(b, t, -1)  # (B, T, 8W)
 
