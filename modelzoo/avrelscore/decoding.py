@@ -67,54 +67,61 @@ class CTCPrefixScorer:
         # a finite floor instead of -inf keeps the running sums finite; e^-1e4 is still zero
         x = log_probs.double().clamp(min=LOG_ZERO).masked_fill(pad, LOG_ZERO)
         x[..., vocab.BLANK] = x[..., vocab.BLANK].masked_fill(pad[..., 0], 0.0)
-        self.x = x.repeat_interleave(beams, 0).transpose(0, 1).contiguous()  # (T, N, V)
-        self.cumulative = self.x.cumsum(0)  # (T, N, V) log of X, the running product of x
-        t, n, _ = self.x.shape
+        # per utterance, not per hypothesis: the beams of an utterance share its frames
+        self.x = x.transpose(0, 1).contiguous()  # (T, B, V)
+        self.cumulative = self.x.cumsum(0)  # (T, B, V) log of X, the running product of x
+        self.beams = beams
+        t, b, _ = self.x.shape
+        n = b * beams
+        self.utterance = torch.arange(n, device=x.device) // beams  # (N,) of each hypothesis
         # the empty prefix: no path ends in a character, the blank path is all blanks
         self.r = torch.full((t, 2, n), -math.inf, dtype=x.dtype, device=x.device)  # char, blank
-        self.r[:, 1] = self.cumulative[:, :, vocab.BLANK]
+        self.r[:, 1] = self.cumulative[:, self.utterance, vocab.BLANK]
         self.prefix = torch.zeros(n, dtype=x.dtype, device=x.device)  # log prefix probability
         self.last = torch.full((n,), -1, dtype=torch.long, device=x.device)
         self.length = 0
 
-    def _phi(self, r: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
-        """(T, N, V) log-probability of the paths that may be followed by each token: every
-        path of the prefix, but only blank-ending ones before a repeat of its last character."""
-        v = self.x.size(2)
-        phi = torch.logaddexp(r[:, 0], r[:, 1])[..., None].repeat(1, 1, v)  # (T, N, V)
-        rows = torch.arange(phi.size(1), device=phi.device)
-        repeats = last >= 0
-        phi[:, rows[repeats], last[repeats]] = r[:, 1, repeats]
-        return phi
-
     def score(self) -> torch.Tensor:
         """(N, V) log prefix-probability ratios of each extension; `select` keeps N of them."""
-        x, t = self.x, self.x.size(0)
-        start = max(self.length, 1)
-        phi = self._phi(self.r, self.last)
-        # a path of the extended prefix emits the new token first at frame j >= start
-        first = phi[start - 1 : t - 1] + x[start:]  # (T - start, N, V)
+        x, r = self.x, self.r
+        t, b, v = x.shape
+        n, start = r.size(2), max(self.length, 1)
+        # A path of the extended prefix emits the new token first at frame j >= start, after
+        # any path of the prefix (phi), but after a blank-ending one only if the token repeats
+        # the prefix's last character; that column is redone below.
+        total = torch.logaddexp(r[:, 0], r[:, 1])  # (T, N)
+        first = total[start - 1 : t - 1].view(-1, b, self.beams, 1) + x[start:, :, None]
+        first = first.view(-1, n, v)  # (T - start, N, V)
         if self.length == 0:  # ... or at frame 0 for the first token
-            first = torch.cat([x[:1], first], dim=0)
-        prefix = first.logsumexp(0) if first.size(0) else torch.full_like(x[0], -math.inf)
-        prefix[:, vocab.EOS] = torch.logaddexp(self.r[-1, 0], self.r[-1, 1])
+            first = torch.cat([x[:1, self.utterance], first], dim=0)
+        prefix = first.logsumexp(0) if first.size(0) else torch.full((n, v), -math.inf).to(x)
+        repeats = (self.last >= 0).nonzero()[:, 0]
+        if repeats.numel() and start < t:
+            last = self.last[repeats]
+            x_last = x[start:, self.utterance[repeats], last]  # (T - start, R)
+            blank_ending = r[start - 1 : t - 1, 1, repeats]
+            prefix[repeats, last] = (blank_ending + x_last).logsumexp(0)
+        prefix[:, vocab.EOS] = torch.logaddexp(r[-1, 0], r[-1, 1])
         prefix[:, vocab.BLANK] = -math.inf
         self._prefix = prefix
         ratio = prefix - self.prefix[:, None]
         return ratio.nan_to_num(nan=-math.inf).float()  # -inf - -inf: already impossible
 
     def select(self, parents: torch.Tensor, tokens: torch.Tensor) -> None:
-        """Advance to the extensions `tokens` (N,) of hypotheses `parents` (N,)."""
+        """Advance to the extensions `tokens` (N,) of hypotheses `parents` (N,) of the same
+        utterance."""
         t, n = self.x.size(0), parents.size(0)
         start = max(self.length, 1)
-        rows = torch.arange(n, device=parents.device)
         r_prev = self.r[:, :, parents]  # (T, 2, N)
-        phi = self._phi(r_prev, self.last[parents])[:, rows, tokens]  # (T, N)
-        log_x = self.cumulative[:, rows, tokens]  # (T, N) log X: running sums of x[:, token]
-        log_b = self.cumulative[:, rows, vocab.BLANK]  # (T, N) the same for blanks
+        # phi of the chosen token: blank-ending paths only when it repeats the last character
+        repeat = tokens == self.last[parents]
+        phi = torch.where(repeat, r_prev[:, 1], torch.logaddexp(r_prev[:, 0], r_prev[:, 1]))
+        utterance = self.utterance
+        log_x = self.cumulative[:, utterance, tokens]  # (T, N) log X: running sums of x[:, token]
+        log_b = self.cumulative[:, utterance, vocab.BLANK]  # (T, N) the same for blanks
         r = torch.full((t, 2, n), -math.inf, dtype=self.x.dtype, device=self.x.device)
         if self.length == 0:  # the first token may be emitted at frame 0
-            r[0, 0] = self.x[0, rows, tokens]
+            r[0, 0] = self.x[0, utterance, tokens]
         if start < t:
             # char-ending: r0[i] = x[i] * (r0[i-1] + phi[i-1]), from r0[start-1]
             steps = phi[start - 1 : t - 1] - log_x[start - 1 : t - 1]

@@ -25,7 +25,7 @@ from modelzoo.avrelscore import vocab
 VARIANTS = ("avrelscore", "av_concat", "audio_only", "video_only")
 SAMPLES_PER_FRAME = 640  # 16 kHz audio / 25 fps video; the audio front-end's total stride
 VIDEO_MEAN, VIDEO_STD = 0.421, 0.165  # the reference's normalisation of gray crops in [0, 1]
-INITIAL_CACHE_LENGTH = 64  # decoder positions first reserved per hypothesis (DecoderState)
+INITIAL_CACHE_LENGTH = 128  # decoder positions first reserved per hypothesis (DecoderState)
 
 
 @dataclass(frozen=True)
@@ -383,8 +383,9 @@ class DecoderState:
     """Incremental decoding cache: self-attention keys/values of every fed position and what every
     step reuses (source keys/values, fused and packed projections, positions). Each hypothesis
     keeps its own row of the cache, so that `select` copies only the rows whose hypothesis now
-    continues another one's prefix. The buffer starts short and doubles when a hypothesis
-    outgrows it: the bound of one character per encoder frame would reserve about 0.6 GB for a
+    continues another one's prefix. The buffer starts at 128 positions (63 MB at beam 40, room
+    for about 8 s of speech, so a short clip never copies it) and doubles when a hypothesis
+    outgrows it: the bound of one character per encoder frame would reserve about 0.3 GB for a
     24 s window at beam 40, where real transcripts need a fraction of it."""
 
     cache: torch.Tensor  # (layers, 2, N, H, capacity, Dh)
