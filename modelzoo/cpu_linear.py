@@ -1,14 +1,14 @@
 """Dense layers for CPU inference, run by whichever matrix library is fastest on this processor.
 
-PyTorch's CPU `F.linear` calls MKL's sgemm on the weight as it is. Measured on this project's
-machines (2 cores, `bench/avsr.py`):
-- AMD EPYC: MKL takes a generic code path there, and oneDNN's matmul primitive
-  (`mkldnn._linear_pointwise`, what inductor's CPU backend emits) runs the same float32 products
-  about twice as fast, activation fused in.
-- Intel Xeon (AVX-512): plain sgemm is at least as fast as oneDNN for most shapes, but both are slow
-  at exactly 40 rows (a beam of 40), where MKL splits the work badly between threads: a 256 -> 2048
-  layer takes 600 us, more than at 80 rows. MKL's packed sgemm (`mkl._mkl_linear`, inductor's
-  float32 choice on Intel) with the weight packed for that row count takes 210 us.
+PyTorch's CPU `F.linear` calls MKL's sgemm on the weight as it is. On this project's 2-core
+machines:
+- AMD EPYC (bench/avsr.py, an earlier session): MKL takes a generic code path there, and oneDNN's
+  matmul primitive (`mkldnn._linear_pointwise`, what inductor's CPU backend emits) ran the
+  decoder's float32 products about twice as fast, activation fused in.
+- Intel Xeon with AVX-512 (timed layer by layer): plain sgemm is at least as fast as oneDNN for
+  most shapes, but both are slow at exactly 40 rows (a beam of 40): a 256 -> 2048 layer takes
+  600 us, more than at 80 rows. MKL's packed sgemm (`mkl._mkl_linear`, inductor's float32 choice
+  on Intel) with the weight packed for that row count takes 210 us.
 So the backend is chosen once per process from the processor's vendor: "mkl" on Intel (packed
 weights where the caller made them for its row count, `pack`, plain sgemm elsewhere), "onednn" on
 other x86 processors, "aten" (plain `F.linear`) elsewhere; `SYNCLAB_CPU_LINEAR` overrides it.
@@ -28,8 +28,6 @@ from torch import nn
 from modelzoo import onednn
 
 ACTIVATIONS = {"none": lambda x: x, "relu": torch.relu, "tanh": torch.tanh, "swish": F.silu}
-# in place, for the fresh output of a matrix product
-ACTIVATIONS_ = {"none": lambda x: x, "relu": torch.relu_, "tanh": torch.tanh_, "swish": F.silu}
 BACKENDS = ("mkl", "onednn", "aten")
 
 
@@ -97,7 +95,7 @@ def linear(x, weight, bias=None, activation: str = "none", packed: Packed | None
             return torch.ops.mkldnn._linear_pointwise(x, weight, bias, activation, [], "")
         if packed is not None and x.numel() // x.size(-1) == packed.rows:
             out = torch.ops.mkl._mkl_linear(x, packed.weight, weight, bias, packed.rows)
-            return ACTIVATIONS_[activation](out)
+            return ACTIVATIONS[activation](out)
     return ACTIVATIONS[activation](F.linear(x, weight, bias))
 
 
