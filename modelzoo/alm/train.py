@@ -4,6 +4,10 @@ L_G = 10 L1 + 0.2 (AV sync + VV sync + GAN + memory), each term on both the key-
 value-path output; L_D = BCE(D(y), 1) + BCE(D(g_key), 0) + BCE(D(g_value), 0). Adam(0.5, 0.999),
 lr 1e-4 for the generator, 5e-4 for the discriminator. The SyncNet expert is frozen.
 
+A term whose weight is 0 is not computed: with `memory` and `vv_sync` at 0 the value path (and the
+lip encoder on 5-frame windows, the costliest part on a CPU) is skipped, and with `gan` at 0 the
+discriminator is not stepped. `train_demo`'s reconstruction stage trains that way first.
+
     python -m modelzoo.alm.train --data ROOT --syncnet SYNCNET_DIR --out RUN_DIR [--config demo]
 """
 
@@ -29,6 +33,8 @@ class ALMLossWeights:
     memory: float = 0.2  # on L_align + L_store
     lr: float = 1e-4
     disc_lr: float = 5e-4
+    clip: float | None = None  # generator gradient-norm clip (the paper has none; the demo's
+    # higher learning rate spikes without one)
 
 
 def to_unit(frames: torch.Tensor) -> torch.Tensor:
@@ -40,24 +46,34 @@ def real_or_fake(disc, frames: torch.Tensor, real: bool) -> torch.Tensor:
     return F.binary_cross_entropy(pred, torch.full_like(pred, float(real)))
 
 
-def path_losses(model, disc, syncnet, batch, frames, lip_target) -> dict[str, torch.Tensor]:
-    """The per-path terms for one generated output (B, 3, 5, H, W) in [-1, 1]."""
-    return {
-        "l1": F.l1_loss(to_unit(frames), to_unit(batch["target"])),
-        "av_sync": sync_loss(syncnet, batch["sync_mel"], to_unit(frames)),
-        "vv_sync": F.l1_loss(model.lip_sync_embedding(frames), lip_target),
-        "gan": real_or_fake(disc, frames, real=True),
+def path_losses(model, disc, syncnet, batch, frames, lip_target, weights: ALMLossWeights):
+    """The per-path terms with a non-zero weight for one output (B, 3, 5, H, W) in [-1, 1]."""
+    terms = {
+        "l1": lambda: F.l1_loss(to_unit(frames), to_unit(batch["target"])),
+        "av_sync": lambda: sync_loss(syncnet, batch["sync_mel"], to_unit(frames)),
+        "vv_sync": lambda: F.l1_loss(model.lip_sync_embedding(frames), lip_target),
+        "gan": lambda: real_or_fake(disc, frames, real=True),
     }
+    return {name: term() for name, term in terms.items() if getattr(weights, name)}
+
+
+def uses_value_path(weights: ALMLossWeights) -> bool:
+    return bool(weights.memory or weights.vv_sync)
 
 
 def generator_loss(model, disc, syncnet, batch, weights: ALMLossWeights):
     """-> (total loss, ALMOutput, per-term figures summed over both paths)."""
+    if not uses_value_path(weights):
+        out = model(batch["mels"], batch["faces"])
+        terms = path_losses(model, disc, syncnet, batch, out.key_frames, None, weights)
+        total = sum(getattr(weights, name) * term for name, term in terms.items())
+        return total, out, {name: term.item() for name, term in terms.items()}
     out = model(batch["mels"], batch["faces"], batch["lips"])
     # The visual-visual target is the GT mouth window centred on the middle target frame; it is
     # not detached in the reference code, so the lip encoder also learns from this term.
     lip_target = out.lip_embedding[:, out.lip_embedding.size(1) // 2]
-    key = path_losses(model, disc, syncnet, batch, out.key_frames, lip_target)
-    value = path_losses(model, disc, syncnet, batch, out.value_frames, lip_target)
+    key = path_losses(model, disc, syncnet, batch, out.key_frames, lip_target, weights)
+    value = path_losses(model, disc, syncnet, batch, out.value_frames, lip_target, weights)
     terms = {name: key[name] + value[name] for name in key}
     terms["memory"] = out.align_loss + out.store_loss
     total = sum(getattr(weights, name) * term for name, term in terms.items())
@@ -67,11 +83,11 @@ def generator_loss(model, disc, syncnet, batch, weights: ALMLossWeights):
 
 
 def discriminator_loss(disc, target, out) -> torch.Tensor:
-    return (
-        real_or_fake(disc, target, real=True)
-        + real_or_fake(disc, out.key_frames.detach(), real=False)
-        + real_or_fake(disc, out.value_frames.detach(), real=False)
-    )
+    loss = real_or_fake(disc, target, real=True)
+    for frames in (out.key_frames, out.value_frames):
+        if frames is not None:
+            loss = loss + real_or_fake(disc, frames.detach(), real=False)
+    return loss
 
 
 class ALMTask:
@@ -96,7 +112,11 @@ class ALMTask:
             self.model, self.disc, self.syncnet, batch, self.weights
         )
         loss.backward()
+        if self.weights.clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.weights.clip)
         opt_g.step()
+        if not self.weights.gan:
+            return {"loss": loss.item(), **figures}
         opt_d.zero_grad()
         disc_loss = discriminator_loss(self.disc, batch["target"], out)
         disc_loss.backward()

@@ -33,6 +33,7 @@ class CALSLossWeights:
     lr: float = 1e-4
     disc_lr: float = 5e-4
     finetune_a2l: bool = False  # stage 2 keeps the pretrained A2L frozen unless set
+    clip: float | None = None  # generator gradient-norm clip (none in the recipe)
 
 
 class A2LTask:
@@ -102,9 +103,9 @@ class L2FTask:
         model.a2l.requires_grad_(weights.finetune_a2l)
         self.modules = {"model": model, "disc": self.disc}
         betas = (0.5, 0.999)
-        trained = [p for p in model.parameters() if p.requires_grad]
+        self.trained = [p for p in model.parameters() if p.requires_grad]
         self.optimizers = {
-            "model": torch.optim.Adam(trained, lr=weights.lr, betas=betas),
+            "model": torch.optim.Adam(self.trained, lr=weights.lr, betas=betas),
             "disc": torch.optim.Adam(self.disc.parameters(), lr=weights.disc_lr, betas=betas),
         }
 
@@ -112,16 +113,22 @@ class L2FTask:
         return self.model(batch["faces"], batch["context_mels"], batch["context_valid"])
 
     def generator_loss(self, batch, frames) -> tuple[torch.Tensor, dict[str, float]]:
+        """The terms with a non-zero weight (a reconstruction stage computes L1 alone)."""
         config = self.model.config
-        generated, gt, negatives = vv_embeddings(self.model, self.syncnet, frames, batch)
-        terms = {
-            "l1": F.l1_loss(to_unit(frames), to_unit(batch["target"])),
-            "av_sync": sync_loss(self.syncnet, batch["sync_mel"], to_unit(frames)),
-            "vv_sync": discriminative_vv_loss(
+
+        def vv_sync():
+            generated, gt, negatives = vv_embeddings(self.model, self.syncnet, frames, batch)
+            return discriminative_vv_loss(
                 generated, gt, negatives, config.vv_temperature, config.vv_form
-            ),
-            "gan": real_or_fake(self.disc, frames, real=True),
+            )
+
+        terms = {
+            "l1": lambda: F.l1_loss(to_unit(frames), to_unit(batch["target"])),
+            "av_sync": lambda: sync_loss(self.syncnet, batch["sync_mel"], to_unit(frames)),
+            "vv_sync": vv_sync,
+            "gan": lambda: real_or_fake(self.disc, frames, real=True),
         }
+        terms = {name: term() for name, term in terms.items() if getattr(self.weights, name)}
         total = sum(getattr(self.weights, name) * term for name, term in terms.items())
         return total, {name: term.item() for name, term in terms.items()}
 
@@ -132,7 +139,11 @@ class L2FTask:
         frames = self.generate(batch)
         loss, figures = self.generator_loss(batch, frames)
         loss.backward()
+        if self.weights.clip:
+            torch.nn.utils.clip_grad_norm_(self.trained, self.weights.clip)
         opt_g.step()
+        if not self.weights.gan:
+            return {"loss": loss.item(), **figures}
         opt_d.zero_grad()
         disc_loss = real_or_fake(self.disc, batch["target"], True) + real_or_fake(
             self.disc, frames.detach(), False

@@ -1,26 +1,34 @@
-"""Train the four demo checkpoints on a SynthGrid corpus, each for a wall-clock budget, on CPU.
+"""Train the demo checkpoints on a SynthGrid corpus in fixed, resumable stages; export each only
+if it passes its gate.
 
-    python -m modelzoo.synthgrid.train_demo --out modelzoo/zoo/weights [--minutes 12]
-        [--models syncnet alm cals avrelscore] [--record]
+    python -m modelzoo.synthgrid.train_demo --out modelzoo/zoo/weights
+        [--models syncnet alm cals avrelscore] [--scale 1.0] [--threads 1] [--record]
 
-Order: the SyncNet critic (frozen by both generators), Audio-Lip Memory, CALS (stage a2l with the
-ALM lip encoder as its target encoder, then stage l2f), AV-RelScore. Each uses its architecture's
-own task and loop; a budget is spent in chunks of steps, each chunk a resumed run of that loop
-(validation and `last.pt` at its end), sized from the time the previous chunk took. The weights of
-the best validation score are written with `modelzoo.zoo.loading.save` in float16 to
-OUT/<id>-demo/, and a JSON summary (steps, first and last losses, validation figures, AV-RelScore's
-greedy-CTC WER on the held-out test clips) is printed and written to WORK/demo_training.json.
-The corpus is built once and cached under WORK/synthgrid/; run folders go to WORK/train_demo/
-(WORK is var/ unless --work says otherwise).
+Each model trains for a fixed number of steps per stage (times `--scale`), never for a wall-clock
+budget, so a slow machine trains as long as a fast one, only later. A stage is a run folder under
+WORK/train_demo/ resumed from its `last.pt`, so a killed run goes on where it stopped; a stage
+starts from the previous stage's best weights. The generators train first on reconstruction
+alone (the key path, L1: cheap, and what makes the mouth follow the audio), then with the sync
+critic added. CALS's Audio-to-Lip transformer learns inside Lip-to-Face (no masked pretraining:
+that needs a converged lip encoder, which the demo's short reconstruction stage does not train).
+After training, `modelzoo.synthgrid.gates` judges the best weights on validation windows; only a
+checkpoint that passes is written, in float16, to OUT/<id>-demo/ with `training.json` (command,
+seed, corpus fingerprint, steps, time, gate figures) beside its model card. The summary of the
+whole run is printed and written to WORK/demo_training.json. The corpus is built once and cached
+under WORK/synthgrid/ (WORK is var/ unless --work says otherwise).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import math
 import re
+import shutil
+import sys
 import time
-from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -28,7 +36,6 @@ import torch
 from modelzoo.alm.data import TalkingFaceDataset, folder_clips
 from modelzoo.alm.loop import LoopConfig, fit
 from modelzoo.alm.model import CONFIGS as ALM_CONFIGS
-from modelzoo.alm.model import AudioLipMemoryModel
 from modelzoo.alm.train import ALMLossWeights, ALMTask
 from modelzoo.avrelscore import train as avsr_train
 from modelzoo.avrelscore.model import CONFIGS as AVSR_CONFIGS
@@ -40,18 +47,46 @@ from modelzoo.errors import UserError
 from modelzoo.syncnet import CONFIGS as SYNCNET_CONFIGS
 from modelzoo.syncnet import SyncNet
 from modelzoo.syncnet.train import SyncNetTask
+from modelzoo.synthgrid import gates
 from modelzoo.synthgrid.build import VERSION, build
 from modelzoo.synthgrid.datasets import AVSRClips
 from modelzoo.zoo import registry
-from modelzoo.zoo.loading import file_sha256, load, save, weights_folder
+from modelzoo.zoo.loading import file_sha256, load, save
 
 ARCHITECTURES = ("syncnet", "alm", "cals", "avrelscore")  # in training order
-ENDLESS = 10**9  # training-set length: windows are drawn at random, the budget ends the run
-CHUNKS_PER_BUDGET = 6  # validations per model
-BATCH = {"syncnet": 32, "alm": 8, "a2l": 8, "l2f": 8, "avrelscore": 8}
+ENDLESS = 10**9  # training-set length: windows are drawn at random, the steps end the run
+CHECKPOINT_EVERY = 100  # steps between validations and `last.pt`
+BATCH = {"syncnet": 32, "alm": 4, "cals": 4, "avrelscore": 8}
 # The reference Noam warm-up (25k steps) never ends within minutes on CPU; this one peaks at
 # about 1e-3 after 200 steps for d_model 128.
 AVSR_TRAIN = avsr_train.TrainConfig(batch_size=BATCH["avrelscore"], warmup=200, lr_factor=0.16)
+AVSR_STEPS = 2400
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    steps: int
+    weights: object  # the task's loss weights (ALMLossWeights, CALSLossWeights) or its lr
+
+
+# Reconstruction first at a demo learning rate (clipped: 1e-3 spiked, 3e-4..5e-4 does not), then
+# the paper's weights with the sync critic; the GAN stays off, as its discriminator needs far
+# more steps than a CPU demo run has to do more than add noise.
+RECON = {"l1": 1.0, "av_sync": 0.0, "vv_sync": 0.0, "gan": 0.0, "lr": 5e-4, "clip": 1.0}
+SYNC = {"l1": 10.0, "av_sync": 0.3, "vv_sync": 0.0, "gan": 0.0, "lr": 2e-4, "clip": 1.0}
+STAGES = {
+    "syncnet": [Stage("syncnet", 3000, 3e-4)],
+    "alm": [
+        Stage("alm-recon", 2000, ALMLossWeights(**RECON, memory=0.0)),
+        Stage("alm-sync", 600, ALMLossWeights(**SYNC, memory=0.0)),
+    ],
+    "cals": [
+        Stage("cals-recon", 2000, cals_train.CALSLossWeights(**RECON, finetune_a2l=True)),
+        Stage("cals-sync", 600, cals_train.CALSLossWeights(**SYNC, finetune_a2l=True)),
+    ],
+}
+MIN_STEPS_SHARE = 0.5  # a checkpoint with fewer steps than half its schedule is never exported
 
 
 def corpus_folder(cache: Path, utterances: int, seed: int) -> Path:
@@ -59,25 +94,14 @@ def corpus_folder(cache: Path, utterances: int, seed: int) -> Path:
     folder = cache / f"{VERSION}-n{utterances}-s{seed}"
     if not (folder / "corpus.json").is_file():
         if folder.exists():
-            import shutil
-
             shutil.rmtree(folder)  # an interrupted build: start over
         build(folder, utterances=utterances, seed=seed, workers=2)
     return folder
 
 
-def spend(budget_s: float, run_until: Callable[[int], None], first_chunk: int = 10) -> int:
-    """Call run_until(steps) with growing step targets until `budget_s` is spent; final steps."""
-    start, steps, chunk = time.monotonic(), 0, first_chunk
-    while True:
-        began = time.monotonic()
-        steps += chunk
-        run_until(steps)
-        per_step = (time.monotonic() - began) / chunk
-        left = budget_s - (time.monotonic() - start)
-        chunk = min(int(budget_s / CHUNKS_PER_BUDGET / per_step), int(left / per_step))
-        if chunk < 1:
-            return steps
+def corpus_fingerprint(corpus: Path) -> str:
+    """sha256 of the corpus's recipe file (seed, counts, splits): equal recipes, equal corpora."""
+    return hashlib.sha256((corpus / "corpus.json").read_bytes()).hexdigest()
 
 
 def ends_of_curve(losses: list[float], key: str = "loss") -> dict[str, float]:
@@ -89,34 +113,6 @@ def ends_of_curve(losses: list[float], key: str = "loss") -> dict[str, float]:
     }
 
 
-class LoopRun:
-    """A task trained with the shared loop in resumable chunks; keeps every step's figures."""
-
-    def __init__(self, task, train_set, val_set, run_dir: Path, batch_size: int):
-        self.task, self.train_set, self.val_set = task, train_set, val_set
-        self.run_dir, self.batch_size = run_dir, batch_size
-        self.history: list[dict] = []
-        self.validations: list[dict] = []
-
-    def __call__(self, steps: int) -> None:
-        loop = LoopConfig(steps, self.batch_size, val_every=ENDLESS, val_batches=4, log_every=25)
-        self.history += fit(self.task, self.train_set, self.val_set, self.run_dir, loop, self.log)
-
-    def log(self, figures: dict) -> None:
-        if any(key.startswith("val_") for key in figures):
-            self.validations.append(figures)
-        print(json.dumps(figures), flush=True)
-
-    def summary(self, key: str = "loss") -> dict:
-        losses = [h[key] for h in self.history]
-        return {
-            "steps": len(losses),
-            "batch_size": self.batch_size,
-            **ends_of_curve(losses, key),
-            "validations": self.validations,
-        }
-
-
 def windows(corpus: Path, kind: str, context: int = 0):
     clips = {split: folder_clips(corpus, split) for split in ("train", "val")}
     return (
@@ -125,46 +121,96 @@ def windows(corpus: Path, kind: str, context: int = 0):
     )
 
 
-def train_syncnet(corpus: Path, runs: Path, budget_s: float):
-    task = SyncNetTask(SYNCNET_CONFIGS["demo"])
-    run = LoopRun(task, *windows(corpus, "syncnet"), runs / "syncnet", BATCH["syncnet"])
-    spend(budget_s, run)
-    return SyncNet.from_pretrained(runs / "syncnet" / "best", strict=True), run.summary()
+def run_stage(task, data, run_dir: Path, steps: int, batch_size: int) -> dict:
+    """`fit` the task to `steps` (resuming), logging JSON lines; the stage's summary."""
+    validations = []
+
+    def log(figures: dict) -> None:
+        if any(key.startswith("val_") for key in figures):
+            validations.append(figures)
+        print(json.dumps({"run": run_dir.name, **figures}), flush=True)
+
+    loop = LoopConfig(steps, batch_size, val_every=CHECKPOINT_EVERY, val_batches=4, log_every=25)
+    began = time.monotonic()
+    history = fit(task, *data, run_dir, loop, log)
+    losses = [h["loss"] for h in history]
+    return {
+        "steps": steps,
+        "batch_size": batch_size,
+        "seconds_this_run": round(time.monotonic() - began),
+        **(ends_of_curve(losses) if losses else {}),
+        "validations": validations[-3:],
+    }
 
 
-def train_alm(corpus: Path, runs: Path, budget_s: float, syncnet: SyncNet):
-    task = ALMTask(ALM_CONFIGS["demo"], syncnet, ALMLossWeights())
-    run = LoopRun(task, *windows(corpus, "generator"), runs / "alm", BATCH["alm"])
-    spend(budget_s, run)
-    best = runs / "alm" / "best"
-    return AudioLipMemoryModel.from_pretrained(best, strict=True), run.summary()
+def trained_syncnet(runs: Path) -> SyncNet:
+    """This run's critic where it passed its gate, else the bundled syncnet-demo."""
+    folder = runs / "syncnet" / "best"
+    gate = runs / "syncnet" / "gate.json"
+    if folder.is_dir() and gate.is_file() and json.loads(gate.read_text())["passed"]:
+        return SyncNet.from_pretrained(folder, strict=True)
+    return load("syncnet-demo")
 
 
-def train_cals(corpus: Path, runs: Path, budget_s: float, syncnet: SyncNet, alm_folder: Path):
-    """Stage a2l for a third of the budget, stage l2f for the rest."""
-    config = CALS_CONFIGS["demo"]
-    model = CALSModel(config)
-    cals_train.lip_encoder_from_alm(model, alm_folder)
-    a2l = LoopRun(
-        cals_train.A2LTask(model),
-        *windows(corpus, "a2l", config.context),
-        runs / "cals-a2l",
-        BATCH["a2l"],
-    )
-    spend(budget_s / 3, a2l)
-    model = CALSModel.from_pretrained(runs / "cals-a2l" / "best", strict=True)
-    l2f = LoopRun(
-        cals_train.L2FTask(model, syncnet, cals_train.CALSLossWeights()),
-        *windows(corpus, "l2f", config.context),
-        runs / "cals-l2f",
-        BATCH["l2f"],
-    )
-    spend(budget_s * 2 / 3, l2f)
-    model = CALSModel.from_pretrained(runs / "cals-l2f" / "best", strict=True)
-    return model, {"a2l": a2l.summary(), "l2f": l2f.summary()}
+def train_syncnet(corpus: Path, runs: Path, scale: float):
+    stage = STAGES["syncnet"][0]
+    task = SyncNetTask(SYNCNET_CONFIGS["demo"], lr=stage.weights)
+    steps = math.ceil(stage.steps * scale)
+    summary = run_stage(task, windows(corpus, "syncnet"), runs / "syncnet", steps, BATCH["syncnet"])
+    syncnet = SyncNet.from_pretrained(runs / "syncnet" / "best", strict=True)
+    gate = gates.syncnet_gate(syncnet, folder_clips(corpus, "val"))
+    (runs / "syncnet" / "gate.json").write_text(json.dumps(gate.figures()))
+    return syncnet, {"syncnet": summary}, gate
 
 
-def train_avrelscore(corpus: Path, runs: Path, budget_s: float):
+def train_generator(architecture: str, corpus: Path, runs: Path, scale: float):
+    """Every stage of ALM or CALS in turn; (best model, per-stage summaries, gate)."""
+    summaries, model = {}, None
+    for stage in STAGES[architecture]:
+        run_dir = runs / stage.name
+        if architecture == "alm":
+            task = ALMTask(ALM_CONFIGS["demo"], trained_syncnet(runs), stage.weights)
+            data = windows(corpus, "generator")
+        else:
+            config = CALS_CONFIGS["demo"]
+            cals = model if model is not None else CALSModel(config)
+            task = cals_train.L2FTask(cals, trained_syncnet(runs), stage.weights)
+            data = windows(corpus, "l2f", config.context)
+        if model is not None and not (run_dir / "last.pt").exists():
+            task.model.load_state_dict(model.state_dict(), strict=True)
+        steps = math.ceil(stage.steps * scale)
+        summaries[stage.name] = run_stage(task, data, run_dir, steps, BATCH[architecture])
+        model = type(task.model).from_pretrained(run_dir / "best", strict=True)
+    model.eval()
+    if architecture == "alm":
+        gate = gates.generator_gate(
+            lambda b: model(b["mels"], b["faces"]).key_frames, data[1], ["mels"]
+        )
+    else:
+        gate = gates.generator_gate(
+            lambda b: model(b["faces"], b["context_mels"], b["context_valid"]),
+            data[1],
+            ["context_mels", "context_valid"],
+        )
+    return model, summaries, gate
+
+
+@dataclass(frozen=True)
+class WERGate:
+    """AV-RelScore's gate: greedy-CTC WER on the validation clips below a ceiling."""
+
+    wer: float
+    max_wer: float = 0.3
+
+    @property
+    def passed(self) -> bool:
+        return self.wer <= self.max_wer
+
+    def figures(self) -> dict:
+        return {"val_greedy_ctc_wer": self.wer, "max_wer": self.max_wer, "passed": self.passed}
+
+
+def train_avrelscore(corpus: Path, runs: Path, scale: float):
     model = AVRelScore(AVSR_CONFIGS["demo"])
     train_set = AVSRClips(corpus, "train", train=True)
     val_set = AVSRClips(corpus, "val")
@@ -176,32 +222,39 @@ def train_avrelscore(corpus: Path, runs: Path, budget_s: float):
             validations.append({"step": step, "val_loss": logs["val_loss"], "wer": logs["val_wer"]})
             print(json.dumps(validations[-1]), flush=True)
 
-    def run_until(steps: int) -> None:
-        config = avsr_train.TrainConfig(**{**AVSR_TRAIN.__dict__, "steps": steps})
-        avsr_train.train(model, train_set, runs / "avrelscore", config=config, val_set=val_set,
-                         progress=progress)  # fmt: skip
-
-    spend(budget_s, run_until)
+    steps = math.ceil(AVSR_STEPS * scale)
+    config = replace(AVSR_TRAIN, steps=steps, eval_every=CHECKPOINT_EVERY * 2)
+    began = time.monotonic()
+    avsr_train.train(model, train_set, runs / "avrelscore", config=config, val_set=val_set,
+                     progress=progress)  # fmt: skip
     best = AVRelScore.from_pretrained(runs / "avrelscore" / "best", strict=True)
-    loader = torch.utils.data.DataLoader(
-        AVSRClips(corpus, "test"), batch_size=8, collate_fn=avsr_train.collate
-    )
-    test = avsr_train.validate(best, loader)
+    loader = torch.utils.data.DataLoader(val_set, batch_size=8, collate_fn=avsr_train.collate)
+    gate = WERGate(avsr_train.validate(best, loader)["wer"])
     summary = {
-        "steps": len(history),
+        "steps": steps,
         "batch_size": BATCH["avrelscore"],
-        **ends_of_curve(history),
-        "validations": validations,
-        "test_greedy_ctc_wer": test["wer"],
-        "test_clips": len(loader.dataset),
+        "seconds_this_run": round(time.monotonic() - began),
+        **(ends_of_curve(history) if history else {}),
+        "validations": validations[-3:],
     }
-    return best, summary
+    return best, {"avrelscore": summary}, gate
 
 
-def export(model, out: Path, architecture: str) -> dict:
+def export(model, out: Path, architecture: str, training: dict) -> dict:
+    """Write the float16 checkpoint, its training record and the record's figures in its card."""
     model_id = f"{architecture}-demo"
     folder = save(model, out / model_id, architecture=architecture, model_id=model_id,
                   dtype="float16")  # fmt: skip
+    (folder / "training.json").write_text(json.dumps(training, indent=2) + "\n")
+    card = folder / "README.md"
+    gate = json.dumps(training["gate"])
+    card.write_text(
+        card.read_text()
+        + f"\n\n## Training\n\n`{training['command']}` (seed {training['seed']}), corpus "
+        + f"`{training['corpus_fingerprint'][:16]}`, {training['steps']} steps in "
+        + f"{training['seconds']} s. Export gate on validation windows: `{gate}`. The full "
+        + "record is `training.json`.\n"
+    )
     return {name: file_sha256(folder / name) for name in ("config.json", "model.safetensors")}
 
 
@@ -222,18 +275,19 @@ def record_digests(source: str, architecture: str, digests: dict[str, str]) -> s
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="weights root, e.g. zoo/weights")
-    parser.add_argument("--minutes", type=float, default=12.0, help="training budget per model")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every stage's steps")
     parser.add_argument("--utterances", type=int, default=1000, help="corpus size")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--corpus", type=Path, help="an existing SynthGrid corpus to train on")
     parser.add_argument("--work", type=Path, default=Path("var"), help="corpus cache and runs")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument(
         "--models",
         nargs="+",
         choices=ARCHITECTURES,
         default=list(ARCHITECTURES),
-        help="the demo checkpoints to train (default all); generators trained without syncnet"
-        " (or CALS without alm) in the same run use the bundled syncnet-demo (alm-demo)",
+        help="the demo checkpoints to train (default all); generators use this run's critic"
+        " once it has passed its gate, else the bundled syncnet-demo",
     )
     parser.add_argument(
         "--record", action="store_true", help="write the new sha256 digests into registry.py"
@@ -241,37 +295,40 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    budget = args.minutes * 60
-    corpus = corpus_folder(args.work / "synthgrid", args.utterances, args.seed)
+    corpus = args.corpus or corpus_folder(args.work / "synthgrid", args.utterances, args.seed)
     runs = args.work / "train_demo"
-    report: dict = {"corpus": str(corpus), "minutes_per_model": args.minutes, "models": {}}
-
-    models = report["models"]
-
+    fingerprint = corpus_fingerprint(corpus)
+    report: dict = {"corpus": str(corpus), "corpus_fingerprint": fingerprint, "models": {}}
     registry_file = Path(registry.__file__)
-
-    def done(architecture: str, model, summary: dict) -> None:
-        summary["sha256"] = export(model, args.out, architecture)
-        models[f"{architecture}-demo"] = summary
-        if args.record:  # the bundled folder is checked against these on every load
-            source = registry_file.read_text()
-            registry_file.write_text(record_digests(source, architecture, summary["sha256"]))
-
-    wanted = set(args.models)
-    if "syncnet" in wanted:
-        syncnet, summary = train_syncnet(corpus, runs, budget)
-        done("syncnet", syncnet, summary)
-    elif wanted & {"alm", "cals"}:
-        syncnet = load("syncnet-demo")
-    alm_folder = runs / "alm" / "best"
-    if "alm" in wanted:
-        done("alm", *train_alm(corpus, runs, budget, syncnet))
-    elif "cals" in wanted:
-        alm_folder = weights_folder(registry.entry("alm-demo"))
-    if "cals" in wanted:
-        done("cals", *train_cals(corpus, runs, budget, syncnet, alm_folder))
-    if "avrelscore" in wanted:
-        done("avrelscore", *train_avrelscore(corpus, runs, budget))
+    trainers = {
+        "syncnet": lambda: train_syncnet(corpus, runs, args.scale),
+        "alm": lambda: train_generator("alm", corpus, runs, args.scale),
+        "cals": lambda: train_generator("cals", corpus, runs, args.scale),
+        "avrelscore": lambda: train_avrelscore(corpus, runs, args.scale),
+    }
+    for architecture in (a for a in ARCHITECTURES if a in args.models):
+        began = time.monotonic()
+        model, stages, gate = trainers[architecture]()
+        steps = sum(stage["steps"] for stage in stages.values())
+        planned = sum(s.steps for s in STAGES.get(architecture, [])) or AVSR_STEPS
+        training = {
+            "command": "python -m modelzoo.synthgrid.train_demo " + " ".join(sys.argv[1:]),
+            "seed": args.seed,
+            "corpus_fingerprint": fingerprint,
+            "steps": steps,
+            "seconds": round(time.monotonic() - began),
+            "stages": stages,
+            "gate": gate.figures(),
+        }
+        exported = gate.passed and steps >= MIN_STEPS_SHARE * planned
+        training["exported"] = exported
+        if exported:
+            training["sha256"] = export(model, args.out, architecture, training)
+            if args.record:  # the bundled folder is checked against these on every load
+                source = record_digests(registry_file.read_text(), architecture, training["sha256"])
+                registry_file.write_text(source)
+        report["models"][f"{architecture}-demo"] = training
+        print(json.dumps({"model": f"{architecture}-demo", **training["gate"]}), flush=True)
     text = json.dumps(report, indent=2)
     (args.work / "demo_training.json").write_text(text + "\n")
     print(text)
