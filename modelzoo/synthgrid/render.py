@@ -41,6 +41,7 @@ EYE_DISTANCE = 52.0  # canonical distance between the eye centres: a face about 
 EYES_CENTRE = (FRAME_SIZE / 2, 106.0)
 JAW_DROP = 0.42  # jaw travel at full opening, in mouth widths
 ROUNDING = 0.3  # horizontal squeeze of the lips at full rounding
+MAX_OPENING = 1.4  # a wide talker's widest jaw opening (1: the viseme table's widest)
 CAVITY_RGB = np.array([70.0, 22.0, 28.0])
 TEETH_RGB = np.array([214.0, 205.0, 192.0])
 PHOTOS = ("astronaut", "hopper")
@@ -122,7 +123,7 @@ def viseme_track(
         start, end = offset + style.lag_s + start, offset + style.lag_s + end
         inside = (times >= start) & (times < end)
         targets[inside] = np.array(viseme(phone.symbol)) * scale + noise
-    targets[:, 0] = np.clip(targets[:, 0], 0.0, 1.4)
+    targets[:, 0] = np.clip(targets[:, 0], 0.0, MAX_OPENING)
     targets[:, 1] = np.clip(targets[:, 1], -1.0, 1.0)
     radius = int(3 * style.smoothing_s / step)
     kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) * step / style.smoothing_s) ** 2)
@@ -495,9 +496,20 @@ class FaceRig:
         self.chin = float((points[8] - self.centre) @ self.ev)
         self.jaw_half_width = 0.5 * abs(float((points[12] - points[4]) @ self.eu))
         ys, xs = np.mgrid[0:FRAME_SIZE, 0:FRAME_SIZE].astype(np.float64)
-        self.u, self.v = self._local(np.stack([xs, ys], -1))
-        self.jaw = self._jaw_weight(self.u, self.v)
-        self.lips = self._lip_weight(self.u, self.v)
+        u, v = self._local(np.stack([xs, ys], -1))
+        jaw, lips = self._jaw_weight(u, v), self._lip_weight(u, v)
+        # Only pixels that the widest opening or strongest rounding moves by 0.2 px or more are
+        # re-rendered: a smaller shift changes a pixel by a grey level or two.
+        reach = np.maximum(JAW_DROP * self.width * MAX_OPENING * jaw, ROUNDING * np.abs(u) * lips)
+        moving = reach > 0.2
+        rows, cols = np.nonzero(moving)
+        self.box = np.s_[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+        self.u, self.v, self.jaw, self.lips = (
+            u[self.box],
+            v[self.box],
+            jaw[self.box],
+            lips[self.box],
+        )
 
     def _local(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         offset = points - self.centre
@@ -526,21 +538,24 @@ class FaceRig:
         drop = JAW_DROP * self.width * opening
         squeeze = 1.0 + ROUNDING * rounding * self.lips
         maps = self._to_image(self.u * squeeze, self.v - drop * self.jaw).astype(np.float32)
-        frame = cv2.remap(self.still, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REFLECT).astype(np.float64)  # fmt: skip
+        region = cv2.remap(self.still, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REFLECT).astype(np.float64)  # fmt: skip
         if drop > 0.5:
-            frame = self._paint_cavity(frame, drop, rounding)
-        return np.clip(frame, 0, 255).astype(np.uint8), self._moved_landmarks(drop, rounding)
+            region = self._paint_cavity(region, drop, rounding)
+        frame = self.still.copy()
+        frame[self.box] = np.clip(region, 0, 255).astype(np.uint8)
+        return frame, self._moved_landmarks(drop, rounding)
 
-    def _paint_cavity(self, frame: np.ndarray, drop: float, rounding: float) -> np.ndarray:
+    def _paint_cavity(self, region: np.ndarray, drop: float, rounding: float) -> np.ndarray:
+        """The mouth's inside (and upper teeth) drawn into the re-rendered `region`."""
         half_width = 0.38 * self.width * (1.0 - 0.3 * rounding)
         half_height = drop / 2
         inside = 1.0 - (self.u / half_width) ** 2 - ((self.v - half_height) / half_height) ** 2
         cavity = np.clip(inside * 4.0, 0.0, 1.0)[..., None]  # soft edge
         teeth_shown = np.clip((drop - 0.1 * self.width) / (0.1 * self.width), 0.0, 1.0)
         teeth = cavity * teeth_shown * _smoothstep(-self.v, -0.3 * drop, -0.2 * drop)[..., None]
-        frame = frame * (1 - cavity) + CAVITY_RGB * self.tone * cavity
-        return frame * (1 - teeth) + TEETH_RGB * min(self.tone, 1.0) * teeth
+        region = region * (1 - cavity) + CAVITY_RGB * self.tone * cavity
+        return region * (1 - teeth) + TEETH_RGB * min(self.tone, 1.0) * teeth
 
     def _moved_landmarks(self, drop: float, rounding: float) -> np.ndarray:
         """Where each still landmark lands: the warp's inverse, by fixed-point iteration."""

@@ -4,7 +4,8 @@ espeak-ng is driven through its C library (libespeak-ng.so.1) with ctypes: initi
 espeakINITIALIZE_PHONEME_EVENTS, it reports an event per phone with the sample where it starts, so
 no forced aligner or MBROLA voice is needed. The struct and constant values below are those of
 espeak-ng's public header `speak_lib.h` (API version 1.51). The library holds global state: one
-process synthesises one utterance at a time. flite is run as a program: `-psdur` prints each segment
+process synthesises one utterance at a time, and each utterance is said by a fresh process (see
+`_espeak`). flite is run as a program: `-psdur` prints each segment
 with its end time, and its CMU phones are renamed to espeak-ng's mnemonics so that one phone
 inventory (and one viseme table) serves both engines.
 
@@ -17,8 +18,10 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import multiprocessing
 import subprocess
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -290,12 +293,22 @@ def _phones(events: list[tuple[str, float]], duration: float) -> tuple[Phone, ..
     )
 
 
-def _espeak(text: str, voice: Voice) -> Speech:
+def _espeak_here(text: str, voice: Voice) -> Speech:
+    ctypes.CDLL(None).srand(1)  # variants with noise sources (whispers, klatt) draw from rand()
     engine = _engine()
     audio, events = engine.synthesize(text, voice)
     duration = len(audio) / engine.rate
     phones = _phones([(symbol, sample / engine.rate) for symbol, sample in events], duration)
     return Speech(resample(audio, engine.rate, SAMPLE_RATE), phones)
+
+
+def _espeak(text: str, voice: Voice) -> Speech:
+    """espeak-ng's speech, said in a forked process: the library carries state from one
+    utterance to the next (its length and waveform change with what was said before), so a
+    library that has said nothing yet gives the same samples for the same text every time."""
+    fork = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(1, mp_context=fork) as one_utterance:
+        return one_utterance.submit(_espeak_here, text, voice).result()
 
 
 def _flite(text: str, voice: Voice) -> Speech:
