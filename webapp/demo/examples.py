@@ -30,7 +30,7 @@ def example_speech_clip() -> tuple[Path, str]:
     from modelzoo.synthgrid import grammar
     from modelzoo.synthgrid.build import VERSION, make_clip, plan
 
-    clip = plan(seed=0, utterances=2, faces=12)[1]  # the same clip as in the 1000-clip corpus
+    clip = plan(seed=0, utterances=2)[1]  # the same clip as in the 1000-clip corpus
     folder = Path(tempfile.gettempdir()) / "synclab-examples" / VERSION
     path = folder / f"{clip.name}.mp4"
     if not path.is_file():
