@@ -13,12 +13,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import torch
 
 from modelzoo.alm.model import mouth_windows
 from modelzoo.errors import UserError
 from modelzoo.media.io import read_audio
-from modelzoo.media.mel import MEL_STEP, melspectrogram, segmented_mels, sync_mel
+from modelzoo.media.mel import MEL_STEP, SAMPLE_RATE, melspectrogram, segmented_mels, sync_mel
 
 SYNC_FRAMES = 5
 
@@ -71,7 +72,13 @@ class FolderClip:
         wav_path = self.folder / "audio.wav"
         if not wav_path.exists():
             raise ClipDataError(f"{self.folder} has neither mel.npy nor audio.wav")
-        wav = read_audio(wav_path)  # mono 16 kHz, resampled by ffmpeg as Wav2Lip's librosa load
+        info = sf.info(str(wav_path))
+        if info.samplerate == SAMPLE_RATE and info.channels == 1:
+            # Already what the mel wants: read in-process (two ffmpeg runs a clip would cost a
+            # training run minutes of its first pass over a corpus).
+            wav = sf.read(str(wav_path), dtype="float32")[0]
+        else:
+            wav = read_audio(wav_path)  # mono 16 kHz, resampled by ffmpeg as Wav2Lip's librosa
         return np.asarray((self.mel_fn or melspectrogram)(wav), np.float32)
 
     def read(self, indices: Sequence[int]) -> np.ndarray:
