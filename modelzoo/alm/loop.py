@@ -23,6 +23,7 @@ class LoopConfig:
     val_batches: int = 8
     num_workers: int = 0
     log_every: int = 50
+    device: str = "cpu"  # where the task's modules (critic included) and batches go
 
 
 def _loader(dataset, batch_size: int, start: int, stop: int, num_workers: int) -> DataLoader:
@@ -38,6 +39,19 @@ def _loader(dataset, batch_size: int, start: int, stop: int, num_workers: int) -
     )
 
 
+def to_device(task, device: str) -> None:
+    """Move every module the task holds (its trained modules and any frozen critic)."""
+    for value in vars(task).values():
+        if isinstance(value, torch.nn.Module):
+            value.to(device)
+
+
+def batch_to(batch: dict, device: str) -> dict:
+    return {
+        k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()
+    }
+
+
 def validate(task, dataset, loop: LoopConfig) -> dict[str, float]:
     """Mean of the task's per-batch validation figures over the validation set."""
     totals: dict[str, float] = {}
@@ -46,7 +60,7 @@ def validate(task, dataset, loop: LoopConfig) -> dict[str, float]:
         module.eval()
     with torch.no_grad():
         for batch in _loader(dataset, loop.batch_size, 0, loop.val_batches, loop.num_workers):
-            for name, value in task.validate(batch).items():
+            for name, value in task.validate(batch_to(batch, loop.device)).items():
                 totals[name] = totals.get(name, 0.0) + float(value)
             batches += 1
     return {name: total / max(batches, 1) for name, total in totals.items()}
@@ -82,13 +96,14 @@ def fit(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     last = out_dir / "last.pt"
+    to_device(task, loop.device)  # before loading, so optimiser state lands beside its weights
     step, best = load_checkpoint(last, task) if last.exists() else (0, math.inf)
     history = []
     loader = _loader(train_set, loop.batch_size, step, loop.steps, loop.num_workers)
     for batch in loader:
         for module in task.modules.values():
             module.train()
-        figures = {"step": step + 1, **task.train_step(batch)}
+        figures = {"step": step + 1, **task.train_step(batch_to(batch, loop.device))}
         step += 1
         history.append(figures)
         if step % loop.log_every == 0:

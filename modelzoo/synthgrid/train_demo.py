@@ -3,6 +3,7 @@ if it passes its gate.
 
     python -m modelzoo.synthgrid.train_demo --out modelzoo/zoo/weights
         [--models syncnet alm cals avrelscore] [--scale 1.0] [--threads 1] [--record]
+        [--device cuda --workers 8]   # on a lent GPU (more steps there: --scale 4)
 
 Each model trains for a fixed number of steps per stage (times `--scale`), never for a wall-clock
 budget, so a slow machine trains as long as a fast one, only later. A stage is a run folder under
@@ -100,8 +101,9 @@ def corpus_folder(cache: Path, utterances: int, seed: int) -> Path:
 
 
 def corpus_fingerprint(corpus: Path) -> str:
-    """sha256 of the corpus's recipe file (seed, counts, splits): equal recipes, equal corpora."""
-    return hashlib.sha256((corpus / "corpus.json").read_bytes()).hexdigest()
+    """The fingerprint the corpus's build recorded, else the sha256 of its recipe file."""
+    recipe = (corpus / "corpus.json").read_bytes()
+    return json.loads(recipe).get("fingerprint") or hashlib.sha256(recipe).hexdigest()
 
 
 def ends_of_curve(losses: list[float], key: str = "loss") -> dict[str, float]:
@@ -121,7 +123,13 @@ def windows(corpus: Path, kind: str, context: int = 0):
     )
 
 
-def run_stage(task, data, run_dir: Path, steps: int, batch_size: int) -> dict:
+@dataclass(frozen=True)
+class Hardware:
+    device: str = "cpu"
+    workers: int = 0  # data-loader processes (0: in the training process, as on 2 CPU cores)
+
+
+def run_stage(task, data, run_dir: Path, steps: int, batch_size: int, hw: Hardware) -> dict:
     """`fit` the task to `steps` (resuming), logging JSON lines; the stage's summary."""
     validations = []
 
@@ -130,7 +138,7 @@ def run_stage(task, data, run_dir: Path, steps: int, batch_size: int) -> dict:
             validations.append(figures)
         print(json.dumps({"run": run_dir.name, **figures}), flush=True)
 
-    loop = LoopConfig(steps, batch_size, val_every=CHECKPOINT_EVERY, val_batches=4, log_every=25)
+    loop = LoopConfig(steps, batch_size, CHECKPOINT_EVERY, 4, hw.workers, 25, hw.device)
     began = time.monotonic()
     history = fit(task, *data, run_dir, loop, log)
     losses = [h["loss"] for h in history]
@@ -152,18 +160,19 @@ def trained_syncnet(runs: Path) -> SyncNet:
     return load("syncnet-demo")
 
 
-def train_syncnet(corpus: Path, runs: Path, scale: float):
+def train_syncnet(corpus: Path, runs: Path, scale: float, hw: Hardware):
     stage = STAGES["syncnet"][0]
     task = SyncNetTask(SYNCNET_CONFIGS["demo"], lr=stage.weights)
     steps = math.ceil(stage.steps * scale)
-    summary = run_stage(task, windows(corpus, "syncnet"), runs / "syncnet", steps, BATCH["syncnet"])
+    data = windows(corpus, "syncnet")
+    summary = run_stage(task, data, runs / "syncnet", steps, BATCH["syncnet"], hw)
     syncnet = SyncNet.from_pretrained(runs / "syncnet" / "best", strict=True)
     gate = gates.syncnet_gate(syncnet, folder_clips(corpus, "val"))
     (runs / "syncnet" / "gate.json").write_text(json.dumps(gate.figures()))
     return syncnet, {"syncnet": summary}, gate
 
 
-def train_generator(architecture: str, corpus: Path, runs: Path, scale: float):
+def train_generator(architecture: str, corpus: Path, runs: Path, scale: float, hw: Hardware):
     """Every stage of ALM or CALS in turn; (best model, per-stage summaries, gate)."""
     summaries, model = {}, None
     for stage in STAGES[architecture]:
@@ -179,7 +188,7 @@ def train_generator(architecture: str, corpus: Path, runs: Path, scale: float):
         if model is not None and not (run_dir / "last.pt").exists():
             task.model.load_state_dict(model.state_dict(), strict=True)
         steps = math.ceil(stage.steps * scale)
-        summaries[stage.name] = run_stage(task, data, run_dir, steps, BATCH[architecture])
+        summaries[stage.name] = run_stage(task, data, run_dir, steps, BATCH[architecture], hw)
         model = type(task.model).from_pretrained(run_dir / "best", strict=True)
     model.eval()
     if architecture == "alm":
@@ -210,7 +219,7 @@ class WERGate:
         return {"val_greedy_ctc_wer": self.wer, "max_wer": self.max_wer, "passed": self.passed}
 
 
-def train_avrelscore(corpus: Path, runs: Path, scale: float):
+def train_avrelscore(corpus: Path, runs: Path, scale: float, hw: Hardware):
     model = AVRelScore(AVSR_CONFIGS["demo"])
     train_set = AVSRClips(corpus, "train", train=True)
     val_set = AVSRClips(corpus, "val")
@@ -223,10 +232,13 @@ def train_avrelscore(corpus: Path, runs: Path, scale: float):
             print(json.dumps(validations[-1]), flush=True)
 
     steps = math.ceil(AVSR_STEPS * scale)
-    config = replace(AVSR_TRAIN, steps=steps, eval_every=CHECKPOINT_EVERY * 2)
+    config = replace(
+        AVSR_TRAIN, steps=steps, eval_every=CHECKPOINT_EVERY * 2, num_workers=hw.workers
+    )
     began = time.monotonic()
     avsr_train.train(model, train_set, runs / "avrelscore", config=config, val_set=val_set,
-                     progress=progress)  # fmt: skip
+                     device=hw.device, progress=progress)  # fmt: skip
+    model.cpu()
     best = AVRelScore.from_pretrained(runs / "avrelscore" / "best", strict=True)
     loader = torch.utils.data.DataLoader(val_set, batch_size=8, collate_fn=avsr_train.collate)
     gate = WERGate(avsr_train.validate(best, loader)["wer"])
@@ -281,6 +293,8 @@ def main(argv=None) -> None:
     parser.add_argument("--corpus", type=Path, help="an existing SynthGrid corpus to train on")
     parser.add_argument("--work", type=Path, default=Path("var"), help="corpus cache and runs")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda where a GPU is lent")
+    parser.add_argument("--workers", type=int, default=0, help="data-loader processes")
     parser.add_argument(
         "--models",
         nargs="+",
@@ -300,11 +314,12 @@ def main(argv=None) -> None:
     fingerprint = corpus_fingerprint(corpus)
     report: dict = {"corpus": str(corpus), "corpus_fingerprint": fingerprint, "models": {}}
     registry_file = Path(registry.__file__)
+    hw = Hardware(args.device, args.workers)
     trainers = {
-        "syncnet": lambda: train_syncnet(corpus, runs, args.scale),
-        "alm": lambda: train_generator("alm", corpus, runs, args.scale),
-        "cals": lambda: train_generator("cals", corpus, runs, args.scale),
-        "avrelscore": lambda: train_avrelscore(corpus, runs, args.scale),
+        "syncnet": lambda: train_syncnet(corpus, runs, args.scale, hw),
+        "alm": lambda: train_generator("alm", corpus, runs, args.scale, hw),
+        "cals": lambda: train_generator("cals", corpus, runs, args.scale, hw),
+        "avrelscore": lambda: train_avrelscore(corpus, runs, args.scale, hw),
     }
     for architecture in (a for a in ARCHITECTURES if a in args.models):
         began = time.monotonic()
