@@ -171,20 +171,22 @@ def _write_face_crops(media: Path, out: Path, size: int, audio: Path | None):
 
 def add_synthgrid(subparsers) -> None:
     parser = subparsers.add_parser(
-        "synthgrid", help="make a synthetic GRID-like talking-face corpus (espeak-ng speech)"
+        "synthgrid",
+        help="make a synthetic GRID-like talking-face corpus (espeak-ng and flite speech)",
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     build = actions.add_parser("build", help="write clips, transcripts, crops and file lists")
     build.add_argument("out", type=Path, help="corpus folder (created; must be empty if present)")
     build.add_argument("--utterances", type=int, default=1000, help="clips to make")
     build.add_argument("--seed", type=int, default=0, help="seed of sentences, voices and faces")
+    build.add_argument("--workers", type=int, default=2, help="processes making clips")
     build.set_defaults(func=run_synthgrid_build)
 
 
 def run_synthgrid_build(args: argparse.Namespace) -> int:
     from modelzoo.synthgrid.build import build
 
-    corpus = build(args.out, utterances=args.utterances, seed=args.seed)
+    corpus = build(args.out, utterances=args.utterances, seed=args.seed, workers=args.workers)
     print(json.dumps({"clips": corpus.clips, "seconds": corpus.seconds, "out": str(args.out)}))
     return 0
 

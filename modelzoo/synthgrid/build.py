@@ -196,6 +196,8 @@ def build(
         raise UserError(f"--utterances: {utterances} must be 1 or more")
     if faces < 1:
         raise UserError(f"faces: {faces} must be 1 or more")
+    if workers < 1:
+        raise UserError(f"--workers: {workers} must be 1 or more")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError(f"{out} exists and is not an empty folder")
     out.mkdir(parents=True, exist_ok=True)
