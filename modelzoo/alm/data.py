@@ -165,9 +165,21 @@ class TalkingFaceDataset(torch.utils.data.Dataset):
     kind: "syncnet" (in-sync or offset pairs), "generator" (Audio-Lip Memory), "l2f" (generator
     windows plus +-context audio tokens per target frame) or "a2l" (one A2L window of 2*context+1
     audio tokens with the frames its lip targets need).
+
+    `near_negatives` is the share of the critic's offset windows drawn 2..15 frames from the
+    in-sync one rather than anywhere in the clip (Wav2Lip's draw): on short clips most far windows
+    differ from the in-sync one by speech against silence, which teaches little about timing.
     """
 
-    def __init__(self, clips: Sequence, kind: str, length: int, context: int = 0, seed: int = 0):
+    def __init__(
+        self,
+        clips: Sequence,
+        kind: str,
+        length: int,
+        context: int = 0,
+        seed: int = 0,
+        near_negatives: float = 0.0,
+    ):
         if kind not in ("syncnet", "generator", "l2f", "a2l"):
             raise ValueError(f"unknown dataset kind {kind!r}")
         if not clips:
@@ -179,6 +191,7 @@ class TalkingFaceDataset(torch.utils.data.Dataset):
             context,
             seed,
         )
+        self.near_negatives = near_negatives
 
     def __len__(self) -> int:
         return self.length
@@ -201,6 +214,9 @@ class TalkingFaceDataset(torch.utils.data.Dataset):
         mel = sync_mel(clip.mel, int(t))
         if mel is None:
             return None
+        if not in_sync and rng.random() < self.near_negatives:
+            shifts = [d for d in range(-15, 16) if abs(d) >= 2 and 0 <= t + d <= n - SYNC_FRAMES]
+            other = t + shifts[rng.integers(len(shifts))]
         start = int(t if in_sync else other)
         return {
             "frames": to_unit(clip.read(range(start, start + SYNC_FRAMES))),  # (3, 5, H, W)
