@@ -25,16 +25,24 @@ from . import qc
 from .models import Question, Response, Session, Stimulus
 from .transcripts import NORMALISATION_VERSION, word_counts
 
+Z95 = float(stats.norm.ppf(0.975))  # 1.959964, sureal's 1.95996 and the toolkits' 1.96
+CI_CONVENTIONS = {
+    "t": "95% CI = t(0.975, n - 1) * SD / sqrt(n) (ITU-T P.1401)",
+    "z": "95% CI = 1.96 * SD / sqrt(n) (the P.808/P.910 toolkits and sureal)",
+}
+
 
 def t_ci(values) -> dict:
-    """n, mean, sample SD and the t-based 95% CI half-width of a list of votes."""
+    """n, mean, sample SD and the 95% CI half-widths of a list of votes: `ci95` with Student's
+    t (n - 1 degrees of freedom), `ci95_z` with the normal 1.96 of P.808/P.910 and sureal."""
     x = np.asarray(values, dtype=float)
     n = len(x)
     if n == 0:
-        return {"n": 0, "mean": None, "sd": None, "ci95": None}
+        return {"n": 0, "mean": None, "sd": None, "ci95": None, "ci95_z": None}
     sd = float(x.std(ddof=1)) if n > 1 else None
     half = float(stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n)) if n > 1 else None
-    return {"n": n, "mean": float(x.mean()), "sd": sd, "ci95": half}
+    half_z = Z95 * sd / np.sqrt(n) if n > 1 else None
+    return {"n": n, "mean": float(x.mean()), "sd": sd, "ci95": half, "ci95_z": half_z}
 
 
 def _mean_within_variance(matrix: np.ndarray) -> float:
@@ -159,12 +167,17 @@ def _scale_votes(study):
 
 
 def _matrix(rows, row_key, col_key):
-    row_ids = sorted({row_key(r) for r in rows}, key=str)
-    col_ids = sorted({col_key(r) for r in rows}, key=str)
+    """A rows x columns matrix of votes, NaN where none; a rater's repeated votes on one clip
+    (imported data sets) enter as their mean."""
+    cells = defaultdict(list)
+    for r in rows:
+        cells[(row_key(r), col_key(r))].append(r[4])
+    row_ids = sorted({k[0] for k in cells}, key=str)
+    col_ids = sorted({k[1] for k in cells}, key=str)
     ri, ci = {k: i for i, k in enumerate(row_ids)}, {k: i for i, k in enumerate(col_ids)}
     m = np.full((len(row_ids), len(col_ids)), np.nan)
-    for r in rows:
-        m[ri[row_key(r)], ci[col_key(r)]] = r[4]
+    for (row, col), values in cells.items():
+        m[ri[row], ci[col]] = np.mean(values)
     return m
 
 
@@ -332,7 +345,15 @@ def rater_table(study) -> list[dict]:
 
 def study_results(study) -> dict:
     """Everything the dashboard and the JSON export show, computed afresh."""
-    result = {"study": study.slug, "kind": study.kind, "normalisation": NORMALISATION_VERSION}
+    result = {
+        "study": study.slug,
+        "kind": study.kind,
+        "normalisation": NORMALISATION_VERSION,
+        # Every report says which interval it leads with and which raters it left out, and how.
+        "ci_convention": study.ci_convention,
+        "ci_convention_text": CI_CONVENTIONS[study.ci_convention],
+        "screening": qc.screening_description(study),
+    }
     if study.kind == study.Kind.TRANSCRIBE:
         result["lipreading"] = lipreading_table(study)
     else:

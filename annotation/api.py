@@ -236,7 +236,12 @@ def study_import(request, slug, fmt):
             created = imports.import_long_csv(study=study, text=text)
         elif fmt == "sureal.py":
             question = request.GET.get("question", "")
-            created = imports.import_sureal(study=study, text=text, question_key=question)
+            created = imports.import_sureal(
+                study=study,
+                text=text,
+                question_key=question,
+                system_key=request.GET.get("system_key", ""),
+            )
         else:
             return error(f"unknown import {fmt!r}; use long.csv or sureal.py", 404)
     except services.AnnotationError as exc:

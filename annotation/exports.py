@@ -32,6 +32,7 @@ LONG_COLUMNS = [
     "question",
     "value",
     "transcript",
+    "repeat",
     "play_count",
     "played_to_end",
     "time_on_item_s",
@@ -76,6 +77,7 @@ def long_csv(study) -> str:
             r.question.key,
             _fmt(r.value),
             r.transcript,
+            r.repeat,
             r.play_count,
             int(r.played_to_end),
             _fmt(r.time_on_item_s),
@@ -261,9 +263,14 @@ def full_json(study) -> str:
 
 def sureal_dataset(study, question_key: str) -> str:
     """A Netflix/sureal dataset file (Python literals) of one scale question's used votes."""
-    votes = defaultdict(dict)
-    for r in analysis.used_responses(study).filter(question__key=question_key):
-        votes[r.stimulus_id][r.session.rater.external_id] = r.value
+    repeats = defaultdict(lambda: defaultdict(list))
+    for r in analysis.used_responses(study).filter(question__key=question_key).order_by("repeat"):
+        repeats[r.stimulus_id][r.session.rater.external_id].append(r.value)
+    # A rater's repeated votes on one clip are a list, as sureal writes repetitions.
+    votes = {
+        pk: {rater: v[0] if len(v) == 1 else v for rater, v in by_rater.items()}
+        for pk, by_rater in repeats.items()
+    }
     stimuli = {s.pk: s for s in study.stimuli.filter(pk__in=list(votes))}
     contents = sorted({s.utterance_id for s in stimuli.values()})
     content_id = {u: i for i, u in enumerate(contents)}
