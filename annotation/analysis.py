@@ -161,7 +161,7 @@ def used_responses(study):
 def _scale_votes(study):
     votes = defaultdict(list)  # question key -> [(rater session, stimulus, system, utterance, v)]
     for r in used_responses(study).filter(question__kind=Question.Kind.SCALE):
-        st = r.stimulus
+        st = r.stimulus  # a rating, never an A/B choice (also stored as a value)
         votes[r.question.key].append((r.session_id, st.pk, st.system, st.utterance_id, r.value))
     return votes
 
@@ -313,6 +313,56 @@ def lipreading_table(study, n_boot: int = 2000) -> list[dict]:
     return table
 
 
+def token_table(study) -> list[dict]:
+    """Per problem-token question, system and token: how many answers ticked it, and the share."""
+    counts = defaultdict(lambda: defaultdict(int))
+    answers = defaultdict(int)
+    for r in used_responses(study).filter(question__kind=Question.Kind.TOKENS):
+        key = (r.question.key, r.stimulus.system)
+        answers[key] += 1
+        for token in r.tokens:
+            counts[key][token] += 1
+    tokens = {q.key: q.anchors for q in study.questions.filter(kind=Question.Kind.TOKENS)}
+    return [
+        {
+            "question": question,
+            "system": system,
+            "token": token,
+            "ticked": counts[(question, system)][token],
+            "answers": n,
+            "share": counts[(question, system)][token] / n,
+        }
+        for (question, system), n in sorted(answers.items())
+        for token in tokens.get(question, [])
+    ]
+
+
+def preference_table(study) -> list[dict]:
+    """Per A/B question and pair of systems: votes for each, share for the left-hand system of
+    the sorted pair, and a two-sided exact binomial test against 50 %."""
+    wins = defaultdict(lambda: [0, 0])
+    for r in used_responses(study).filter(question__kind=Question.Kind.PREFERENCE):
+        left, right = r.stimulus.system, r.stimulus.beside_system
+        chosen = right if r.value == 1 else left
+        a, b = sorted([left, right])
+        wins[(r.question.key, a, b)][0 if chosen == a else 1] += 1
+    rows = []
+    for (question, a, b), (for_a, for_b) in sorted(wins.items()):
+        n = for_a + for_b
+        rows.append(
+            {
+                "question": question,
+                "a": a,
+                "b": b,
+                "for_a": for_a,
+                "for_b": for_b,
+                "share_a": for_a / n,
+                "p": float(stats.binomtest(for_a, n, 0.5).pvalue),
+            }
+        )
+    return rows
+
+
 def rater_table(study) -> list[dict]:
     """Per completed session: votes, minutes, median seconds per clip, r with the others' mean."""
     votes = {
@@ -354,10 +404,15 @@ def study_results(study) -> dict:
         "ci_convention_text": CI_CONVENTIONS[study.ci_convention],
         "screening": qc.screening_description(study),
     }
-    if study.kind == study.Kind.TRANSCRIBE:
+    kinds = set(study.questions.values_list("kind", flat=True))
+    if Question.Kind.TEXT in kinds:
         result["lipreading"] = lipreading_table(study)
-    else:
+    if Question.Kind.SCALE in kinds:
         result["mos"] = mos_table(study)
         result["pairwise"] = pairwise_tests(study)
         result["agreement"] = agreement(study)
+    if Question.Kind.TOKENS in kinds:
+        result["tokens"] = token_table(study)
+    if Question.Kind.PREFERENCE in kinds:
+        result["preference"] = preference_table(study)
     return result

@@ -111,11 +111,12 @@ class Question(models.Model):
         SCALE = "scale", "Rating scale"
         TEXT = "text", "Free text"
         TOKENS = "tokens", "Problem tokens (tick any)"
+        PREFERENCE = "preference", "A/B preference (left or right)"
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="questions")
     key = models.SlugField(max_length=50)
     prompt = models.CharField(max_length=300)
-    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.SCALE)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.SCALE)
     scale_min = models.IntegerField(default=1)
     scale_max = models.IntegerField(default=5)
     # Labels from scale_min upwards, e.g. ["Bad", "Poor", "Fair", "Good", "Excellent"].
@@ -142,6 +143,9 @@ class Question(models.Model):
         return f"{self.study.slug}:{self.key}"
 
     def choices(self) -> list[tuple[int, str]]:
+        if self.kind == self.Kind.PREFERENCE:
+            left, right = [*self.anchors, "", ""][:2] if self.anchors else ["", ""]
+            return [(0, left or "Left"), (1, right or "Right")]
         values = range(self.scale_min, self.scale_max + 1)
         labels = list(self.anchors) + [""] * len(values)
         return [(v, labels[i] or str(v)) for i, v in enumerate(values)]
@@ -166,9 +170,9 @@ class Stimulus(models.Model):
     gold_answers = models.JSONField(default=dict, blank=True)
     duration_s = models.FloatField(null=True, blank=True)
     section = models.SlugField(max_length=30, default="main")
-    side_by_side = models.BooleanField(
-        default=False, help_text="The clip shows the generated video left, the real one right."
-    )
+    # A side-by-side clip: `system` plays on the left, this one on the right (the real video
+    # for P.910 Template B, another system for an A/B preference). Blank: a single clip.
+    beside_system = models.CharField(max_length=100, blank=True)
     feedback = models.TextField(blank=True, help_text="Shown after a training clip's answer.")
     source_job = models.UUIDField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -57,6 +57,7 @@ def _rows(responses) -> list[dict]:
             "duration": r.stimulus.duration_s,
             "question": r.question.key,
             "scale": r.question.kind == Question.Kind.SCALE,
+            "text": r.question.kind == Question.Kind.TEXT,
             "value": r.value,
             "transcript": r.transcript,
             "reference": r.stimulus.reference_text,
@@ -91,6 +92,8 @@ def _answer_misses(rows, role, tolerance, max_wer):
             if expected is not None and abs(r["value"] - float(expected)) > tolerance:
                 misses.append(f"{r['question']} {r['value']:g} for {float(expected):g}")
             continue
+        if not r["text"]:
+            continue  # problem tokens and A/B choices have no right answer
         expected = _expected_transcript(r)
         wer = word_error_rate(expected, r["transcript"]) if expected else None
         if wer is not None and wer > max_wer:
