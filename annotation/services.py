@@ -305,7 +305,7 @@ def stimuli_add_from_jobs(*, study: Study, items: list[dict]) -> list[Stimulus]:
             for index, item in enumerate(items):
                 job = item.get("job")
                 if not isinstance(job, Job):
-                    job = _job_or_none(Job, job)
+                    job = job_or_none(Job, job)
                 if job is None:
                     raise AnnotationError(f"item {index}: no job {item.get('job')!r}")
                 try:
@@ -327,7 +327,7 @@ def stimuli_add_from_jobs(*, study: Study, items: list[dict]) -> list[Stimulus]:
     return stored
 
 
-def _job_or_none(job_model, job_id):
+def job_or_none(job_model, job_id):
     try:
         return job_model.objects.filter(pk=job_id).first() if job_id else None
     except ValidationError:  # not a UUID

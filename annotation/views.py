@@ -212,7 +212,13 @@ def qualification_page(request, session_id):
         return redirect(session)
     if "audio" in checks:
         qualification.spoken_number(session)
-    context = {"study": session.study, "session": session, "checks": checks, "form": form}
+    context = {
+        "study": session.study,
+        "session": session,
+        "display_check": "display" in checks,
+        "audio_check": "audio" in checks,
+        "form": form,
+    }
     return render(request, "annotation/qualification.html", context)
 
 

@@ -97,6 +97,8 @@ def run_session(page, base, slug, pid, answer):
         expect(page.locator(".progress")).to_have_text(f"Clip {number} of 2")
         play_and_answer(page, answer)
         page.locator("button.submit").click()
+    expect(page.locator("#code")).to_have_text(f"CODE{slug.upper()}")
+    page.locator("#return").click()
     page.wait_for_url(re.compile(re.escape(PROLIFIC) + r"\?cc=CODE" + slug.upper()), timeout=15_000)
 
 
