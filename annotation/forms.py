@@ -119,3 +119,14 @@ class JobStimulusForm(forms.Form):
 
 
 JobStimulusFormSet = forms.formset_factory(JobStimulusForm, extra=0)
+
+
+class LipsyncStudyForm(forms.Form):
+    """The lip-sync paper study's own settings in the admin's one-step form."""
+
+    title = forms.CharField(max_length=200)
+    slug = forms.SlugField()
+    template = forms.ChoiceField(
+        choices=[("B", "P.910 Template B: beside the real video"), ("A", "Template A: alone")]
+    )
+    platform = forms.ChoiceField(choices=Study.Platform.choices, initial=Study.Platform.PROLIFIC)

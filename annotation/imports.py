@@ -84,6 +84,7 @@ def _store(study, votes, *, run_qc: bool = True) -> int:
                         system=system,
                         utterance_id=utt,
                         role=Stimulus.Role.REGULAR,
+                        section="main",
                         defaults={"is_real": is_real, "reference_text": reference},
                     )
                 batch.append(
