@@ -75,7 +75,9 @@ def study_json(study: Study) -> dict:
         "votes_per_stimulus": study.votes_per_stimulus,
         "stimuli_per_session": study.stimuli_per_session,
         "questions": list(
-            study.questions.values("key", "prompt", "kind", "scale_min", "scale_max", "anchors")
+            study.questions.values(
+                "key", "prompt", "kind", "scale_min", "scale_max", "anchors", "section", "sound"
+            )
         ),
     }
 

@@ -28,10 +28,12 @@ LONG_COLUMNS = [
     "utterance_id",
     "is_real",
     "role",
+    "section",
     "reference_text",
     "question",
     "value",
     "transcript",
+    "tokens",
     "repeat",
     "play_count",
     "played_to_end",
@@ -73,10 +75,12 @@ def long_csv(study) -> str:
             r.stimulus.utterance_id,
             int(r.stimulus.is_real),
             r.stimulus.role,
+            r.stimulus.section,
             r.stimulus.reference_text,
             r.question.key,
             _fmt(r.value),
             r.transcript,
+            "; ".join(r.tokens),
             r.repeat,
             r.play_count,
             int(r.played_to_end),
@@ -198,6 +202,8 @@ STIMULUS_FIELDS = [
     "role",
     "gold_answers",
     "duration_s",
+    "section",
+    "beside_system",
 ]
 RESPONSE_FIELDS = [
     "session_id",
@@ -205,6 +211,8 @@ RESPONSE_FIELDS = [
     "question__key",
     "value",
     "transcript",
+    "tokens",
+    "repeat",
     "play_count",
     "played_to_end",
     "time_on_item_s",
@@ -236,13 +244,23 @@ def full_json(study) -> str:
         "votes_per_stimulus": study.votes_per_stimulus,
         "stimuli_per_session": study.stimuli_per_session,
         "qc_config": study.qc_config,
+        "ci_convention": study.ci_convention,
+        "qualification": study.qualification,
     }
     responses = Response.objects.filter(session__study=study).values(*RESPONSE_FIELDS)
     document = {
         "study": design,
         "questions": list(
             study.questions.values(
-                "key", "prompt", "kind", "scale_min", "scale_max", "anchors", "order"
+                "key",
+                "prompt",
+                "kind",
+                "scale_min",
+                "scale_max",
+                "anchors",
+                "order",
+                "section",
+                "sound",
             )
         ),
         "stimuli": list(study.stimuli.values(*STIMULUS_FIELDS)),

@@ -125,15 +125,33 @@ def test_paper_table_carries_relative_word_accuracy(db):
     assert "| gen | 75.0% | 75.0% [75.0–75.0] |" in text
 
 
-def test_admin_creates_the_lipsync_study_in_one_step(admin_client, tiny_clip):
+def video_jobs(clip, utterances=("u0", "u1")):
+    """Finished generation jobs driven by a video (the real recording) as well as their audio."""
     jobs = []
-    for u in ["u0", "u1"]:
-        job = finished_job(tiny_clip, "wav2lip")
+    for u in utterances:
+        job = finished_job(clip, "wav2lip")
         (job.directory / "input").mkdir()
-        (job.directory / "input/video.mp4").write_bytes(tiny_clip.read_bytes())
+        (job.directory / "input/video.mp4").write_bytes(clip.read_bytes())
         job.inputs = {"video": {"path": "input/video.mp4", "name": f"{u}.mp4"}}
         job.save()
         jobs.append(job)
+    return jobs
+
+
+def test_template_a_rates_the_generated_clip_alone_on_eight_statements(db, tiny_clip):
+    items = [
+        {"job": job, "utterance_id": u, "reference_text": "one two"}
+        for job, u in zip(video_jobs(tiny_clip), ["u0", "u1"], strict=True)
+    ]
+    study = study_templates.lipsync_study_create(slug="a", title="A", items=items, template="A")
+    rating = study.questions.filter(section="rating", kind="scale")
+    assert rating.count() == 8 + 1  # Template A's statements and the lip-sync MOS
+    assert not study.stimuli.filter(section="rating").exclude(beside_system="").exists()
+    assert not study.questions.get(key="transcript").sound
+
+
+def test_admin_creates_the_lipsync_study_in_one_step(admin_client, tiny_clip):
+    jobs = video_jobs(tiny_clip)
     page = admin_client.get("/admin/annotation/study/lipsync/")
     assert page.status_code == 200 and str(jobs[0].pk) in page.content.decode()
     form = {
