@@ -1,7 +1,8 @@
 """Study exports: long CSV, per-stimulus CSV, per-rater CSV (QC, approve/reject), JSON, sureal.
 
 Column sets follow annotation-research.md §2.4 and §9.5: the per-stimulus file has P.808's
-`n, MOS, std, 95%CI, vote_1..vote_k` (with a t-based CI); the sureal file is a Netflix/sureal
+`n, MOS, std, 95%CI, vote_1..vote_k` (the CI in the study's convention, t or z, with both given
+and the convention named); the sureal file is a Netflix/sureal
 dataset (a Python file of literals: `ref_videos`, and `dis_videos` whose `os` maps rater to score),
 one per question. The long CSV and the sureal file read back with `annotation.imports`.
 """
@@ -94,7 +95,8 @@ def long_csv(study) -> str:
 
 
 def stimuli_csv(study) -> str:
-    """Per stimulus and question: n, MOS, std, 95%CI (t) and the votes of used sessions."""
+    """Per stimulus and question: n, MOS, std, 95%CI in the study's convention (named in the
+    `ci_convention` column), both CIs, and the votes of used sessions."""
     votes = defaultdict(list)
     for r in analysis.used_responses(study).filter(question__kind=Question.Kind.SCALE):
         votes[(r.stimulus_id, r.question.key)].append(r.value)
@@ -110,7 +112,11 @@ def stimuli_csv(study) -> str:
         "MOS",
         "std",
         "95%CI",
+        "ci_convention",
+        "95%CI_t",
+        "95%CI_z",
     ] + [f"vote_{i + 1}" for i in range(width)]
+    lead = "ci95" if study.ci_convention == "t" else "ci95_z"
     rows = []
     for (pk, key), values in sorted(votes.items()):
         st, summary = stimuli[pk], analysis.t_ci(values)
@@ -124,7 +130,10 @@ def stimuli_csv(study) -> str:
                 summary["n"],
                 _fmt(summary["mean"]),
                 _fmt(summary["sd"]),
+                _fmt(summary[lead]),
+                study.ci_convention,
                 _fmt(summary["ci95"]),
+                _fmt(summary["ci95_z"]),
                 *[_fmt(v) for v in values],
             ]
         )

@@ -182,7 +182,7 @@ class Stimulus(models.Model):
         ordering = ["study", "utterance_id", "system"]
         constraints = [
             models.UniqueConstraint(
-                fields=["study", "section", "system", "utterance_id"],
+                fields=["study", "section", "system", "beside_system", "utterance_id"],
                 condition=models.Q(role="regular"),
                 name="annotation_stimulus_unique_regular",
             )

@@ -206,7 +206,7 @@ def stimulus_add(
         gold_answers=gold_answers or {},
         source_job=source_job,
         section=section,
-        beside_system=(beside_system or "other") if beside is not None else "",
+        beside_system=beside_system or ("other" if beside is not None else ""),
         feedback=feedback,
     )
     try:
@@ -696,6 +696,33 @@ def session_qualify(*, session: Session, answers: dict) -> list[str]:
             session.qualified_at = timezone.now()
         session.save()
     return failures
+
+
+def preference_pair_add(
+    *,
+    study: Study,
+    first: tuple[str, Path | str | None],
+    second: tuple[str, Path | str | None],
+    utterance_id: str,
+    section: str = "main",
+    rng=None,
+) -> Stimulus:
+    """An A/B pair of two systems' clips (system, path) of one utterance, side by side, the
+    sides drawn at random so neither system always plays on the left (P.808's CCR randomises
+    the order the same way); the analysis reads the sides back from the stimulus."""
+    rng = rng or random.SystemRandom()
+    (left_system, left), (right_system, right) = rng.sample([first, second], 2)
+    if left_system == right_system:
+        raise AnnotationError(f"{utterance_id}: an A/B pair needs two different systems")
+    return stimulus_add(
+        study=study,
+        path=left,
+        beside=right if left is not None else None,
+        system=left_system,
+        beside_system=right_system,
+        utterance_id=utterance_id,
+        section=section,
+    )
 
 
 def trap_add(

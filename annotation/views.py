@@ -23,7 +23,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import qualification, services
+from . import qc, qualification, services
 from .forms import ENTRY_FORMS, QualificationForm, TrialForm
 from .media import MediaError, speech_wav
 from .models import Question, Session, SessionItem, Stimulus, Study
@@ -329,7 +329,8 @@ def trial(request, session_id, token):
 
 def _feedback(request, session, item, questions, answers):
     """After a training clip: each answer beside the expected one, and the clip's note."""
-    tolerance = float((session.study.qc_config or {}).get("gold", {}).get("tolerance", 1))
+    gold = qc.checks_config(session.study)["gold"] or qc.DEFAULTS["gold"]
+    tolerance, max_wer = float(gold["tolerance"]), float(gold["max_wer"])
     rows = []
     for q in questions:
         expected = item.stimulus.gold_answers.get(q.key)
@@ -338,7 +339,7 @@ def _feedback(request, session, item, questions, answers):
         given = answers.get(q.key)
         if q.kind == Question.Kind.TEXT:
             wer = word_error_rate(str(expected), str(given or ""))
-            good = wer is not None and wer <= 0.5
+            good = wer is not None and wer <= max_wer
             shown, want = given or "(nothing)", str(expected)
         else:
             labels = dict(q.choices())
@@ -393,12 +394,12 @@ def done(request, session_id):
         "screened_out": screened_out,
         "reasons": (session.qualification or {}).get("failures", []),
     }
-    if screened_out and not session.completion_code:
-        pass  # no screen-out code: the page explains, and nothing is sent to the platform
-    elif session.rater.platform == Study.Platform.PROLIFIC:
+    # A screened-out rater without a screen-out code gets the explanation only.
+    has_code = bool(session.completion_code) or not screened_out
+    if has_code and session.rater.platform == Study.Platform.PROLIFIC:
         base = getattr(settings, "ANNOTATION_PROLIFIC_COMPLETE_URL", PROLIFIC_COMPLETE_URL)
         context["redirect_url"] = f"{base}?{urlencode({'cc': session.completion_code})}"
-    elif session.rater.platform == Study.Platform.MTURK and session.turk_submit_to:
+    elif has_code and session.rater.platform == Study.Platform.MTURK and session.turk_submit_to:
         context["mturk_action"] = session.turk_submit_to.rstrip("/") + "/mturk/externalSubmit"
     return render(request, "annotation/done.html", context)
 

@@ -301,3 +301,22 @@ def test_trial_form_names_every_question_for_screen_readers(page_study):
     assert f'<label class="prompt" for="q-{token}-transcript">' in lips
     assert f'id="q-{token}-transcript"' in lips
     assert "no sound" in lips and " muted " in lips
+
+
+def test_ab_pairs_draw_their_sides_and_pairs_of_one_system_are_refused(db):
+    import random
+
+    study = services.study_create(slug="ab2", title="AB", questions=[questions.preference()])
+    sides = set()
+    for seed, u in enumerate(["u0", "u1", "u2", "u3", "u4", "u5"]):
+        pair = services.preference_pair_add(
+            study=study, first=("m1", None), second=("m2", None), utterance_id=u,
+            rng=random.Random(seed),
+        )  # fmt: skip
+        assert {pair.system, pair.beside_system} == {"m1", "m2"}
+        sides.add(pair.system)
+    assert sides == {"m1", "m2"}
+    with pytest.raises(services.AnnotationError, match="two different systems"):
+        services.preference_pair_add(
+            study=study, first=("m1", None), second=("m1", None), utterance_id="u9"
+        )
