@@ -11,8 +11,8 @@ AGREE = ["Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree",
 ACR = ["Bad", "Poor", "Fair", "Good", "Excellent"]
 
 SCALE_HELP = (
-    "Pick the answer that fits best, from {low} to {high}. Example: if the mouth moves a little "
-    "late but you can follow the speech, '{example}' fits."
+    "Pick the answer that fits best, from {low} to {high}. Example: if it mostly holds but you "
+    "notice small flaws, '{example}' fits."
 )
 
 
