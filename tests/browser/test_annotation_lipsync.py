@@ -13,7 +13,7 @@ from django.db import connections
 from playwright.sync_api import expect
 from pytest_django.live_server_helper import LiveServer
 
-from annotation import study_templates
+from annotation import services, study_templates
 from annotation.models import Response, Session, SessionItem
 from tests.browser.test_annotation_study import PROLIFIC, browser_page
 from tests.conftest import make_clip
@@ -63,6 +63,28 @@ def study(tmp_path, settings):
         # Chromium's headless screen is 1280 x 720 here; the study asks no more.
         qualification={"display": {"min_width": 1024, "min_height": 600}, "audio": {}},
     )
+
+
+@pytest.fixture
+def checked_study(db):
+    """The qualification and consent of the lip-sync study, without its clips (no ffmpeg)."""
+    study = services.study_create(
+        slug="lipsync",
+        title="Lip-sync study",
+        platform="prolific",
+        questions=study_templates.lipsync_questions("B"),
+        duration_minutes=15,
+        screenout_code="SCREEN1",
+        pay_text="£2.50",
+        contact="Dr Test, test@example.org",
+        qualification={"display": {"min_width": 1024, "min_height": 600}, "audio": {}},
+    )
+    for section in ["rating", "lipreading"]:
+        services.stimulus_add(
+            study=study, path=None, system="m1", utterance_id="u0", section=section,
+            reference_text="bin blue",
+        )  # fmt: skip
+    return study
 
 
 def assert_accessible(page, name):
