@@ -308,7 +308,9 @@ def trial(request, session_id, token):
         else:
             error = form.first_error()
         status = 400
-    trials = session.items.exclude(stimulus__role=Stimulus.Role.PRACTICE).aggregate(
+    # "Clip n of N" counts the clips that are rated; training clips say so instead.
+    unrated = [Stimulus.Role.PRACTICE, Stimulus.Role.TRAINING]
+    trials = session.items.exclude(stimulus__role__in=unrated).aggregate(
         total=Count("pk"), before=Count("pk", filter=Q(position__lt=item.position))
     )
     training = item.stimulus.role == Stimulus.Role.TRAINING
