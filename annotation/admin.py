@@ -10,8 +10,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from . import selectors, services
-from .forms import JobStimulusFormSet
+from . import design, selectors, services, study_templates
+from .forms import JobStimulusFormSet, LipsyncStudyForm
 from .models import Question, Rater, Response, Session, SessionItem, Stimulus, Study
 
 
@@ -35,8 +35,68 @@ class StudyAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.stimuli_from_jobs_view)
-        own = [path("<int:study_id>/from-jobs/", view, name="annotation_study_from_jobs")]
+        lipsync = self.admin_site.admin_view(self.lipsync_view)
+        own = [
+            path("<int:study_id>/from-jobs/", view, name="annotation_study_from_jobs"),
+            path("lipsync/", lipsync, name="annotation_study_lipsync"),
+        ]
         return own + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        study = self.get_object(request, object_id)
+        warnings = design.design_warnings(study) if study is not None else []
+        extra = {**(extra_context or {}), "design_warnings": warnings}
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if obj.is_open:
+            # Before raters arrive: say what the design will do to the checks and the analysis.
+            for warning in design.design_warnings(obj):
+                self.message_user(request, f"Design warning: {warning}", messages.WARNING)
+
+    def lipsync_view(self, request):
+        """Create the lip-sync paper study in one step from ticked generation jobs."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        from webapp.jobs.models import Job
+
+        jobs = [
+            job
+            for job in Job.objects.filter(
+                kind=Job.Kind.GENERATE, status=Job.Status.SUCCEEDED
+            ).order_by("created_at")[:200]
+            if "video" in (job.inputs or {})
+        ]
+        initial = [
+            {
+                "job": job.pk,
+                "system": job.model_id or "generated",
+                "utterance_id": _suggested_utterance(job),
+            }
+            for job in jobs
+        ]
+        form = LipsyncStudyForm(request.POST or None)
+        formset = JobStimulusFormSet(request.POST or None, initial=initial)
+        if request.method == "POST" and form.is_valid() and formset.is_valid():
+            items = [f.cleaned_data for f in formset if f.cleaned_data.get("add")]
+            try:
+                study = study_templates.lipsync_study_create(**form.cleaned_data, items=items)
+            except services.AnnotationError as exc:
+                self.message_user(request, f"No study was created: {exc}.", messages.ERROR)
+            else:
+                self.message_user(request, f"Created {study}.", messages.SUCCESS)
+                return redirect("admin:annotation_study_change", study.pk)
+        by_id = {str(job.pk): job for job in jobs}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Create a lip-sync paper study from generation jobs",
+            "form": form,
+            "formset": formset,
+            "rows": [(by_id.get(str(f["job"].value())), f) for f in formset],
+        }
+        return TemplateResponse(request, "admin/annotation/study/lipsync.html", context)
 
     def stimuli_from_jobs_view(self, request, study_id):
         """Tick finished generation jobs and add their clips as stimuli, all or none."""

@@ -25,16 +25,24 @@ from . import qc
 from .models import Question, Response, Session, Stimulus
 from .transcripts import NORMALISATION_VERSION, word_counts
 
+Z95 = float(stats.norm.ppf(0.975))  # 1.959964, sureal's 1.95996 and the toolkits' 1.96
+CI_CONVENTIONS = {
+    "t": "95% CI = t(0.975, n - 1) * SD / sqrt(n) (ITU-T P.1401)",
+    "z": "95% CI = 1.96 * SD / sqrt(n) (the P.808/P.910 toolkits and sureal)",
+}
+
 
 def t_ci(values) -> dict:
-    """n, mean, sample SD and the t-based 95% CI half-width of a list of votes."""
+    """n, mean, sample SD and the 95% CI half-widths of a list of votes: `ci95` with Student's
+    t (n - 1 degrees of freedom), `ci95_z` with the normal 1.96 of P.808/P.910 and sureal."""
     x = np.asarray(values, dtype=float)
     n = len(x)
     if n == 0:
-        return {"n": 0, "mean": None, "sd": None, "ci95": None}
+        return {"n": 0, "mean": None, "sd": None, "ci95": None, "ci95_z": None}
     sd = float(x.std(ddof=1)) if n > 1 else None
     half = float(stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n)) if n > 1 else None
-    return {"n": n, "mean": float(x.mean()), "sd": sd, "ci95": half}
+    half_z = Z95 * sd / np.sqrt(n) if n > 1 else None
+    return {"n": n, "mean": float(x.mean()), "sd": sd, "ci95": half, "ci95_z": half_z}
 
 
 def _mean_within_variance(matrix: np.ndarray) -> float:
@@ -153,18 +161,23 @@ def used_responses(study):
 def _scale_votes(study):
     votes = defaultdict(list)  # question key -> [(rater session, stimulus, system, utterance, v)]
     for r in used_responses(study).filter(question__kind=Question.Kind.SCALE):
-        st = r.stimulus
+        st = r.stimulus  # a rating, never an A/B choice (also stored as a value)
         votes[r.question.key].append((r.session_id, st.pk, st.system, st.utterance_id, r.value))
     return votes
 
 
 def _matrix(rows, row_key, col_key):
-    row_ids = sorted({row_key(r) for r in rows}, key=str)
-    col_ids = sorted({col_key(r) for r in rows}, key=str)
+    """A rows x columns matrix of votes, NaN where none; a rater's repeated votes on one clip
+    (imported data sets) enter as their mean."""
+    cells = defaultdict(list)
+    for r in rows:
+        cells[(row_key(r), col_key(r))].append(r[4])
+    row_ids = sorted({k[0] for k in cells}, key=str)
+    col_ids = sorted({k[1] for k in cells}, key=str)
     ri, ci = {k: i for i, k in enumerate(row_ids)}, {k: i for i, k in enumerate(col_ids)}
     m = np.full((len(row_ids), len(col_ids)), np.nan)
-    for r in rows:
-        m[ri[row_key(r)], ci[col_key(r)]] = r[4]
+    for (row, col), values in cells.items():
+        m[ri[row], ci[col]] = np.mean(values)
     return m
 
 
@@ -300,6 +313,56 @@ def lipreading_table(study, n_boot: int = 2000) -> list[dict]:
     return table
 
 
+def token_table(study) -> list[dict]:
+    """Per problem-token question, system and token: how many answers ticked it, and the share."""
+    counts = defaultdict(lambda: defaultdict(int))
+    answers = defaultdict(int)
+    for r in used_responses(study).filter(question__kind=Question.Kind.TOKENS):
+        key = (r.question.key, r.stimulus.system)
+        answers[key] += 1
+        for token in r.tokens:
+            counts[key][token] += 1
+    tokens = {q.key: q.anchors for q in study.questions.filter(kind=Question.Kind.TOKENS)}
+    return [
+        {
+            "question": question,
+            "system": system,
+            "token": token,
+            "ticked": counts[(question, system)][token],
+            "answers": n,
+            "share": counts[(question, system)][token] / n,
+        }
+        for (question, system), n in sorted(answers.items())
+        for token in tokens.get(question, [])
+    ]
+
+
+def preference_table(study) -> list[dict]:
+    """Per A/B question and pair of systems: votes for each, share for the left-hand system of
+    the sorted pair, and a two-sided exact binomial test against 50 %."""
+    wins = defaultdict(lambda: [0, 0])
+    for r in used_responses(study).filter(question__kind=Question.Kind.PREFERENCE):
+        left, right = r.stimulus.system, r.stimulus.beside_system
+        chosen = right if r.value == 1 else left
+        a, b = sorted([left, right])
+        wins[(r.question.key, a, b)][0 if chosen == a else 1] += 1
+    rows = []
+    for (question, a, b), (for_a, for_b) in sorted(wins.items()):
+        n = for_a + for_b
+        rows.append(
+            {
+                "question": question,
+                "a": a,
+                "b": b,
+                "for_a": for_a,
+                "for_b": for_b,
+                "share_a": for_a / n,
+                "p": float(stats.binomtest(for_a, n, 0.5).pvalue),
+            }
+        )
+    return rows
+
+
 def rater_table(study) -> list[dict]:
     """Per completed session: votes, minutes, median seconds per clip, r with the others' mean."""
     votes = {
@@ -332,11 +395,24 @@ def rater_table(study) -> list[dict]:
 
 def study_results(study) -> dict:
     """Everything the dashboard and the JSON export show, computed afresh."""
-    result = {"study": study.slug, "kind": study.kind, "normalisation": NORMALISATION_VERSION}
-    if study.kind == study.Kind.TRANSCRIBE:
+    result = {
+        "study": study.slug,
+        "kind": study.kind,
+        "normalisation": NORMALISATION_VERSION,
+        # Every report says which interval it leads with and which raters it left out, and how.
+        "ci_convention": study.ci_convention,
+        "ci_convention_text": CI_CONVENTIONS[study.ci_convention],
+        "screening": qc.screening_description(study),
+    }
+    kinds = set(study.questions.values_list("kind", flat=True))
+    if Question.Kind.TEXT in kinds:
         result["lipreading"] = lipreading_table(study)
-    else:
+    if Question.Kind.SCALE in kinds:
         result["mos"] = mos_table(study)
         result["pairwise"] = pairwise_tests(study)
         result["agreement"] = agreement(study)
+    if Question.Kind.TOKENS in kinds:
+        result["tokens"] = token_table(study)
+    if Question.Kind.PREFERENCE in kinds:
+        result["preference"] = preference_table(study)
     return result

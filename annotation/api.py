@@ -15,7 +15,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import analysis, exports, imports, selectors, services
+from . import analysis, exports, imports, paper, selectors, services
 from .models import Study
 
 EXPORTS = {
@@ -24,6 +24,8 @@ EXPORTS = {
     "raters.csv": ("text/csv", exports.raters_csv),
     "full.json": ("application/json", exports.full_json),
 }
+# The paper-ready table; ?reference=<system> picks what the significance marks compare with.
+PAPER = {"paper.md": ("text/markdown", paper.markdown), "paper.tex": ("text/x-tex", paper.latex)}
 STUDY_OPTIONS = {
     "platform",
     "consent_text",
@@ -38,6 +40,13 @@ STUDY_OPTIONS = {
     "session_ttl_minutes",
     "qc_config",
     "is_open",
+    "ci_convention",
+    "duration_minutes",
+    "pay_text",
+    "contact",
+    "withdrawal_text",
+    "qualification",
+    "screenout_code",
 }
 
 
@@ -66,7 +75,9 @@ def study_json(study: Study) -> dict:
         "votes_per_stimulus": study.votes_per_stimulus,
         "stimuli_per_session": study.stimuli_per_session,
         "questions": list(
-            study.questions.values("key", "prompt", "kind", "scale_min", "scale_max", "anchors")
+            study.questions.values(
+                "key", "prompt", "kind", "scale_min", "scale_max", "anchors", "section", "sound"
+            )
         ),
     }
 
@@ -211,11 +222,15 @@ def study_export(request, slug, fmt):
             return error("name a rating question: ?question=<key>")
         content_type, body = "text/x-python", exports.sureal_dataset(study, question)
         name = f"{study.slug}_{question}_sureal.py"
+    elif fmt in PAPER:
+        content_type, writer = PAPER[fmt]
+        body, name = writer(study, request.GET.get("reference", "")), f"{study.slug}_{fmt}"
     elif fmt in EXPORTS:
         content_type, writer = EXPORTS[fmt]
         body, name = writer(study), f"{study.slug}_{fmt}"
     else:
-        return error(f"unknown export {fmt!r}; use {', '.join([*EXPORTS, 'sureal.py'])}", 404)
+        known = ", ".join([*EXPORTS, *PAPER, "sureal.py"])
+        return error(f"unknown export {fmt!r}; use {known}", 404)
     response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
@@ -236,7 +251,12 @@ def study_import(request, slug, fmt):
             created = imports.import_long_csv(study=study, text=text)
         elif fmt == "sureal.py":
             question = request.GET.get("question", "")
-            created = imports.import_sureal(study=study, text=text, question_key=question)
+            created = imports.import_sureal(
+                study=study,
+                text=text,
+                question_key=question,
+                system_key=request.GET.get("system_key", ""),
+            )
         else:
             return error(f"unknown import {fmt!r}; use long.csv or sureal.py", 404)
     except services.AnnotationError as exc:

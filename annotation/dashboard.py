@@ -8,7 +8,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from . import analysis, selectors, services
+from . import analysis, design, paper, selectors, services
 from .models import Study
 
 
@@ -40,7 +40,9 @@ def study(request, slug):
         "progress": selectors.study_progress(study),
         "raters": analysis.rater_table(study),
         "chart": chart,
-        "exports": ["long.csv", "stimuli.csv", "raters.csv", "full.json"],
+        "exports": ["long.csv", "stimuli.csv", "raters.csv", "full.json", "paper.md", "paper.tex"],
+        "paper_markdown": paper.markdown(study),
+        "warnings": design.design_warnings(study),
         "scale_questions": study.questions.filter(kind="scale"),
     }
     return render(request, "annotation/dashboard/study.html", context)

@@ -1,7 +1,8 @@
 """Study exports: long CSV, per-stimulus CSV, per-rater CSV (QC, approve/reject), JSON, sureal.
 
 Column sets follow annotation-research.md §2.4 and §9.5: the per-stimulus file has P.808's
-`n, MOS, std, 95%CI, vote_1..vote_k` (with a t-based CI); the sureal file is a Netflix/sureal
+`n, MOS, std, 95%CI, vote_1..vote_k` (the CI in the study's convention, t or z, with both given
+and the convention named); the sureal file is a Netflix/sureal
 dataset (a Python file of literals: `ref_videos`, and `dis_videos` whose `os` maps rater to score),
 one per question. The long CSV and the sureal file read back with `annotation.imports`.
 """
@@ -28,10 +29,13 @@ LONG_COLUMNS = [
     "utterance_id",
     "is_real",
     "role",
+    "section",
     "reference_text",
     "question",
     "value",
     "transcript",
+    "tokens",
+    "repeat",
     "play_count",
     "played_to_end",
     "time_on_item_s",
@@ -72,10 +76,13 @@ def long_csv(study) -> str:
             r.stimulus.utterance_id,
             int(r.stimulus.is_real),
             r.stimulus.role,
+            r.stimulus.section,
             r.stimulus.reference_text,
             r.question.key,
             _fmt(r.value),
             r.transcript,
+            "; ".join(r.tokens),
+            r.repeat,
             r.play_count,
             int(r.played_to_end),
             _fmt(r.time_on_item_s),
@@ -88,7 +95,8 @@ def long_csv(study) -> str:
 
 
 def stimuli_csv(study) -> str:
-    """Per stimulus and question: n, MOS, std, 95%CI (t) and the votes of used sessions."""
+    """Per stimulus and question: n, MOS, std, 95%CI in the study's convention (named in the
+    `ci_convention` column), both CIs, and the votes of used sessions."""
     votes = defaultdict(list)
     for r in analysis.used_responses(study).filter(question__kind=Question.Kind.SCALE):
         votes[(r.stimulus_id, r.question.key)].append(r.value)
@@ -104,7 +112,11 @@ def stimuli_csv(study) -> str:
         "MOS",
         "std",
         "95%CI",
+        "ci_convention",
+        "95%CI_t",
+        "95%CI_z",
     ] + [f"vote_{i + 1}" for i in range(width)]
+    lead = "ci95" if study.ci_convention == "t" else "ci95_z"
     rows = []
     for (pk, key), values in sorted(votes.items()):
         st, summary = stimuli[pk], analysis.t_ci(values)
@@ -118,7 +130,10 @@ def stimuli_csv(study) -> str:
                 summary["n"],
                 _fmt(summary["mean"]),
                 _fmt(summary["sd"]),
+                _fmt(summary[lead]),
+                study.ci_convention,
                 _fmt(summary["ci95"]),
+                _fmt(summary["ci95_z"]),
                 *[_fmt(v) for v in values],
             ]
         )
@@ -196,6 +211,8 @@ STIMULUS_FIELDS = [
     "role",
     "gold_answers",
     "duration_s",
+    "section",
+    "beside_system",
 ]
 RESPONSE_FIELDS = [
     "session_id",
@@ -203,6 +220,8 @@ RESPONSE_FIELDS = [
     "question__key",
     "value",
     "transcript",
+    "tokens",
+    "repeat",
     "play_count",
     "played_to_end",
     "time_on_item_s",
@@ -234,13 +253,23 @@ def full_json(study) -> str:
         "votes_per_stimulus": study.votes_per_stimulus,
         "stimuli_per_session": study.stimuli_per_session,
         "qc_config": study.qc_config,
+        "ci_convention": study.ci_convention,
+        "qualification": study.qualification,
     }
     responses = Response.objects.filter(session__study=study).values(*RESPONSE_FIELDS)
     document = {
         "study": design,
         "questions": list(
             study.questions.values(
-                "key", "prompt", "kind", "scale_min", "scale_max", "anchors", "order"
+                "key",
+                "prompt",
+                "kind",
+                "scale_min",
+                "scale_max",
+                "anchors",
+                "order",
+                "section",
+                "sound",
             )
         ),
         "stimuli": list(study.stimuli.values(*STIMULUS_FIELDS)),
@@ -261,9 +290,14 @@ def full_json(study) -> str:
 
 def sureal_dataset(study, question_key: str) -> str:
     """A Netflix/sureal dataset file (Python literals) of one scale question's used votes."""
-    votes = defaultdict(dict)
-    for r in analysis.used_responses(study).filter(question__key=question_key):
-        votes[r.stimulus_id][r.session.rater.external_id] = r.value
+    repeats = defaultdict(lambda: defaultdict(list))
+    for r in analysis.used_responses(study).filter(question__key=question_key).order_by("repeat"):
+        repeats[r.stimulus_id][r.session.rater.external_id].append(r.value)
+    # A rater's repeated votes on one clip are a list, as sureal writes repetitions.
+    votes = {
+        pk: {rater: v[0] if len(v) == 1 else v for rater, v in by_rater.items()}
+        for pk, by_rater in repeats.items()
+    }
     stimuli = {s.pk: s for s in study.stimuli.filter(pk__in=list(votes))}
     contents = sorted({s.utterance_id for s in stimuli.values()})
     content_id = {u: i for i, u in enumerate(contents)}

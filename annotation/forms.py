@@ -74,6 +74,10 @@ class TrialForm(forms.Form):
         for q in questions:
             if q.kind == Question.Kind.TEXT:
                 self.fields[q.key] = forms.CharField(max_length=2000, required=False)
+            elif q.kind == Question.Kind.TOKENS:
+                self.fields[q.key] = forms.MultipleChoiceField(
+                    choices=[(t, t) for t in q.anchors], required=False
+                )
             else:
                 self.fields[q.key] = forms.TypedChoiceField(
                     choices=q.choices(), coerce=int, widget=forms.RadioSelect
@@ -86,6 +90,20 @@ class TrialForm(forms.Form):
         for field, errors in self.errors.items():
             return f"{field}: {errors[0]}" if field != "__all__" else errors[0]
         return ""
+
+
+class QualificationForm(forms.Form):
+    """What the qualification page measured (display) and what the rater typed (audio)."""
+
+    screen_width = forms.FloatField(required=False)
+    screen_height = forms.FloatField(required=False)
+    refresh_hz = forms.FloatField(required=False)
+    heard_number = forms.CharField(max_length=20, required=False)
+
+    def __init__(self, *args, checks, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "audio" in checks:
+            self.fields["heard_number"].required = True
 
 
 class JobStimulusForm(forms.Form):
@@ -101,3 +119,14 @@ class JobStimulusForm(forms.Form):
 
 
 JobStimulusFormSet = forms.formset_factory(JobStimulusForm, extra=0)
+
+
+class LipsyncStudyForm(forms.Form):
+    """The lip-sync paper study's own settings in the admin's one-step form."""
+
+    title = forms.CharField(max_length=200)
+    slug = forms.SlugField()
+    template = forms.ChoiceField(
+        choices=[("B", "P.910 Template B: beside the real video"), ("A", "Template A: alone")]
+    )
+    platform = forms.ChoiceField(choices=Study.Platform.choices, initial=Study.Platform.PROLIFIC)

@@ -38,6 +38,10 @@ class Study(models.Model):
         LINK = "link", "Plain link"
         IMPORT = "import", "Imported ratings"
 
+    class CIConvention(models.TextChoices):
+        T = "t", "Student t (ITU-T P.1401)"
+        Z = "z", "Normal z = 1.96 (P.808/P.910 toolkits, sureal)"
+
     slug = models.SlugField(unique=True)
     title = models.CharField(max_length=200)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.ACR)
@@ -64,6 +68,30 @@ class Study(models.Model):
         "to other raters, its answers leave the metrics and it cannot be resumed.",
     )
     qc_config = models.JSONField(default=dict, blank=True)
+    ci_convention = models.CharField(
+        "95% CI convention",
+        max_length=1,
+        choices=CIConvention.choices,
+        default=CIConvention.T,
+        help_text="Which interval the reports lead with; both are always computed.",
+    )
+    # What the consent page tells a rater before they agree (annotation-research.md §6).
+    duration_minutes = models.PositiveIntegerField(null=True, blank=True)
+    pay_text = models.CharField("pay", max_length=200, blank=True, help_text="e.g. £2.50")
+    contact = models.CharField(
+        max_length=300, blank=True, help_text="Who answers questions: a name and an email address."
+    )
+    withdrawal_text = models.TextField(
+        blank=True, help_text="How to withdraw; a sentence on closing the page is shown if blank."
+    )
+    # {"display": {"min_width": 1280, "min_height": 720, "min_refresh_hz": 30}, "audio": {}}:
+    # the checks a rater passes before the instructions; empty: none.
+    qualification = models.JSONField(default=dict, blank=True)
+    screenout_code = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="Platform code for raters who fail the qualification (Prolific 'screened out').",
+    )
     is_open = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -82,16 +110,28 @@ class Question(models.Model):
     class Kind(models.TextChoices):
         SCALE = "scale", "Rating scale"
         TEXT = "text", "Free text"
+        TOKENS = "tokens", "Problem tokens (tick any)"
+        PREFERENCE = "preference", "A/B preference (left or right)"
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="questions")
     key = models.SlugField(max_length=50)
     prompt = models.CharField(max_length=300)
-    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.SCALE)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.SCALE)
     scale_min = models.IntegerField(default=1)
     scale_max = models.IntegerField(default=5)
     # Labels from scale_min upwards, e.g. ["Bad", "Poor", "Fair", "Good", "Excellent"].
+    # Problem tokens: the labels to tick.
     anchors = models.JSONField(default=list, blank=True)
     order = models.PositiveIntegerField(default=0)
+    section = models.SlugField(
+        max_length=30,
+        default="main",
+        help_text="The part of the study it belongs to; a clip is asked its section's questions.",
+    )
+    sound = models.BooleanField(
+        default=True, help_text="Play the clip with sound (off for lip reading)."
+    )
+    help = models.TextField(blank=True, help_text="Instructions and an example for this question.")
 
     class Meta:
         ordering = ["study", "order", "id"]
@@ -103,6 +143,9 @@ class Question(models.Model):
         return f"{self.study.slug}:{self.key}"
 
     def choices(self) -> list[tuple[int, str]]:
+        if self.kind == self.Kind.PREFERENCE:
+            left, right = [*self.anchors, "", ""][:2] if self.anchors else ["", ""]
+            return [(0, left or "Left"), (1, right or "Right")]
         values = range(self.scale_min, self.scale_max + 1)
         labels = list(self.anchors) + [""] * len(values)
         return [(v, labels[i] or str(v)) for i, v in enumerate(values)]
@@ -114,6 +157,7 @@ class Stimulus(models.Model):
         GOLD = "gold", "Gold (known answer)"
         TRAP = "trap", "Trap (asks for a given answer)"
         PRACTICE = "practice", "Practice"
+        TRAINING = "training", "Training (answered, with feedback)"
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="stimuli")
     media = models.FileField(upload_to=stimulus_upload_to, max_length=300, blank=True)
@@ -125,6 +169,11 @@ class Stimulus(models.Model):
     # {"realness": 5}: the answer a gold item expects, or the answer a trap asks for.
     gold_answers = models.JSONField(default=dict, blank=True)
     duration_s = models.FloatField(null=True, blank=True)
+    section = models.SlugField(max_length=30, default="main")
+    # A side-by-side clip: `system` plays on the left, this one on the right (the real video
+    # for P.910 Template B, another system for an A/B preference). Blank: a single clip.
+    beside_system = models.CharField(max_length=100, blank=True)
+    feedback = models.TextField(blank=True, help_text="Shown after a training clip's answer.")
     source_job = models.UUIDField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -133,7 +182,7 @@ class Stimulus(models.Model):
         ordering = ["study", "utterance_id", "system"]
         constraints = [
             models.UniqueConstraint(
-                fields=["study", "system", "utterance_id"],
+                fields=["study", "section", "system", "beside_system", "utterance_id"],
                 condition=models.Q(role="regular"),
                 name="annotation_stimulus_unique_regular",
             )
@@ -167,6 +216,7 @@ class Session(models.Model):
         ACTIVE = "active"
         COMPLETED = "completed"
         ABANDONED = "abandoned"
+        SCREENED_OUT = "screened_out"
 
     # The statuses of a session the rater may still work on.
     LIVE = {Status.CONSENTED, Status.ACTIVE}
@@ -197,6 +247,9 @@ class Session(models.Model):
     # [{"check": "played_to_end", "action": "reject", "detail": "2 of 10 clips"}]
     qc_reasons = models.JSONField(default=list, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
+    # The qualification's record: the spoken number, the display measured, the answers given.
+    qualification = models.JSONField(default=dict, blank=True)
+    qualified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-consented_at"]
@@ -263,6 +316,9 @@ class Response(models.Model):
     question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="responses")
     value = models.FloatField(null=True, blank=True)
     transcript = models.TextField(blank=True)
+    tokens = models.JSONField(default=list, blank=True)
+    # Imported data sets may hold a rater's repeated votes on one clip (sureal's repetitions).
+    repeat = models.PositiveSmallIntegerField(default=0)
     play_count = models.PositiveIntegerField(default=0)
     played_to_end = models.BooleanField(default=False)
     time_on_item_s = models.FloatField(null=True, blank=True)
@@ -274,7 +330,8 @@ class Response(models.Model):
         constraints = [
             # A double submit (two clicks, a retried POST) stores once.
             models.UniqueConstraint(
-                fields=["session", "stimulus", "question"], name="annotation_response_once"
+                fields=["session", "stimulus", "question", "repeat"],
+                name="annotation_response_once",
             )
         ]
 

@@ -10,7 +10,8 @@ sessions faster than the media itself and a low correlation with the leave-one-o
 
 A study overrides a check in `Study.qc_config`, e.g.
 {"gold": {"tolerance": 0, "max_wer": 0.3}, "min_variance": null} (null switches a check off).
-The ITU-R BT.500 observer screening runs only when named there, e.g. {"bt500": {}}.
+The ITU-R BT.500 observer screening runs only when named there, e.g. {"bt500": {}} (as the
+standard is written) or {"bt500": {"mode": "sureal"}} (as Netflix sureal computes it).
 """
 
 from collections import defaultdict
@@ -31,7 +32,7 @@ DEFAULTS = {
     "loo_correlation": {"threshold": 0.7, "min_common": 5, "action": "exclude"},
 }
 # Checks that run only when a study's qc_config names them.
-OPTIONAL = {"bt500": {"action": "exclude"}}
+OPTIONAL = {"bt500": {"action": "exclude", "mode": "as_written"}}
 SEVERITY = {Session.Verdict.ACCEPT: 0, Session.Verdict.EXCLUDE: 1, Session.Verdict.REJECT: 2}
 
 
@@ -56,6 +57,7 @@ def _rows(responses) -> list[dict]:
             "duration": r.stimulus.duration_s,
             "question": r.question.key,
             "scale": r.question.kind == Question.Kind.SCALE,
+            "text": r.question.kind == Question.Kind.TEXT,
             "value": r.value,
             "transcript": r.transcript,
             "reference": r.stimulus.reference_text,
@@ -90,6 +92,8 @@ def _answer_misses(rows, role, tolerance, max_wer):
             if expected is not None and abs(r["value"] - float(expected)) > tolerance:
                 misses.append(f"{r['question']} {r['value']:g} for {float(expected):g}")
             continue
+        if not r["text"]:
+            continue  # problem tokens and A/B choices have no right answer
         expected = _expected_transcript(r)
         wer = word_error_rate(expected, r["transcript"]) if expected else None
         if wer is not None and wer > max_wer:
@@ -193,38 +197,74 @@ def loo_correlations(votes: dict, min_common: int) -> dict:
     return result
 
 
-def bt500_rejections(votes: dict) -> dict:
+BT500_MODES = {
+    "as_written": "ITU-R BT.500 as written: sample SD, unanimous clips skipped, P and Q over the "
+    "observer's own votes",
+    "sureal": "ITU-R BT.500 as Netflix sureal codes it: population SD, a unanimous clip counts "
+    "every vote as both high and low, P and Q over all clips x repetitions",
+}
+
+
+def bt500_rejections(votes: dict, mode: str = "as_written") -> dict:
     """ITU-R BT.500 observer screening (the beta-2 kurtosis test) over incomplete crowd data.
 
-    `votes` maps (session, stimulus, question) to a value. For each stimulus and question with
-    at least two votes: mean, SD and kurtosis b2; a vote counts high (P) or low (Q) beyond 2 SD
-    when 2 <= b2 <= 4, else beyond sqrt(20) SD. A session is rejected when (P + Q) / its votes >
-    0.05 and |P - Q| / (P + Q) < 0.3; when every session would be, none is. Returns the
-    rejected sessions with their (P, Q, votes).
+    `votes` maps (session, stimulus, question) to a value or a list of repeated values. For each
+    stimulus and question: mean, SD and kurtosis b2 of its votes; a vote counts high (P) or low
+    (Q) at or beyond 2 SD when 2 <= b2 <= 4, else sqrt(20) SD. A session is rejected when
+    (P + Q) / denominator > 0.05 and |P - Q| / (P + Q) < 0.3; when every session would be, none
+    is. The two `mode`s (see BT500_MODES) differ in three places, all defensible readings:
+
+    - SD: the standard's sample SD (N - 1), or sureal's population SD (N);
+    - a clip every vote agrees on (SD 0, b2 undefined): skipped, or, as sureal's comparisons
+      `>= mean + k * 0` do, counted as both high and low for every vote on it;
+    - denominator: the session's own votes (an incomplete design rates a subset), or sureal's
+      number of clips x the most repetitions, for every session.
+
+    Returns the rejected sessions with their (P, Q, denominator).
     """
+    if mode not in BT500_MODES:
+        raise ValueError(f"unknown BT.500 mode {mode!r}; use one of {sorted(BT500_MODES)}")
+    sureal = mode == "sureal"
     by_item = defaultdict(dict)
     for (session, stimulus, question), value in votes.items():
-        by_item[(stimulus, question)][session] = value
+        by_item[(stimulus, question)][session] = np.atleast_1d(np.asarray(value, dtype=float))
     high, low, count = defaultdict(int), defaultdict(int), defaultdict(int)
+    repetitions = 1
     for item_votes in by_item.values():
-        values = np.array(list(item_votes.values()), dtype=float)
-        for session in item_votes:
-            count[session] += 1
-        if len(values) < 2 or values.std() == 0:
+        values = np.concatenate(list(item_votes.values()))
+        for session, own in item_votes.items():
+            count[session] += len(own)
+            repetitions = max(repetitions, len(own))
+        if not sureal and (len(values) < 2 or values.std() == 0):
             continue
-        mean, sd = values.mean(), values.std(ddof=1)
-        spread = 2 if 2 <= stats.kurtosis(values, fisher=False) <= 4 else np.sqrt(20)
-        for session, value in item_votes.items():
-            high[session] += value >= mean + spread * sd
-            low[session] += value <= mean - spread * sd
+        mean, sd = values.mean(), values.std(ddof=0 if sureal else 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            b2 = stats.kurtosis(values, fisher=False) if values.std() > 0 else np.nan
+        spread = 2 if 2 <= b2 <= 4 else np.sqrt(20)
+        for session, own in item_votes.items():
+            high[session] += int(np.sum(own >= mean + spread * sd))
+            low[session] += int(np.sum(own <= mean - spread * sd))
+    denominator = {s: len(by_item) * repetitions if sureal else count[s] for s in count}
     rejected = {
-        s: (high[s], low[s], count[s])
+        s: (high[s], low[s], denominator[s])
         for s in count
         if high[s] + low[s]
-        and (high[s] + low[s]) / count[s] > 0.05
+        and (high[s] + low[s]) / denominator[s] > 0.05
         and abs(high[s] - low[s]) / (high[s] + low[s]) < 0.3
     }
     return {} if len(rejected) == len(count) else rejected
+
+
+def screening_description(study) -> str:
+    """The screening the study's reports rest on, in words."""
+    config = checks_config(study)
+    named = [name for name in DEFAULTS if config[name] is not None]
+    text = "QC checks: " + ", ".join(named) if named else "no QC checks"
+    if config["bt500"] is not None:
+        text += "; observer screening: " + BT500_MODES[config["bt500"]["mode"]]
+    else:
+        text += "; no BT.500 observer screening"
+    return text
 
 
 def study_verdicts(study) -> dict:
@@ -241,7 +281,8 @@ def study_verdicts(study) -> dict:
     cfg = config["loo_correlation"]
     if cfg is not None:
         votes = _used_scale_votes(rows_by_session, reasons)
-        for pk, r in loo_correlations(votes, cfg["min_common"]).items():
+        means = {key: float(np.mean(values)) for key, values in votes.items()}
+        for pk, r in loo_correlations(means, cfg["min_common"]).items():
             if r < cfg["threshold"]:
                 detail = f"r = {r:.2f} with the other raters' mean (below {cfg['threshold']:g})"
                 reasons[pk].append(
@@ -250,18 +291,22 @@ def study_verdicts(study) -> dict:
     cfg = config["bt500"]
     if cfg is not None:
         votes = _used_scale_votes(rows_by_session, reasons)
-        for pk, (p, q, n) in bt500_rejections(votes).items():
-            detail = f"BT.500 screening: {p} votes far above and {q} far below the mean of {n}"
+        for pk, (p, q, n) in bt500_rejections(votes, cfg["mode"]).items():
+            detail = (
+                f"BT.500 screening ({cfg['mode']}): {p} votes far above and {q} far below "
+                f"the mean, over {n}"
+            )
             reasons[pk].append({"check": "bt500", "action": cfg["action"], "detail": detail})
     return {pk: (_verdict(reasons[pk]), reasons[pk]) for pk in sessions}
 
 
 def _used_scale_votes(rows_by_session, reasons) -> dict:
-    """Regular scale votes of the sessions that pass every check so far."""
-    return {
-        (r["session"], r["stimulus"], r["question"]): r["value"]
-        for pk, rows in rows_by_session.items()
-        if _verdict(reasons[pk]) == Session.Verdict.ACCEPT
-        for r in rows
-        if r["role"] == Stimulus.Role.REGULAR and r["scale"]
-    }
+    """Regular scale votes (lists: repeated votes) of the sessions that pass every check so far."""
+    votes = defaultdict(list)
+    for pk, rows in rows_by_session.items():
+        if _verdict(reasons[pk]) != Session.Verdict.ACCEPT:
+            continue
+        for r in rows:
+            if r["role"] == Stimulus.Role.REGULAR and r["scale"]:
+                votes[(r["session"], r["stimulus"], r["question"])].append(r["value"])
+    return dict(votes)

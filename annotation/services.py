@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from . import qc
+from . import media, qc, qualification
 from .models import Question, Rater, Response, Session, SessionItem, Stimulus, Study
 
 
@@ -91,11 +91,44 @@ def study_create(*, slug: str, title: str, kind: str = Study.Kind.ACR, questions
             spec = {"order": order, **spec}
             if kind == Study.Kind.TRANSCRIBE:
                 spec.setdefault("kind", Question.Kind.TEXT)
+                spec.setdefault("sound", False)  # lip reading: the clip plays without sound
             question = Question(study=study, **spec)
-            if question.kind == Question.Kind.SCALE and question.scale_max <= question.scale_min:
-                raise AnnotationError(f"question {question.key!r}: scale_max must exceed scale_min")
+            _check_question(question)
             question.save()
     return study
+
+
+def _check_question(question: Question) -> None:
+    if question.kind not in Question.Kind.values:
+        raise AnnotationError(
+            f"question {question.key!r}: unknown kind {question.kind!r}; use one of "
+            f"{Question.Kind.values}"
+        )
+    if question.kind == Question.Kind.SCALE and question.scale_max <= question.scale_min:
+        raise AnnotationError(f"question {question.key!r}: scale_max must exceed scale_min")
+    if question.kind == Question.Kind.TOKENS and len(question.anchors) < 2:
+        raise AnnotationError(f"question {question.key!r}: list at least two tokens in anchors")
+
+
+def section_questions(study: Study, section: str) -> list[Question]:
+    """The questions a clip of `section` is asked (from the prefetched questions if any)."""
+    return [q for q in study.questions.all() if q.section == section]
+
+
+def section_is_muted(study: Study, section: str) -> bool:
+    """Whether clips of `section` play without sound: no question of it needs sound."""
+    questions = section_questions(study, section)
+    if not questions:
+        return study.kind == Study.Kind.TRANSCRIBE
+    return not any(q.sound for q in questions)
+
+
+def section_reads_lips(study: Study, section: str) -> bool:
+    """Whether `section` asks for transcripts (lip reading), scored against reference words."""
+    questions = section_questions(study, section)
+    if not questions:
+        return study.kind == Study.Kind.TRANSCRIBE
+    return any(q.kind == Question.Kind.TEXT for q in questions)
 
 
 def _probe_duration(path: Path) -> float | None:
@@ -137,16 +170,31 @@ def stimulus_add(
     role: str = Stimulus.Role.REGULAR,
     gold_answers: dict | None = None,
     source_job=None,
+    section: str = "main",
+    beside: Path | str | None = None,
+    beside_system: str = "",
+    feedback: str = "",
 ) -> Stimulus:
-    """Add one stimulus; its media is a cleaned copy of `path` (None: ratings without media)."""
+    """Add one stimulus; its media is a cleaned copy of `path` (None: ratings without media).
+
+    With `beside`, the clip shows `path` on the left and `beside` (of system `beside_system`,
+    e.g. "real" for P.910 Template B) on the right.
+    """
     if role not in Stimulus.Role.values:
         raise AnnotationError(f"unknown stimulus role {role!r}; use one of {Stimulus.Role.values}")
+    sections = {q.section for q in study.questions.all()}
+    if sections and section not in sections:
+        raise AnnotationError(
+            f"{system}/{utterance_id}: no question is in section {section!r} "
+            f"(sections: {', '.join(sorted(sections))})"
+        )
     stimulus_check_expected_words(
         study=study,
         role=role,
         reference_text=reference_text,
         gold_answers=gold_answers or {},
         name=f"{system}/{utterance_id}",
+        section=section,
     )
     stimulus = Stimulus(
         study=study,
@@ -157,24 +205,39 @@ def stimulus_add(
         role=role,
         gold_answers=gold_answers or {},
         source_job=source_job,
+        section=section,
+        beside_system=beside_system or ("other" if beside is not None else ""),
+        feedback=feedback,
     )
     try:
         with transaction.atomic():
             stimulus.save()
-            if path is not None:
+            if path is not None and beside is not None:
+                with tempfile.TemporaryDirectory() as tmp:
+                    pair = media.side_by_side(Path(path), Path(beside), Path(tmp) / "pair.mp4")
+                    stimulus_set_media(stimulus=stimulus, path=pair)
+            elif path is not None:
                 stimulus_set_media(stimulus=stimulus, path=path)
     except IntegrityError as exc:
         raise AnnotationError(
             f"{system}/{utterance_id}: this study already has that system and utterance"
         ) from exc
+    except media.MediaError as exc:
+        raise AnnotationError(f"{system}/{utterance_id}: {exc}") from exc
     return stimulus
 
 
 def stimulus_check_expected_words(
-    *, study: Study, role: str, reference_text: str, gold_answers: dict, name: str
+    *,
+    study: Study,
+    role: str,
+    reference_text: str,
+    gold_answers: dict,
+    name: str,
+    section: str = "main",
 ) -> None:
     """Lip-reading stimuli the metrics or QC score need the words they are scored against."""
-    if study.kind != Study.Kind.TRANSCRIBE:
+    if not section_reads_lips(study, section):
         return
     if role == Stimulus.Role.REGULAR and not reference_text.strip():
         raise AnnotationError(f"{name}: lip-reading stimuli need a reference text")
@@ -194,7 +257,8 @@ def stimulus_set_media(*, stimulus: Stimulus, path: Path | str) -> Stimulus:
     old = stimulus.media.name if stimulus.media else ""
     with tempfile.TemporaryDirectory() as tmp:
         clean = Path(tmp) / "clip.mp4"
-        _remux(Path(path), clean, drop_audio=stimulus.study.kind == Study.Kind.TRANSCRIBE)
+        muted = section_is_muted(stimulus.study, stimulus.section)
+        _remux(Path(path), clean, drop_audio=muted)
         stimulus.duration_s = _probe_duration(clean)
         with clean.open("rb") as fh:
             stimulus.media.save("clip.mp4", File(fh), save=False)
@@ -241,7 +305,7 @@ def stimuli_add_from_jobs(*, study: Study, items: list[dict]) -> list[Stimulus]:
             for index, item in enumerate(items):
                 job = item.get("job")
                 if not isinstance(job, Job):
-                    job = _job_or_none(Job, job)
+                    job = job_or_none(Job, job)
                 if job is None:
                     raise AnnotationError(f"item {index}: no job {item.get('job')!r}")
                 try:
@@ -263,27 +327,20 @@ def stimuli_add_from_jobs(*, study: Study, items: list[dict]) -> list[Stimulus]:
     return stored
 
 
-def _job_or_none(job_model, job_id):
+def job_or_none(job_model, job_id):
     try:
         return job_model.objects.filter(pk=job_id).first() if job_id else None
     except ValidationError:  # not a UUID
         return None
 
 
-def study_blocks(study: Study) -> list[list[int]]:
-    """The study's regular stimuli split into Latin-square blocks (lists of stimulus ids).
-
-    Block (g, c) holds, for the c-th chunk of utterances, utterance i under system (i + g) mod S:
-    every stimulus lies in exactly one block and every block shows an utterance at most once.
-    """
+def _section_blocks(rows, size: int) -> list[list[int]]:
+    """Latin-square blocks of one section's (pk, system, utterance) rows."""
     grid = defaultdict(dict)
-    for pk, system, utterance in Stimulus.objects.filter(
-        study=study, role=Stimulus.Role.REGULAR
-    ).values_list("pk", "system", "utterance_id"):
+    for pk, system, utterance in rows:
         grid[utterance][system] = pk
     systems = sorted({s for row in grid.values() for s in row})
     utterances = sorted(grid)
-    size = max(1, study.stimuli_per_session)
     chunks = [utterances[i : i + size] for i in range(0, len(utterances), size)]
     blocks = []
     for g in range(len(systems)):
@@ -296,6 +353,29 @@ def study_blocks(study: Study) -> list[list[int]]:
             if block:
                 blocks.append(block)
     return blocks
+
+
+def study_blocks(study: Study) -> list[list[int]]:
+    """The study's regular stimuli split into Latin-square blocks (lists of stimulus ids).
+
+    Within a section, block (g, c) holds, for the c-th chunk of utterances, utterance i under
+    system (i + g) mod S: every stimulus lies in exactly one block and every block shows an
+    utterance at most once. A study with several sections (a rating part and a lip-reading
+    part) joins the k-th block of each section, cycling through a section's blocks when it has
+    fewer, so every session covers every section.
+    """
+    rows = defaultdict(list)
+    for pk, system, utterance, section in Stimulus.objects.filter(
+        study=study, role=Stimulus.Role.REGULAR
+    ).values_list("pk", "system", "utterance_id", "section"):
+        rows[section].append((pk, system, utterance))
+    size = max(1, study.stimuli_per_session)
+    per_section = [_section_blocks(rows[name], size) for name in sorted(rows)]
+    per_section = [blocks for blocks in per_section if blocks]
+    if len(per_section) <= 1:
+        return per_section[0] if per_section else []
+    count = max(len(blocks) for blocks in per_section)
+    return [[pk for blocks in per_section for pk in blocks[g % len(blocks)]] for g in range(count)]
 
 
 def _block_fill(study: Study) -> dict[int, int]:
@@ -351,7 +431,12 @@ def sessions_expire_overdue(*, study: Study | None = None, now=None) -> Counter:
 
 
 def session_assign(*, study: Study, rater: Rater, rng=None, **platform_fields) -> Session:
-    """Create the rater's session: the least-filled block, gold and trap items, shuffled."""
+    """Create the rater's session: the least-filled block, gold and trap items, shuffled.
+
+    The practice clip comes first, then the training clips, then the trials section by section
+    (in the order of the sections' questions, so the sound goes off once, for lip reading),
+    shuffled within each section.
+    """
     rng = rng or random.SystemRandom()
     # Overdue sessions give their blocks back before the least-filled one is chosen.
     sessions_expire_overdue(study=study)
@@ -371,16 +456,26 @@ def session_assign(*, study: Study, rater: Rater, rng=None, **platform_fields) -
     ]:
         pool = list(Stimulus.objects.filter(study=study, role=role).values_list("pk", flat=True))
         trials += rng.sample(pool, min(count, len(pool)))
+    section_of = dict(Stimulus.objects.filter(pk__in=trials).values_list("pk", "section"))
+    rank = {}
+    for q in study.questions.order_by("order", "id"):
+        rank.setdefault(q.section, len(rank))
     rng.shuffle(trials)
+    trials.sort(key=lambda pk: rank.get(section_of[pk], len(rank)))  # stable: shuffled within
     practice = list(
         Stimulus.objects.filter(study=study, role=Stimulus.Role.PRACTICE).values_list(
             "pk", flat=True
         )[:1]
     )
+    training = list(
+        Stimulus.objects.filter(study=study, role=Stimulus.Role.TRAINING)
+        .order_by("utterance_id", "pk")
+        .values_list("pk", flat=True)
+    )
     session = Session.objects.create(study=study, rater=rater, block=block, **platform_fields)
     SessionItem.objects.bulk_create(
         SessionItem(session=session, stimulus_id=pk, position=i)
-        for i, pk in enumerate(practice + trials)
+        for i, pk in enumerate(practice + training + trials)
     )
     return session
 
@@ -413,6 +508,16 @@ def rater_enter(
 def _checked_value(question: Question, raw) -> dict:
     if question.kind == Question.Kind.TEXT:
         return {"transcript": str(raw or "").strip()[:2000]}
+    if question.kind == Question.Kind.TOKENS:
+        ticked = [raw] if isinstance(raw, str) else list(raw or [])
+        unknown = [t for t in ticked if t not in question.anchors]
+        if unknown:
+            raise InvalidAnswer(f"{question.key}: {unknown[0]!r} is not one of its tokens")
+        return {"tokens": ticked}
+    if question.kind == Question.Kind.PREFERENCE:
+        if str(raw) not in {"0", "1"}:
+            raise InvalidAnswer(f"{question.key}: choose the left or the right video")
+        return {"value": float(raw)}
     try:
         value = float(raw)
     except (TypeError, ValueError) as exc:
@@ -461,8 +566,14 @@ def play_record(*, session: Session, item: SessionItem, event: str, now=None) ->
             )
         rows.update(played_to_end=True)
         item.played_to_end = True
+    elif event == "interrupted":
+        # The page went out of sight, or the sound off where it matters: this play no longer
+        # counts towards "played to the end"; the next full play does.
+        rows.filter(played_to_end=False).update(last_play_at=None)
+        if not item.played_to_end:
+            item.last_play_at = None
     else:
-        raise InvalidAnswer(f"unknown player event {event!r}; use play or ended")
+        raise InvalidAnswer(f"unknown player event {event!r}; use play, ended or interrupted")
     return item
 
 
@@ -482,7 +593,7 @@ def response_record(
     """
     if item.session_id != session.pk:
         raise NotInSession("this clip is not part of your session")
-    questions = list(session.study.questions.all())
+    questions = section_questions(session.study, item.stimulus.section)
     stored = Response.objects.filter(session=session, stimulus_id=item.stimulus_id).count()
     if stored >= len(questions):
         return False
@@ -517,12 +628,15 @@ def response_record(
 
 def session_pending_items(session: Session):
     """The session's items still lacking an answer, in playlist order (practice excluded)."""
-    n_questions = len(session.study.questions.all())  # prefetched by the rater pages
+    per_section = Counter(q.section for q in session.study.questions.all())  # prefetched
+    done = Q(stimulus__section="", n__lt=0)  # matches nothing; each section's rule is OR-ed on
+    for section, n_questions in per_section.items():
+        done |= Q(stimulus__section=section, n__gte=n_questions)
     answered = (
         Response.objects.filter(session=session)
         .values("stimulus")
         .annotate(n=Count("pk"))
-        .filter(n__gte=n_questions)
+        .filter(done)
         .values("stimulus")
     )
     return (
@@ -547,6 +661,101 @@ def session_complete(*, session: Session) -> Session:
         session.qc_verdict, session.qc_reasons = qc.session_verdict(session)
         session.save()
     return session
+
+
+def session_qualify(*, session: Session, answers: dict) -> list[str]:
+    """Record the rater's qualification; a failure screens the session out. Returns the
+    failures (empty: qualified)."""
+    with transaction.atomic():
+        session = (
+            Session.objects.select_related("study")
+            .select_for_update(of=("self",))
+            .get(pk=session.pk)
+        )
+        if session.status not in Session.LIVE:
+            raise SessionClosed("this session is finished or has expired")
+        if session.qualified_at is not None:
+            return []
+        failures = qualification.failures(session.study, session, answers)
+        measured = {k: answers.get(k) for k in ("screen_width", "screen_height", "refresh_hz")}
+        session.qualification = {
+            **session.qualification,
+            "display": measured,
+            "heard_number": str(answers.get("heard_number", ""))[:20],
+            "failures": failures,
+        }
+        if failures:
+            session.status = Session.Status.SCREENED_OUT
+            session.finished_at = timezone.now()
+            session.qc_verdict = Session.Verdict.EXCLUDE
+            session.qc_reasons = [
+                {"check": "qualification", "action": "exclude", "detail": "; ".join(failures)}
+            ]
+            session.completion_code = session.study.screenout_code
+        else:
+            session.qualified_at = timezone.now()
+        session.save()
+    return failures
+
+
+def preference_pair_add(
+    *,
+    study: Study,
+    first: tuple[str, Path | str | None],
+    second: tuple[str, Path | str | None],
+    utterance_id: str,
+    section: str = "main",
+    rng=None,
+) -> Stimulus:
+    """An A/B pair of two systems' clips (system, path) of one utterance, side by side, the
+    sides drawn at random so neither system always plays on the left (P.808's CCR randomises
+    the order the same way); the analysis reads the sides back from the stimulus."""
+    rng = rng or random.SystemRandom()
+    (left_system, left), (right_system, right) = rng.sample([first, second], 2)
+    if left_system == right_system:
+        raise AnnotationError(f"{utterance_id}: an A/B pair needs two different systems")
+    return stimulus_add(
+        study=study,
+        path=left,
+        beside=right if left is not None else None,
+        system=left_system,
+        beside_system=right_system,
+        utterance_id=utterance_id,
+        section=section,
+    )
+
+
+def trap_add(
+    *, study: Study, video: Path | str, answer: int, section: str = "main", utterance_id=""
+) -> Stimulus:
+    """A trap clip made by the tool: `video`'s picture with a spoken instruction to give
+    `answer` to every rating question of `section`. Only a rater with the sound on can pass."""
+    scales = [q for q in section_questions(study, section) if q.kind == Question.Kind.SCALE]
+    if not scales:
+        raise AnnotationError(f"section {section!r} has no rating question for a trap to ask for")
+    labels = dict(scales[0].choices())
+    if answer not in labels:
+        raise AnnotationError(f"answer {answer} is not on the scale of {scales[0].key!r}")
+    wording = f"{answer}, {labels[answer]}" if labels[answer] != str(answer) else str(answer)
+    instruction = (
+        f"This is an attention check. For every statement about this clip, please answer {wording}."
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            clip = media.trap_clip(Path(video), instruction, Path(tmp) / "trap.mp4")
+        except media.MediaError as exc:
+            raise AnnotationError(f"trap clip: {exc}") from exc
+        count = Stimulus.objects.filter(study=study, role=Stimulus.Role.TRAP).count()
+        return stimulus_add(
+            study=study,
+            path=clip,
+            system="trap",
+            utterance_id=utterance_id or f"trap{count + 1}",
+            role=Stimulus.Role.TRAP,
+            gold_answers={q.key: answer for q in scales},
+            section=section,
+            reference_text=instruction,
+        )
 
 
 def _session_code() -> str:

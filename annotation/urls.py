@@ -18,6 +18,12 @@ urlpatterns = [
     path("api/studies/<slug:slug>/export/<str:fmt>", api.study_export, name="api-export"),
     path("api/studies/<slug:slug>/import/<str:fmt>", api.study_import, name="api-import"),
     path("s/<uuid:session_id>/", views.session_home, name="session"),
+    path("s/<uuid:session_id>/qualification/", views.qualification_page, name="qualification"),
+    path(
+        "s/<uuid:session_id>/qualification/number.wav",
+        views.qualification_audio,
+        name="qualification-audio",
+    ),
     path("s/<uuid:session_id>/instructions/", views.instructions, name="instructions"),
     path("s/<uuid:session_id>/clip/<str:token>/", views.trial, name="trial"),
     path("s/<uuid:session_id>/clip/<str:token>/play/", views.play, name="play"),

@@ -1,4 +1,5 @@
-"""Rater pages: entry, consent, instructions and practice, trials, the end; clips by token.
+"""Rater pages: entry, consent, qualification, instructions and practice, training with
+feedback, trials, the end; clips by token.
 
 A browser may open only the sessions it entered (their ids are kept in its Django session), and
 reaches clips through per-item random tokens, so neither a URL nor a page names a system, an
@@ -22,9 +23,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import services
-from .forms import ENTRY_FORMS, TrialForm
+from . import qc, qualification, services
+from .forms import ENTRY_FORMS, QualificationForm, TrialForm
+from .media import MediaError, speech_wav
 from .models import Question, Session, SessionItem, Stimulus, Study
+from .questions import KIND_HELP
+from .transcripts import word_error_rate
 
 SESSIONS_KEY = "annotation_sessions"  # ids of the sessions this browser may open
 ENTRY_KEY = "annotation_entry"  # {study slug: identity}, from the entry page to the consent post
@@ -173,9 +177,15 @@ def session_home(request, session_id):
     return _next_step(session)
 
 
+def _needs_qualification(session: Session) -> bool:
+    return bool(qualification.checks(session.study)) and session.qualified_at is None
+
+
 def _next_step(session: Session):
     if session.status not in Session.LIVE:
         return redirect("annotation:done", session.pk)
+    if _needs_qualification(session):
+        return redirect("annotation:qualification", session.pk)
     if session.started_at is None:
         return redirect("annotation:instructions", session.pk)
     pending = services.session_pending_items(session).first()
@@ -187,9 +197,64 @@ def _next_step(session: Session):
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+def qualification_page(request, session_id):
+    """The display and audio checks; a rater who fails is screened out."""
+    session = _owned_session(request, session_id)
+    if session.status not in Session.LIVE or not _needs_qualification(session):
+        return redirect(session)
+    checks = qualification.checks(session.study)
+    form = QualificationForm(request.POST or None, checks=checks)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.session_qualify(session=session, answers=form.cleaned_data)
+        except services.SessionClosed:
+            pass
+        return redirect(session)
+    if "audio" in checks:
+        qualification.spoken_number(session)
+    context = {
+        "study": session.study,
+        "session": session,
+        "display_check": "display" in checks,
+        "audio_check": "audio" in checks,
+        "form": form,
+    }
+    return render(request, "annotation/qualification.html", context)
+
+
+@never_cache
+@require_GET
+def qualification_audio(request, session_id):
+    """The audio check's number, spoken by espeak-ng."""
+    session = _owned_session(request, session_id)
+    if session.status not in Session.LIVE or "audio" not in qualification.checks(session.study):
+        raise Http404("no audio check")
+    number = qualification.spoken_number(session)
+    try:
+        wav = speech_wav(f"The number is {number}. Again: {number}.")
+    except MediaError as exc:
+        return JsonResponse({"error": str(exc)}, status=503)
+    return HttpResponse(wav, content_type="audio/wav", headers={"Cache-Control": "no-store"})
+
+
+def _question_groups(study) -> list[dict]:
+    """The study's sections in order, each with its questions and whether it plays muted."""
+    groups = {}
+    for q in study.questions.all():
+        group = groups.setdefault(q.section, {"section": q.section, "questions": []})
+        group["questions"].append(q)
+    for group in groups.values():
+        group["muted"] = services.section_is_muted(study, group["section"])
+        kinds = dict.fromkeys(q.kind for q in group["questions"])
+        group["kind_help"] = [KIND_HELP[k] for k in kinds]
+    return list(groups.values())
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
 def instructions(request, session_id):
     session = _owned_session(request, session_id)
-    if session.status not in Session.LIVE:
+    if session.status not in Session.LIVE or _needs_qualification(session):
         return redirect(session)
     if request.method == "POST":
         session.mark_started()
@@ -199,12 +264,15 @@ def instructions(request, session_id):
         .select_related("stimulus")
         .first()
     )
+    section = practice.stimulus.section if practice else "main"
     context = {
         "study": session.study,
         "session": session,
         "practice": practice,
-        "questions": list(session.study.questions.all()),
-        "muted": session.study.kind == Study.Kind.TRANSCRIBE,
+        "questions": services.section_questions(session.study, section),
+        "groups": _question_groups(session.study),
+        "muted": services.section_is_muted(session.study, section),
+        "training": session.items.filter(stimulus__role=Stimulus.Role.TRAINING).count(),
     }
     return render(request, "annotation/instructions.html", context)
 
@@ -218,7 +286,7 @@ def trial(request, session_id, token):
         return redirect(session)
     if session.started_at is None:
         return _next_step(session)
-    questions = list(session.study.questions.all())
+    questions = services.section_questions(session.study, item.stimulus.section)
     error, status = "", 200
     form = TrialForm(request.POST or None, questions=questions)
     if request.method == "POST":
@@ -230,6 +298,8 @@ def trial(request, session_id, token):
                     answers=form.answers(),
                     time_on_item_s=form.cleaned_data["time_on_item_s"],
                 )
+                if item.stimulus.role == Stimulus.Role.TRAINING:
+                    return _feedback(request, session, item, questions, form.answers())
                 return _next_step(session)  # straight to the next clip: one round trip less
             except services.SessionClosed:
                 return redirect(session)
@@ -238,21 +308,51 @@ def trial(request, session_id, token):
         else:
             error = form.first_error()
         status = 400
-    trials = session.items.exclude(stimulus__role=Stimulus.Role.PRACTICE).aggregate(
+    # "Clip n of N" counts the clips that are rated; training clips say so instead.
+    unrated = [Stimulus.Role.PRACTICE, Stimulus.Role.TRAINING]
+    trials = session.items.exclude(stimulus__role__in=unrated).aggregate(
         total=Count("pk"), before=Count("pk", filter=Q(position__lt=item.position))
     )
+    training = item.stimulus.role == Stimulus.Role.TRAINING
     context = {
         "study": session.study,
         "session": session,
         "item": item,
         "questions": questions,
         "has_text": any(q.kind == Question.Kind.TEXT for q in questions),
-        "muted": session.study.kind == Study.Kind.TRANSCRIBE,
+        "muted": services.section_is_muted(session.study, item.stimulus.section),
+        "training": training,
         "number": trials["before"] + 1,
         "total": trials["total"],
         "error": error,
     }
     return render(request, "annotation/trial.html", context, status=status)
+
+
+def _feedback(request, session, item, questions, answers):
+    """After a training clip: each answer beside the expected one, and the clip's note."""
+    gold = qc.checks_config(session.study)["gold"] or qc.DEFAULTS["gold"]
+    tolerance, max_wer = float(gold["tolerance"]), float(gold["max_wer"])
+    rows = []
+    for q in questions:
+        expected = item.stimulus.gold_answers.get(q.key)
+        if expected is None:
+            continue
+        given = answers.get(q.key)
+        if q.kind == Question.Kind.TEXT:
+            wer = word_error_rate(str(expected), str(given or ""))
+            good = wer is not None and wer <= max_wer
+            shown, want = given or "(nothing)", str(expected)
+        else:
+            labels = dict(q.choices())
+            good = given is not None and abs(float(given) - float(expected)) <= tolerance
+            shown = f"{given} ({labels.get(given, '')})"
+            want = f"{expected} ({labels.get(int(expected), '')})"
+            if tolerance:
+                want += f", give or take {tolerance:g}"
+        rows.append({"prompt": q.prompt, "given": shown, "expected": want, "good": good})
+    context = {"study": session.study, "session": session, "rows": rows, "item": item}
+    return render(request, "annotation/feedback.html", context)
 
 
 @never_cache
@@ -286,13 +386,22 @@ def _player_error(exc, status: int) -> JsonResponse:
 @require_GET
 def done(request, session_id):
     session = _owned_session(request, session_id)
-    if session.status != Session.Status.COMPLETED:
+    screened_out = session.status == Session.Status.SCREENED_OUT
+    if session.status != Session.Status.COMPLETED and not screened_out:
         return redirect(session)
-    context = {"study": session.study, "session": session, "code": session.completion_code}
-    if session.rater.platform == Study.Platform.PROLIFIC:
+    context = {
+        "study": session.study,
+        "session": session,
+        "code": session.completion_code,
+        "screened_out": screened_out,
+        "reasons": (session.qualification or {}).get("failures", []),
+    }
+    # A screened-out rater without a screen-out code gets the explanation only.
+    has_code = bool(session.completion_code) or not screened_out
+    if has_code and session.rater.platform == Study.Platform.PROLIFIC:
         base = getattr(settings, "ANNOTATION_PROLIFIC_COMPLETE_URL", PROLIFIC_COMPLETE_URL)
         context["redirect_url"] = f"{base}?{urlencode({'cc': session.completion_code})}"
-    elif session.rater.platform == Study.Platform.MTURK and session.turk_submit_to:
+    elif has_code and session.rater.platform == Study.Platform.MTURK and session.turk_submit_to:
         context["mturk_action"] = session.turk_submit_to.rstrip("/") + "/mturk/externalSubmit"
     return render(request, "annotation/done.html", context)
 

@@ -1,7 +1,9 @@
 // Rater pages: play a clip, unlock its answers only once the server has seen it play to the end,
 // and record the time on the item in the form's hidden field. The server counts the plays and
 // enforces the study's limit; the page only mirrors it. No native controls: seeking to the end
-// would fake "played to the end".
+// would fake "played to the end". A play counts only while the page is in view and, where the
+// question needs sound, the player is not muted: otherwise the clip stops, the server hears
+// "interrupted", and the rater plays it again. Unlocked answers are announced to screen readers.
 "use strict";
 
 (function () {
@@ -14,6 +16,8 @@
     const problem = box.querySelector(".player-error");
     const answers = box.querySelector("fieldset.answers");
     const submit = box.querySelector("button.submit");
+    const announce = box.querySelector(".announce");
+    const soundMatters = player.dataset.sound === "on";
     const maxPlays = Number(box.dataset.maxPlays || 0);
     const shownAt = performance.now();
     let plays = 0;
@@ -45,10 +49,20 @@
     }
 
     function complete() {
-      // Every scale needs a choice; a transcript may stay empty (the rater could not tell).
+      // Every scale needs a choice; a transcript may stay empty (the rater could not tell), and
+      // so may a token list (nothing looked wrong).
       return Array.from(box.querySelectorAll(".question")).every((q) => {
-        return q.querySelector("textarea") || q.querySelector("input[type=radio]:checked");
+        return q.querySelector("textarea, input[type=checkbox]") ||
+          q.querySelector("input[type=radio]:checked");
       });
+    }
+
+    function interrupt(message) {
+      if (video.paused || video.ended) return;
+      video.pause();
+      showProblem(message);
+      playReported.then(() => report("interrupted")).catch(() => {});
+      refresh();
     }
 
     function refresh() {
@@ -84,11 +98,22 @@
           playedToEnd = true;
           box.classList.add("played");
           answers.disabled = false;
+          if (announce) announce.textContent = "The clip has played to its end: you can answer now.";
           refresh();
         })
         .catch((error) => { showProblem(error.message); refresh(); });
     });
     video.addEventListener("pause", refresh);
+    document.addEventListener("visibilitychange", () => {
+      if (document.hidden) {
+        interrupt("The clip stopped because the page was out of view. Play it again and keep this page in view.");
+      }
+    });
+    video.addEventListener("volumechange", () => {
+      if (soundMatters && (video.muted || video.volume === 0)) {
+        interrupt("The clip stopped because the sound was turned off. This question needs sound: turn it on and play the clip again.");
+      }
+    });
     answers.addEventListener("change", refresh);
     answers.addEventListener("input", refresh);
     if (box.tagName === "FORM") {

@@ -97,6 +97,8 @@ def run_session(page, base, slug, pid, answer):
         expect(page.locator(".progress")).to_have_text(f"Clip {number} of 2")
         play_and_answer(page, answer)
         page.locator("button.submit").click()
+    expect(page.locator("#code")).to_have_text(f"CODE{slug.upper()}")
+    page.locator("#return").click()
     page.wait_for_url(re.compile(re.escape(PROLIFIC) + r"\?cc=CODE" + slug.upper()), timeout=15_000)
 
 
@@ -152,3 +154,36 @@ def test_a_play_past_the_limit_is_refused_by_the_server_and_explained(live_serve
         )
         expect(second.locator("button.play")).to_be_disabled()
         expect(second.locator("fieldset.answers input").first).to_be_disabled()
+
+
+def test_a_play_counts_only_while_the_page_is_in_view_and_the_sound_is_on(live_server, tmp_path):
+    build_study(tmp_path, "seen", "acr", questions=[{"key": "realness", "prompt": "?"}])
+    with browser_page() as page:
+        page.goto(f"{live_server.url}/study/seen/?PROLIFIC_PID=PID4&STUDY_ID=S&SESSION_ID=X")
+        page.locator("#agree").click()
+        page.locator("#start").click()
+        answers = page.locator("fieldset.answers input").first
+        problem = page.locator(".player-error")
+        # A tab switched away mid-clip: the clip stops and the play no longer counts.
+        page.locator("button.play").click()
+        page.evaluate(
+            """() => {
+              Object.defineProperty(document, "hidden", {configurable: true, get: () => true});
+              document.dispatchEvent(new Event("visibilitychange"));
+            }"""
+        )
+        expect(problem).to_contain_text("out of view")
+        assert page.locator("video").evaluate("v => v.paused && !v.ended")
+        page.evaluate("() => { delete document.hidden; }")
+        # Muting where the question needs sound does the same.
+        page.locator("button.play").click()
+        page.locator("video").evaluate("v => { v.muted = true; }")
+        expect(problem).to_contain_text("sound was turned off")
+        expect(answers).to_be_disabled()
+        # A script that ends the clip itself is not believed: the server times the play.
+        page.locator("video").evaluate("v => v.dispatchEvent(new Event('ended'))")
+        expect(problem).to_contain_text(re.compile("has not been played|play it to the end"))
+        expect(answers).to_be_disabled()
+        page.locator("video").evaluate("v => { v.muted = false; }")
+        page.locator("button.play").click()
+        expect(answers).to_be_enabled(timeout=15_000)

@@ -21,6 +21,7 @@ def test_clip_uploaded_in_the_admin_loses_audio_and_metadata(admin_client, tiny_
                 "reference_text": "hello",
                 "role": "regular",
                 "gold_answers": "{}",
+                "section": "main",
             },
         )
     assert page.status_code == 302, page.content[-2000:]
