@@ -57,6 +57,10 @@ class Transcription:
     # per-frame mean over channels of each stream's sigmoid reliability scores; None for a
     # stream that was not used, or when the model has no reliability scorer (the baselines)
     reliability: dict[str, list[float] | None]
+    # per frame, how far each stream's 128 channel scores are from their usual values in the clip
+    # (RMS over channels of the distance to the per-channel median over the clip's frames): the
+    # mean above hardly moves, while this rises where a stretch is scored unlike the rest
+    reliability_change: dict[str, list[float] | None]
     decoder: dict  # the settings used: name, and beam_size / ctc_weight for beam search
     timings: dict[str, float]  # seconds: read_media, mouth_crops, encoder, decoding, total
 
@@ -111,7 +115,7 @@ def transcribe(
     settings = {"name": "greedy"}
     if decoder == "beam":
         settings = {"name": "beam", "beam_size": beam_size, "ctc_weight": ctc_weight}
-    pieces, reliability = [], {"audio": [], "video": []}
+    pieces, reliability, change = [], {"audio": [], "video": []}, {"audio": [], "video": []}
     parts = windows(clip)
     for i, (start, stop) in enumerate(parts):
         part = clip.frames_between(start, stop)
@@ -128,8 +132,9 @@ def transcribe(
                 tokens = greedy_ctc(model.ctc_log_probs(encoded), encoded.mask.sum(1))[0]
             timings["decoding"] += time.perf_counter() - tick
         pieces.append(vocab.decode(tokens).strip())
-        for stream, scores in _reliability(part, encoded).items():
+        for stream, (scores, moved) in _reliability(part, encoded).items():
             reliability[stream] = None if scores is None else reliability[stream] + scores
+            change[stream] = None if moved is None else change[stream] + moved
     timings["total"] = time.perf_counter() - started
     progress(1.0, "done")
     return Transcription(
@@ -140,6 +145,7 @@ def transcribe(
         frames=clip.frames,
         duration_s=clip.frames / FPS,
         reliability=reliability,
+        reliability_change=change,
         decoder=settings,
         timings={k: round(v, 4) for k, v in timings.items()},
     )
@@ -317,11 +323,19 @@ def _mode(clip: ClipInputs) -> str:
     return VIDEO_ONLY if clip.video is not None else AUDIO_ONLY
 
 
-def _reliability(clip: ClipInputs, encoded: Encoded) -> dict[str, list[float] | None]:
-    def per_frame(scores: torch.Tensor | None, used: bool) -> list[float] | None:
+def _reliability(clip: ClipInputs, encoded: Encoded) -> dict[str, tuple[list | None, list | None]]:
+    """Per stream: (per-frame mean of the channel scores, per-frame change from the clip's usual
+    channel scores); (None, None) for a stream not used or not scored."""
+
+    def per_frame(scores: torch.Tensor | None, used: bool) -> tuple[list | None, list | None]:
         if scores is None or not used:
-            return None
-        return [round(float(s), DECIMALS) for s in scores[0].float().mean(-1).cpu()]
+            return None, None
+        scores = scores[0].float().cpu()  # (T, C)
+        usual = scores.quantile(0.5, dim=0)  # (C,) the median, halfway between two middle ones
+        moved = (scores - usual).pow(2).mean(-1).sqrt()  # (T,)
+        return [round(float(s), DECIMALS) for s in scores.mean(-1)], [
+            round(float(m), DECIMALS) for m in moved
+        ]
 
     return {
         "audio": per_frame(encoded.audio_scores, clip.audio is not None),

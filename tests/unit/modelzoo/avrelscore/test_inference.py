@@ -84,6 +84,24 @@ def test_reliability_is_the_per_frame_channel_mean_of_the_scorer_output(model, m
         del model.encode
     video_scores = captured["encoded"].video_scores[0].mean(-1)
     assert result.reliability["video"] == pytest.approx(video_scores.tolist(), abs=1e-4)
+    # The change: RMS over channels of each frame's distance to the clip's per-channel median.
+    channels = captured["encoded"].video_scores[0].double().numpy()  # (T, C)
+    moved = np.sqrt(((channels - np.median(channels, axis=0)) ** 2).mean(axis=1))
+    assert result.reliability_change["video"] == pytest.approx(moved.tolist(), abs=1e-4)
+    assert len(result.reliability_change["audio"]) == FACE_FRAMES
+
+
+def test_reliability_change_rises_on_frames_scored_unlike_the_rest(model, media, monkeypatch):
+    encode = model.encode
+
+    def odd_stretch(*args):
+        encoded = encode(*args)
+        encoded.video_scores[:, 10:15] = 1.0 - encoded.video_scores[:, 10:15]  # flipped scores
+        return encoded
+
+    monkeypatch.setattr(model, "encode", odd_stretch)
+    change = np.array(transcribe(model, media["face"]).reliability_change["video"])
+    assert change[10:15].min() > 2 * np.median(np.delete(change, range(10, 15)))
 
 
 def test_a_video_without_a_face_is_transcribed_from_the_audio_alone(model, media):
