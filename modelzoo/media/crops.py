@@ -134,7 +134,12 @@ class MouthCropper:
 
     def finish(self) -> tuple[list[MouthCrop], FaceTrack]:
         """The remaining patches and the whole track; NoFaceError when no frame had a face."""
-        return self._crop_until(len(self.tracker)), self.tracker.result()
+        return self.flush(), self.tracker.result()
+
+    def flush(self) -> list[MouthCrop]:
+        """The remaining patches at the end of the stream, without building the whole track
+        (whose arrays grow with the video's length), black where there was no face."""
+        return self._crop_until(len(self.tracker))
 
     def _crop_until(self, stop: int) -> list[MouthCrop]:
         start = self._cropped
