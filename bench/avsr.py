@@ -10,6 +10,13 @@ output token, the last by <eos>; with random weights the search runs to its cap 
 encoder frame, a pessimistic length (later steps attend over longer caches). Each figure is the
 best of --repeats runs (wall clock), with the CPU seconds of that run, since other processes on a
 shared machine inflate wall time.
+
+    .venv/bin/python bench/avsr.py --end-to-end 10 600 [--model avrelscore-demo]
+
+instead times `python -m modelzoo transcribe` (decode, track, crop, encode, greedy) in a fresh
+process on 720p clips of the given lengths in seconds (the astronaut photograph with espeak-ng
+speech looped under it), with each process's peak resident memory: it should not grow with the
+clip's length, since the crops are streamed window by window.
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -70,12 +79,71 @@ def decoder_steps(model: AVRelScore, run) -> int:
     return calls
 
 
+# Runs the CLI in this process and reports its peak resident set size (kB on Linux) last.
+PEAK_MEMORY_RUN = (
+    "import resource, sys\n"
+    "from modelzoo.__main__ import main\n"
+    "code = main(sys.argv[1:])\n"
+    "print('peak_kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
+def talking_still(path: Path, seconds: float, folder: Path) -> Path:
+    """A 720p 25 fps H.264 clip of the astronaut photograph with speech looped for `seconds`."""
+    from PIL import Image
+    from skimage import data
+
+    from modelzoo.media.tts import speak
+
+    photo = folder / "astronaut.png"
+    Image.fromarray(data.astronaut()).save(photo)
+    speech = speak("bin blue at f two now. place red by g nine soon.", folder / "speech.wav")
+    command = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-loop", "1", "-framerate", "25",
+               "-i", str(photo), "-stream_loop", "-1", "-i", str(speech), "-t", str(seconds),
+               "-vf", "scale=720:720,pad=1280:720:280:0", "-c:v", "libx264", "-pix_fmt",
+               "yuv420p", "-c:a", "aac", str(path)]  # fmt: skip
+    subprocess.run(command, check=True)
+    return path
+
+
+def end_to_end(lengths: list[float], model: str) -> None:
+    """Wall time, real-time factor and peak memory of the transcribe CLI per clip length."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for seconds in lengths:
+            clip_path = talking_still(Path(tmp) / f"clip-{seconds:g}s.mp4", seconds, Path(tmp))
+            start = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-c", PEAK_MEMORY_RUN, "transcribe", "--model", model,
+                 str(clip_path)],
+                capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1],
+            )  # fmt: skip
+            wall = time.perf_counter() - start
+            peak = int(done.stderr.rsplit("peak_kib", 1)[1].split()[0])
+            timings = json.loads(done.stdout)["timings"]
+            row = {"seconds": seconds, "size": "1280x720", "wall_s": round(wall, 1),
+                   "real_time_factor": round(wall / seconds, 3),
+                   "peak_rss_gib": round(peak / 2**20, 3), "timings": timings}  # fmt: skip
+            print(json.dumps(row))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads")
     parser.add_argument("--config", default="paper", choices=sorted(CONFIGS))
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--end-to-end",
+        type=float,
+        nargs="+",
+        metavar="SECONDS",
+        help="time the transcribe CLI on 720p clips of these lengths instead",
+    )
+    parser.add_argument("--model", default="avrelscore-demo", help="for --end-to-end")
     args = parser.parse_args()
+    if args.end_to_end:
+        end_to_end(args.end_to_end, args.model)
+        return
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = AVRelScore(CONFIGS[args.config]).eval()

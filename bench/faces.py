@@ -1,8 +1,15 @@
-"""Face tracking speed on CPU: a generated 10 s 720p clip of a moving, zooming face.
+"""Face tracking speed on CPU and which face it follows.
 
-Prints frames per second for tracking frames already in memory (detector every N frames, and every
-frame for comparison), for decode + track of the encoded MP4, and for decode + track + mouth crops
-(one streamed pass), with the mean landmark error against the clip's known geometry.
+Speed: a generated 10 s 720p clip of a moving, zooming face. Prints frames per second for tracking
+frames already in memory (detector every N frames, and every frame for comparison), for decode +
+track of the encoded MP4, and for decode + track + mouth crops (one streamed pass), with the mean
+landmark error against the clip's known geometry.
+
+Selection: the tests' real-photo cases with distractors (`face_media.selection_cases`: the
+astronaut photograph and clips of it with her mission patch, a second face, mirrored, 720p, and
+no-face clips). Prints, per case, the frames whose mouth landmarks lie in her true mouth box (or,
+for no-face clips, the frames where a face was claimed), with the plausibility check and without
+it (the largest HOG detection, as before), and the time per frame.
 
     PYTHONPATH=. .venv/bin/python bench/faces.py [--seconds 10] [--width 1280] [--height 720]
 """
@@ -20,6 +27,7 @@ from skimage import data
 
 from modelzoo.media import crops, faces
 from modelzoo.media.io import VideoWriter
+from tests.unit.modelzoo.media.face_media import mouth_hits, selection_cases
 
 
 def make_clip(count: int, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
@@ -56,12 +64,53 @@ def crop_in_memory(frames: np.ndarray) -> list:
     return patches + cropper.finish()[0]
 
 
+def selection(folder: Path) -> None:
+    """Per-case accuracy of the face choice, with and without the plausibility check."""
+    rules = {
+        "plausible faces": faces.TrackerConfig(),
+        "largest detection": faces.TrackerConfig(max_shape_error=np.inf, min_frontal_score=-np.inf),
+    }
+    cases = selection_cases(folder)
+    faces.detect_faces(cases[0].frames[0])  # loads dlib's 100 MB predictor outside the timing
+    print(f"{'case':<28}" + "".join(f"{rule:>26}" for rule in rules))
+    totals = {rule: [0, 0, 0, 0.0] for rule in rules}  # hits, face frames, false faces, seconds
+    for case in cases:
+        line = f"{case.name:<28}"
+        for rule, config in rules.items():
+            start = time.perf_counter()
+            try:
+                landmarks = faces.track_faces(case.frames, config).landmarks
+            except faces.NoFaceError:
+                landmarks = np.full((len(case.frames), faces.N_LANDMARKS, 2), np.nan)
+            total = totals[rule]
+            total[3] += time.perf_counter() - start
+            if case.mouth_boxes is None:
+                claimed = int((~np.isnan(landmarks[:, 0, 0])).sum())
+                total[2] += claimed
+                line += f"{f'{claimed}/{len(case.frames)} frames on no face':>26}"
+            else:
+                hits = int(mouth_hits(landmarks, case.mouth_boxes).sum())
+                total[0], total[1] = total[0] + hits, total[1] + len(case.frames)
+                line += f"{f'{hits}/{len(case.frames)} on her mouth':>26}"
+        print(line)
+    frames = sum(len(case.frames) for case in cases)
+    for rule, (hits, count, false, seconds) in totals.items():
+        share, per_frame = hits / count, 1000 * seconds / frames
+        print(f"{rule}: mouth on her mouth in {hits}/{count} frames ({share:.1%}), "
+              f"{false} frames on a non-face, {per_frame:.1f} ms per frame")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=720)
+    parser.add_argument("--skip-speed", action="store_true", help="the selection cases only")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        selection(Path(tmp))
+    if args.skip_speed:
+        return
     count = int(args.seconds * 25)
     frames, maps = make_clip(count, args.width, args.height)
     reference = faces.detect_faces(data.astronaut())[0].landmarks

@@ -7,6 +7,7 @@ anything a user can fix.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from modelzoo.corruption import occlusion
-from modelzoo.corruption.audio import add_noise
+from modelzoo.corruption.audio import add_noise_where
 from modelzoo.corruption.params import CorruptionParams, parse_corruption_params
 from modelzoo.corruption.video import apply_segments, plan_segments
 from modelzoo.errors import InvalidMediaError
@@ -40,7 +41,8 @@ def corrupt(
     occluders: Path | None = None,
 ) -> list[Path]:
     """Corrupt `src` as `params` say; write `out_dir/corrupted.mp4` (input with video) or
-    `out_dir/corrupted.wav` (audio-only input) and return [that path].
+    `out_dir/corrupted.wav` (audio-only input), and `out_dir/corruption.json`, where the
+    corruption is (see `_write_stretches`); return [media, that JSON].
 
     `noise_file` replaces the built-in babble recording; `occluders` is a folder of image + mask
     pairs for occlusion. The same seed gives the same output.
@@ -60,25 +62,59 @@ def corrupt(
     audio_rng = np.random.default_rng([params.seed, 1])
     video_rng = np.random.default_rng([params.seed, 2])
     progress(0.0, "reading audio" if info.has_audio else "reading video")
+    noisy_seconds, video_frames = [], []
     with tempfile.TemporaryDirectory(prefix="synclab-corrupt-") as tmp:
         audio_path = None
         if not info.has_video:
             out = out_dir / "corrupted.wav"
-            io.write_wav(out, *_corrupt_audio(src, params, audio_rng, noise_file, progress))
+            audio, rate, noisy_seconds = _corrupt_audio(
+                src, params, audio_rng, noise_file, progress
+            )
+            io.write_wav(out, audio, rate)
         else:
             if info.has_audio:
                 # Float WAV so that the only quantisation is the AAC encoder's.
                 audio_path = Path(tmp) / "audio.wav"
-                audio, rate = _corrupt_audio(src, params, audio_rng, noise_file, progress)
+                audio, rate, noisy_seconds = _corrupt_audio(
+                    src, params, audio_rng, noise_file, progress
+                )
                 io.write_wav(audio_path, audio, rate, subtype="FLOAT")
                 del audio
             out = out_dir / "corrupted.mp4"
-            corrupt_frames, total = _frame_corruption(
+            corrupt_frames, total, video_frames = _frame_corruption(
                 src, info, params, video_rng, patches, progress
             )
             _write_video(src, info, out, audio_path, corrupt_frames, total, progress)
+    stretches = _write_stretches(out_dir / "corruption.json", params, noisy_seconds, video_frames)
     progress(1.0, "done")
-    return [out]
+    return [out, stretches]
+
+
+def _write_stretches(
+    path: Path,
+    params: CorruptionParams,
+    noisy_seconds: list[tuple[float, float]],
+    video_frames: list[tuple[int, int]],
+) -> Path:
+    """corruption.json: what was done and where, so a transcript's reliability plot can shade it.
+
+    `audio_stretches_s` lists the [start_s, stop_s) stretches that carry noise, `video_frames`
+    the [start, stop) ranges of frames (25 fps, as decoded here) that were corrupted; `audio` and
+    `video` repeat the settings (null for a stream left alone).
+    """
+    summary = {
+        "fps": io.FPS,
+        "audio": {"noise": params.audio.noise, "snr_db": params.audio.snr_db}
+        if params.audio
+        else None,
+        "video": {"kind": params.video.kind, "fraction": params.video.fraction}
+        if params.video
+        else None,
+        "audio_stretches_s": [[round(a, 3), round(b, 3)] for a, b in noisy_seconds],
+        "video_frames": [list(span) for span in video_frames],
+    }
+    path.write_text(json.dumps(summary) + "\n")
+    return path
 
 
 def _check_input(src: Path, info: MediaInfo, params: CorruptionParams) -> None:
@@ -96,14 +132,17 @@ def _corrupt_audio(
     rng: np.random.Generator,
     noise_file: Path | None,
     progress: Progress,
-) -> tuple[np.ndarray, int]:
-    """The audio at its own rate and channels with the noise added: (samples, rate)."""
+) -> tuple[np.ndarray, int, list[tuple[float, float]]]:
+    """The audio at its own rate and channels with the noise added: (samples, rate, [start_s,
+    stop_s) stretches that carry noise)."""
     rate, _ = io.audio_stream_info(src)
     audio = io.read_audio(src, sample_rate=None, mono=False)
-    if params.audio is not None:
-        progress(0.05, f"adding {params.audio.noise} noise at {params.audio.snr_db:g} dB SNR")
-        audio, _ = add_noise(audio, rate, params.audio, rng, noise_file=noise_file)
-    return audio, rate
+    if params.audio is None:
+        return audio, rate, []
+    progress(0.05, f"adding {params.audio.noise} noise at {params.audio.snr_db:g} dB SNR")
+    audio, _, noisy = add_noise_where(audio, rate, params.audio, rng, noise_file=noise_file)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], noisy.astype(np.int8), [0]])))
+    return audio, rate, [(start / rate, stop / rate) for start, stop in edges.reshape(-1, 2)]
 
 
 def _frame_corruption(
@@ -113,8 +152,9 @@ def _frame_corruption(
     rng: np.random.Generator,
     patches: Sequence[occlusion.Occluder] | None,
     progress: Progress,
-) -> tuple[FrameCorruption, int]:
-    """The per-chunk corruption the params ask for (None for none) and the clip's frame count.
+) -> tuple[FrameCorruption, int, list[tuple[int, int]]]:
+    """The per-chunk corruption the params ask for (None for none), the clip's frame count and
+    the [start, stop) frame ranges it corrupts.
 
     Occlusion first tracks the face through the whole clip (a first decoding pass), since the
     patches follow the mouth landmarks.
@@ -122,10 +162,11 @@ def _frame_corruption(
     total = io.frame_count(info)
     video = params.video
     if video is None:
-        return None, total
+        return None, total, []
     if video.kind != "occlusion":
         segments = plan_segments(total, video.kind, video.fraction, rng)
-        return lambda chunk, first: apply_segments(chunk, first, segments, rng), total
+        spans = [(segment.start, segment.stop) for segment in segments]
+        return lambda chunk, first: apply_segments(chunk, first, segments, rng), total, spans
     from modelzoo.media.faces import track_faces  # dlib loads only when occlusion is asked
 
     chunks = _reporting(
@@ -138,7 +179,7 @@ def _frame_corruption(
     def occlude(chunk: np.ndarray, first: int) -> np.ndarray:
         return occlusion.apply_occlusion(chunk, first, segments, landmarks)
 
-    return occlude, len(landmarks)
+    return occlude, len(landmarks), [(segment.start, segment.stop) for segment in segments]
 
 
 def _write_video(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,7 +29,6 @@ from modelzoo.errors import InvalidMediaError, UserError
 from modelzoo.job_params import parse_transcribe_params
 from modelzoo.media import io as media_io
 from modelzoo.media.crops import MouthCropper
-from modelzoo.media.faces import NoFaceError
 from modelzoo.media.mel import normalized_waveform
 from modelzoo.media.probe import MediaInfo, probe
 
@@ -57,6 +56,10 @@ class Transcription:
     # per-frame mean over channels of each stream's sigmoid reliability scores; None for a
     # stream that was not used, or when the model has no reliability scorer (the baselines)
     reliability: dict[str, list[float] | None]
+    # per frame, how far each stream's 128 channel scores are from their usual values in the clip
+    # (RMS over channels of the distance to the per-channel median over the clip's frames): the
+    # mean above hardly moves, while this rises where a stretch is scored unlike the rest
+    reliability_change: dict[str, list[float] | None]
     decoder: dict  # the settings used: name, and beam_size / ctc_weight for beam search
     timings: dict[str, float]  # seconds: read_media, mouth_crops, encoder, decoding, total
 
@@ -66,24 +69,11 @@ class Transcription:
 
 @dataclass
 class ClipInputs:
-    """Model inputs of one clip; a stream is None when the clip cannot supply it."""
+    """Model inputs of one clip or window; a stream is None when the clip cannot supply it."""
 
     video: torch.Tensor | None  # (T, 1, 88, 88) normalised crops
     audio: np.ndarray | None  # (T * 640,) float32 normalised waveform
     frames: int
-    notice: str = ""
-
-    def frames_between(self, start: int, stop: int) -> ClipInputs:
-        """Frames [start, stop) as a clip of their own, the audio normalised over them alone,
-        as the reference normalises each utterance."""
-        if (start, stop) == (0, self.frames):
-            return self
-        video = self.video[start:stop] if self.video is not None else None
-        audio = None
-        if self.audio is not None:
-            samples = self.audio[start * SAMPLES_PER_FRAME : stop * SAMPLES_PER_FRAME]
-            audio = normalized_waveform(samples, stop - start, FPS)
-        return ClipInputs(video, audio, stop - start, self.notice)
 
 
 def transcribe(
@@ -99,7 +89,8 @@ def transcribe(
 
     `decoder` "greedy" takes the best CTC path (fast); "beam" runs the joint CTC/attention beam
     search with `beam_size` hypotheses and CTC weight `ctc_weight` (the paper: 40 and 0.1).
-    Clips longer than WINDOW_FRAMES are transcribed window by window (see `windows`).
+    Clips longer than WINDOW_FRAMES are transcribed window by window (see `_cut`), each as soon
+    as its frames are read (see `ClipReader`), so memory does not grow with the clip's length.
     Raises UserError (InvalidMediaError, NoFaceError) when the file offers nothing to read.
     """
     if decoder not in ("greedy", "beam"):
@@ -107,15 +98,13 @@ def transcribe(
     media = Path(media)
     started = time.perf_counter()
     timings = dict.fromkeys(("read_media", "mouth_crops", "encoder", "decoding"), 0.0)
-    clip = read_clip(model, media, timings, progress)
+    reader = ClipReader(model, media, timings, progress)
     settings = {"name": "greedy"}
     if decoder == "beam":
         settings = {"name": "beam", "beam_size": beam_size, "ctc_weight": ctc_weight}
-    pieces, reliability = [], {"audio": [], "video": []}
-    parts = windows(clip)
-    for i, (start, stop) in enumerate(parts):
-        part = clip.frames_between(start, stop)
-        progress(0.6 + 0.4 * i / len(parts), f"encoding and decoding frames {start}-{stop - 1}")
+    pieces, reliability, change = [], {"audio": [], "video": []}, {"audio": [], "video": []}
+    for start, stop, part in reader.windows():
+        progress(reader.fraction, f"encoding and decoding frames {start}-{stop - 1}")
         tick = time.perf_counter()
         with torch.inference_mode():
             encoded = encode_clip(model, part)
@@ -128,46 +117,41 @@ def transcribe(
                 tokens = greedy_ctc(model.ctc_log_probs(encoded), encoded.mask.sum(1))[0]
             timings["decoding"] += time.perf_counter() - tick
         pieces.append(vocab.decode(tokens).strip())
-        for stream, scores in _reliability(part, encoded).items():
+        for stream, (scores, moved) in _reliability(part, encoded).items():
             reliability[stream] = None if scores is None else reliability[stream] + scores
+            change[stream] = None if moved is None else change[stream] + moved
+    clip = reader.finish()
+    if not clip.video_used:  # no face anywhere: the zeros the encoder saw were a blank stream
+        reliability["video"] = change["video"] = None
     timings["total"] = time.perf_counter() - started
     progress(1.0, "done")
     return Transcription(
         text=" ".join(p for p in pieces if p),
-        mode=_mode(clip),
+        mode=clip.mode,
         notice=clip.notice,
         fps=FPS,
         frames=clip.frames,
         duration_s=clip.frames / FPS,
         reliability=reliability,
+        reliability_change=change,
         decoder=settings,
         timings={k: round(v, 4) for k, v in timings.items()},
     )
 
 
-def windows(clip: ClipInputs, size: int | None = None) -> list[tuple[int, int]]:
-    """[start, stop) frame ranges of at most `size` (default WINDOW_FRAMES) frames covering the
-    clip, each cut at the quietest frame of its last quarter when there is audio, so that a cut
-    rarely splits a word.
+def _cut(start: int, size: int, energy: Callable[[int, int], np.ndarray] | None) -> int:
+    """End of the window from `start` when more than `size` frames remain: the quietest frame of
+    its last quarter by `energy(lo, hi)` (per-frame energies), or `start + size` without audio,
+    so that a cut rarely splits a word.
 
-    The encoder attends over all 2T tokens at once, so its memory grows with T squared (a
-    10-minute clip would need tens of GB), and the reference trains on clips of at most 600
-    frames, so longer inputs are outside what it learned anyway.
+    Windows (WINDOW_FRAMES) because the encoder attends over all 2T tokens at once, so its memory
+    grows with T squared (a 10-minute clip would need tens of GB), and the reference trains on
+    clips of at most 600 frames, so longer inputs are outside what it learned anyway.
     """
-    size = size or WINDOW_FRAMES
-    energy = None
-    if clip.audio is not None:
-        energy = (clip.audio.reshape(clip.frames, -1) ** 2).mean(1)  # per 40 ms frame
-    bounds, start = [], 0
-    while clip.frames - start > size:
-        stop = start + size
-        if energy is not None:
-            low = start + size * 3 // 4
-            stop = low + int(np.argmin(energy[low:stop]))
-        bounds.append((start, stop))
-        start = stop
-    bounds.append((start, clip.frames))
-    return bounds
+    if energy is None:
+        return start + size
+    low = start + size * 3 // 4
+    return low + int(np.argmin(energy(low, start + size)))
 
 
 def transcribe_file(
@@ -190,52 +174,160 @@ def transcribe_file(
     return [json_path, text_path]
 
 
-def read_clip(
-    model: AVRelScore, media: Path, timings: dict[str, float], progress: Progress = _no_progress
-) -> ClipInputs:
-    """The streams of `media` that `model` reads, with a notice for each one it cannot get.
+@dataclass
+class ClipSummary:
+    """What a clip turned out to be once read: its length, the streams used and why not."""
 
-    `timings` gets "read_media" (probing and audio decoding) and "mouth_crops" (video decoding,
-    face tracking and cropping) in seconds.
+    frames: int
+    mode: str  # AUDIO_VISUAL, AUDIO_ONLY or VIDEO_ONLY
+    notice: str
+    video_used: bool
+
+
+class ClipReader:
+    """The streams of a media file that a model reads, handed out window by window.
+
+    The audio is read whole (16 kHz mono float32: 64 kB a second); the video is decoded, tracked
+    and cut into mouth crops as `windows()` is iterated, and a window's crops are dropped once it
+    has been handed out, so only about one window of crops (600 frames, 4.6 MB) is held however
+    long the video. `finish()` then says what the clip was. `timings` gets "read_media" (probing
+    and audio decoding) and "mouth_crops" (video decoding, face tracking and cropping) in seconds.
     """
-    cfg = model.config
-    tick = time.perf_counter()
-    progress(0.0, "reading the media")
-    info = probe(media)
-    if info.is_image:
-        raise InvalidMediaError(
-            f"{media.name}: is a still image; transcription needs a video or an audio file"
-        )
-    wav = _read_audio(media, info) if cfg.uses_audio else None
-    timings["read_media"] = time.perf_counter() - tick
-    crops, video_frames = None, 0
-    no_video = no_audio = ""  # why a stream that the model reads is missing
-    if cfg.uses_video and not info.has_video:
-        no_video = f"there is no video in {media.name}"
-    elif cfg.uses_video:
+
+    def __init__(
+        self, model: AVRelScore, media: Path, timings: dict[str, float], progress: Progress
+    ):
+        cfg = model.config
         tick = time.perf_counter()
-        crops, video_frames = _mouth_crops(media, info, progress)
-        if crops is None:
-            no_video = f"no face was found in frames 0-{video_frames - 1} of {media.name}"
-        timings["mouth_crops"] = time.perf_counter() - tick
-    if cfg.uses_audio and wav is None:
-        no_audio = f"there is no audio in {media.name}"
-    if crops is None and wav is None:
-        reason = _capitalised(" and ".join(r for r in (no_video, no_audio) if r))
-        if cfg.variant in ("audio_only", "video_only"):
-            reason += f", and this {cfg.variant.replace('_', '-')} model reads nothing else"
+        progress(0.0, "reading the media")
+        info = probe(media)
+        if info.is_image:
+            raise InvalidMediaError(
+                f"{media.name}: is a still image; transcription needs a video or an audio file"
+            )
+        self.media, self.info, self.timings, self.progress = media, info, timings, progress
+        self.variant = cfg.variant
+        self.wav = _read_audio(media, info) if cfg.uses_audio else None
+        timings["read_media"] = time.perf_counter() - tick
+        self.reads_video = cfg.uses_video and info.has_video
+        # why a stream that the model reads is missing
+        self.no_video = f"there is no video in {media.name}" if cfg.uses_video else ""
+        self.no_video = "" if info.has_video else self.no_video
+        self.no_audio = f"there is no audio in {media.name}" if cfg.uses_audio else ""
+        self.no_audio = "" if self.wav is not None else self.no_audio
+        if not self.reads_video and self.wav is None:
+            self._nothing_to_transcribe()
+        # Energies for the window cuts are taken around the whole clip's mean, as the normalised
+        # clip would give them, without making a normalised copy of an hour of audio.
+        self._mean = float(self.wav.mean(dtype=np.float64)) if self.wav is not None else 0.0
+        self.frames = self.faces = 0
+        self.fraction = 0.05  # of the work done, for progress messages
+
+    def windows(self, size: int | None = None) -> Iterator[tuple[int, int, ClipInputs]]:
+        """(start, stop, inputs) of each window in order, cut as `windows` cuts a whole clip."""
+        size = size or WINDOW_FRAMES
+        if not self.reads_video:
+            yield from self._audio_windows(size)
+            return
+        energy = self._energy if self.wav is not None else None
+        patches: list[np.ndarray] = []
+        has_face: list[bool] = []
+        start = 0
+        for crops in self._mouth_crops():
+            patches += [crop.image for crop in crops]
+            has_face += [not np.isnan(crop.landmarks[0, 0]) for crop in crops]
+            while len(patches) > size:  # the video sets the length, as the reference's does
+                stop = _cut(start, size, energy)
+                count = stop - start
+                yield start, stop, self._inputs(start, stop, patches[:count], has_face[:count])
+                del patches[:count], has_face[:count]
+                start = stop
+        self.frames = start + len(patches)
+        if patches:
+            yield start, self.frames, self._inputs(start, self.frames, patches, has_face)
+        elif self.frames == 0 and self.wav is not None:
+            self.reads_video = False
+            self.no_video = f"no frame could be decoded from the video of {self.media.name}"
+            yield from self._audio_windows(size)
+
+    def _audio_windows(self, size: int) -> Iterator[tuple[int, int, ClipInputs]]:
+        """Windows of an audio-only read, where the audio sets the length."""
+        self.frames = len(self.wav) // SAMPLES_PER_FRAME
+        if self.frames == 0:
+            raise InvalidMediaError(
+                f"{self.media.name}: the audio is shorter than one frame (40 ms)"
+            )
+        start = 0
+        while self.frames - start > size:
+            stop = _cut(start, size, self._energy)
+            yield start, stop, self._inputs(start, stop, None, None)
+            start = stop
+        self.fraction = 0.95
+        yield start, self.frames, self._inputs(start, self.frames, None, None)
+
+    def _mouth_crops(self) -> Iterator[list]:
+        """Lists of mouth crops in frame order as the tracker settles them (`MouthCropper`)."""
+        total = max(media_io.frame_count(self.info), 1)
+        cropper = MouthCropper(name=self.media.name)
+        tick = time.perf_counter()
+        for chunk in media_io.iter_frames(self.media, info=self.info):
+            crops = [crop for frame in chunk for crop in cropper.push(frame)]
+            done = len(cropper.tracker)
+            self.fraction = 0.05 + 0.9 * min(done / total, 1.0)
+            self.progress(self.fraction, f"mouth crops: frame {done} of {total}")
+            self.timings["mouth_crops"] += time.perf_counter() - tick
+            yield crops
+            tick = time.perf_counter()
+        crops = cropper.flush()
+        self.timings["mouth_crops"] += time.perf_counter() - tick
+        yield crops
+
+    def _energy(self, low: int, high: int) -> np.ndarray:
+        """Mean squared deviation from the clip's mean of frames [low, high) (zeros past the end
+        of the audio, as the padded waveform has)."""
+        samples = self.wav[low * SAMPLES_PER_FRAME : high * SAMPLES_PER_FRAME]
+        samples = np.pad(samples, (0, (high - low) * SAMPLES_PER_FRAME - len(samples)))
+        return ((samples.astype(np.float64) - self._mean) ** 2).reshape(high - low, -1).mean(1)
+
+    def _inputs(self, start, stop, patches, has_face) -> ClipInputs:
+        """One window's model inputs; the audio is z-normalised over the window alone, as the
+        reference normalises each utterance."""
+        video = None
+        if patches is not None:
+            faces = np.array(has_face)
+            self.faces += int(faces.sum())
+            video = model_video(np.stack(patches), None, faces)
+        audio = None
+        if self.wav is not None:
+            samples = self.wav[start * SAMPLES_PER_FRAME : stop * SAMPLES_PER_FRAME]
+            audio = normalized_waveform(samples, stop - start, FPS)
+        return ClipInputs(video, audio, stop - start)
+
+    def finish(self) -> ClipSummary:
+        """What the whole clip was, once `windows()` is exhausted; UserError when it turns out
+        to offer nothing to read (no face in any frame, and no audio)."""
+        no_video = self.no_video
+        if self.reads_video and self.faces == 0:
+            no_video = f"no face was found in frames 0-{self.frames - 1} of {self.media.name}"
+        if no_video and self.wav is None:
+            self.no_video = no_video
+            self._nothing_to_transcribe()
+        notice = ""
+        if no_video:
+            notice = f"{_capitalised(no_video)}, so it was transcribed from the audio alone."
+        elif self.no_audio:
+            notice = f"{_capitalised(self.no_audio)}, so it was transcribed from the lips alone."
+        video_used = self.reads_video and not no_video
+        mode = (
+            AUDIO_ONLY if not video_used else AUDIO_VISUAL if self.wav is not None else VIDEO_ONLY
+        )
+        return ClipSummary(self.frames, mode, notice, video_used)
+
+    def _nothing_to_transcribe(self):
+        reason = _capitalised(" and ".join(r for r in (self.no_video, self.no_audio) if r))
+        if self.variant in ("audio_only", "video_only"):
+            reason += f", and this {self.variant.replace('_', '-')} model reads nothing else"
         raise UserError(f"{reason}: there is nothing to transcribe")
-    # the video sets the length, as the reference cuts or pads the audio to it
-    frames = video_frames or len(wav) // SAMPLES_PER_FRAME
-    if frames == 0:
-        raise InvalidMediaError(f"{media.name}: the audio is shorter than one frame (40 ms)")
-    notice = ""
-    if no_video:
-        notice = f"{_capitalised(no_video)}, so it was transcribed from the audio alone."
-    elif no_audio:
-        notice = f"{_capitalised(no_audio)}, so it was transcribed from the lips alone."
-    audio = normalized_waveform(wav, frames, FPS) if wav is not None else None
-    return ClipInputs(crops, audio, frames, notice)
 
 
 def _read_audio(media: Path, info: MediaInfo) -> np.ndarray | None:
@@ -244,29 +336,6 @@ def _read_audio(media: Path, info: MediaInfo) -> np.ndarray | None:
         return None
     wav = media_io.read_audio(media)
     return wav if len(wav) else None
-
-
-def _mouth_crops(
-    media: Path, info: MediaInfo, progress: Progress
-) -> tuple[torch.Tensor | None, int]:
-    """(T, 1, 88, 88) model input of the mouth crops at 25 fps (None when no frame shows a
-    face), and T. Frames in a long gap without a face are zeros after normalisation (see
-    `data.model_video`), as the reference's training TimeMask blanks frames, rather than the
-    black patch (-2.55 after normalisation) that the cropper leaves there."""
-    total = max(media_io.frame_count(info), 1)
-    cropper = MouthCropper(name=media.name)
-    patches: list[np.ndarray] = []
-    for chunk in media_io.iter_frames(media, info=info):
-        for frame in chunk:
-            patches += [crop.image for crop in cropper.push(frame)]
-        done = len(cropper.tracker)
-        progress(0.05 + 0.5 * min(done / total, 1.0), f"mouth crops: frame {done} of {total}")
-    try:
-        rest, track = cropper.finish()
-    except NoFaceError:
-        return None, len(cropper.tracker)
-    patches += [crop.image for crop in rest]
-    return model_video(np.stack(patches), None, track.has_face), len(patches)
 
 
 def _capitalised(text: str) -> str:
@@ -311,17 +380,19 @@ def encode_clip(model: AVRelScore, clip: ClipInputs) -> Encoded:
     )
 
 
-def _mode(clip: ClipInputs) -> str:
-    if clip.video is not None and clip.audio is not None:
-        return AUDIO_VISUAL
-    return VIDEO_ONLY if clip.video is not None else AUDIO_ONLY
+def _reliability(clip: ClipInputs, encoded: Encoded) -> dict[str, tuple[list | None, list | None]]:
+    """Per stream: (per-frame mean of the channel scores, per-frame change from the clip's usual
+    channel scores); (None, None) for a stream not used or not scored."""
 
-
-def _reliability(clip: ClipInputs, encoded: Encoded) -> dict[str, list[float] | None]:
-    def per_frame(scores: torch.Tensor | None, used: bool) -> list[float] | None:
+    def per_frame(scores: torch.Tensor | None, used: bool) -> tuple[list | None, list | None]:
         if scores is None or not used:
-            return None
-        return [round(float(s), DECIMALS) for s in scores[0].float().mean(-1).cpu()]
+            return None, None
+        scores = scores[0].float().cpu()  # (T, C)
+        usual = scores.quantile(0.5, dim=0)  # (C,) the median, halfway between two middle ones
+        moved = (scores - usual).pow(2).mean(-1).sqrt()  # (T,)
+        return [round(float(s), DECIMALS) for s in scores.mean(-1)], [
+            round(float(m), DECIMALS) for m in moved
+        ]
 
     return {
         "audio": per_frame(encoded.audio_scores, clip.audio is not None),

@@ -160,13 +160,30 @@ def add_noise(
     on the whole noise before segments of it are removed, as the test recipe does, so the noisy
     stretches sit at the requested SNR and the clip as a whole is cleaner.
     """
+    mixture, gain, _ = add_noise_where(clean, sample_rate, params, rng, noise_file=noise_file)
+    return mixture, gain
+
+
+def add_noise_where(
+    clean: np.ndarray,
+    sample_rate: int,
+    params: AudioNoiseParams,
+    rng: np.random.Generator,
+    *,
+    noise_file: Path | None = None,
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """`add_noise` that also says where the noise is: (mixture, gain, (n,) bool mask of the
+    samples that carry noise), for showing the corrupted stretches beside a transcript."""
     n = clean.shape[0]
     noise = make_noise(params.noise, n, sample_rate, rng, noise_file=noise_file)
     scaled = scale_noise(clean, noise, params.snr_db)
+    noisy = np.ones(n, dtype=bool)
     if params.partial:
         mask = partial_noise_mask(n, sample_rate, rng)
         scaled *= mask[:, None] if scaled.ndim == 2 else mask
-    return mix(clean, scaled)
+        noisy = mask > 0
+    mixture, gain = mix(clean, scaled)
+    return mixture, gain, noisy
 
 
 def add_training_noise(

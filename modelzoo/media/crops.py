@@ -27,52 +27,22 @@ import cv2
 import numpy as np
 
 from modelzoo.media import io as media_io
-from modelzoo.media.faces import (
+from modelzoo.media.faces import (  # noqa: F401 (the canonical face is part of this API too)
+    CANONICAL_FACE,
+    CANONICAL_SIZE,
     MOUTH,
+    STABLE_POINTS,
     FaceTrack,
     FaceTracker,
     TrackerConfig,
+    canonical_transform,
     moving_average,
     split_frames,
 )
 
-# Indices into the 68 landmarks, 0-based exactly as the reference code indexes its arrays: nose
-# bridge
-# and nose base (28, 33), eye corners (36, 39, 42, 45) and mouth corners (48, 54). In the 1-based
-# numbering of the iBUG 300-W figures these are points 29, 34, 37, 40, 43, 46, 49 and 55.
-STABLE_POINTS = (28, 33, 36, 39, 42, 45, 48, 54)
-CANONICAL_SIZE = 256
 MOUTH_SIZE = 96
 MODEL_SIZE = 88
 FACE_PADS = (0, 10, 0, 0)  # top, bottom, left, right, in pixels of the input frame
-
-# Our own canonical face in the 256x256 frame (x, y), 0-based landmark order. It was made from
-# dlib's
-# fit on skimage's astronaut photograph: levelled, mirrored and averaged for symmetry, scaled so
-# the eye
-# centres are 54.3 px apart, mouth narrowed to corners 45.0 px apart and flattened to a closed
-# mouth,
-# and moved so the mouth centre (mean of 48-67) is at (129.3, 157.8): the official mean face's
-# geometry.
-CANONICAL_FACE = np.array(
-    [
-        [71.7, 108.2], [72.9, 123.3], [74.8, 137.1], [77.3, 152.1], [81.7, 165.9], [89.9, 178.5],
-        [101.7, 188.5], [114.9, 196.6], [129.3, 198.5], [143.7, 196.6], [156.9, 188.5],
-        [168.7, 178.5], [176.9, 165.9], [181.3, 152.1], [183.8, 137.1], [185.7, 123.3],
-        [186.9, 108.2], [80.4, 95.1], [86.7, 88.3], [96.7, 86.4], [106.8, 87.6], [116.8, 91.4],
-        [141.8, 91.4], [151.8, 87.6], [161.9, 86.4], [171.9, 88.3], [178.2, 95.1], [129.3, 103.3],
-        [129.3, 114.6], [129.3, 124.6], [129.3, 134.6], [116.8, 140.2], [123.1, 142.1],
-        [129.3, 143.4], [135.5, 142.1], [141.8, 140.2], [91.7, 103.9], [98.0, 100.2],
-        [106.7, 100.2], [113.0, 106.4], [105.5, 107.1], [98.0, 107.1], [145.6, 106.4],
-        [151.9, 100.2], [160.6, 100.2], [166.9, 103.9], [160.6, 107.1], [153.1, 107.1],
-        [106.8, 153.7], [115.0, 153.3], [123.2, 153.2], [129.3, 154.4], [135.4, 153.2],
-        [143.6, 153.3], [151.8, 153.7], [144.1, 161.6], [135.9, 164.9], [129.3, 165.7],
-        [122.7, 164.9], [114.5, 161.6], [109.9, 154.8], [123.7, 155.9], [129.3, 156.7],
-        [134.9, 155.9], [148.7, 154.8], [135.4, 161.2], [129.3, 161.9], [123.2, 161.2],
-    ],
-    dtype=np.float32,
-)  # fmt: skip
-CANONICAL_FACE.setflags(write=False)
 
 
 @dataclass(frozen=True)
@@ -95,16 +65,6 @@ def smooth_for_mouth(landmarks: np.ndarray, window_margin: int = 12) -> np.ndarr
     smoothed = moving_average(landmarks, window_margin + 1)
     smoothed += landmarks.mean(axis=1, keepdims=True) - smoothed.mean(axis=1, keepdims=True)
     return smoothed.astype(np.float32)
-
-
-def canonical_transform(landmarks: np.ndarray) -> np.ndarray:
-    """(2, 3) similarity map from frame pixels to the canonical face, fitted on STABLE_POINTS."""
-    source = np.asarray(landmarks, dtype=np.float32)[list(STABLE_POINTS)]
-    target = CANONICAL_FACE[list(STABLE_POINTS)]
-    matrix, _ = cv2.estimateAffinePartial2D(source, target, method=cv2.LMEDS)
-    if matrix is None:
-        raise ValueError("could not fit the canonical face to these landmarks")
-    return matrix
 
 
 def mouth_crop(frame: np.ndarray, landmarks: np.ndarray, size: int = MOUTH_SIZE) -> MouthCrop:
@@ -174,7 +134,12 @@ class MouthCropper:
 
     def finish(self) -> tuple[list[MouthCrop], FaceTrack]:
         """The remaining patches and the whole track; NoFaceError when no frame had a face."""
-        return self._crop_until(len(self.tracker)), self.tracker.result()
+        return self.flush(), self.tracker.result()
+
+    def flush(self) -> list[MouthCrop]:
+        """The remaining patches at the end of the stream, without building the whole track
+        (whose arrays grow with the video's length), black where there was no face."""
+        return self._crop_until(len(self.tracker))
 
     def _crop_until(self, stop: int) -> list[MouthCrop]:
         start = self._cropped

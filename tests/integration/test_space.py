@@ -91,7 +91,7 @@ def test_corrupt_job_through_gradio_client_gives_a_playable_video(space, tmp_pat
     found = streams(result)
     assert set(found) == {"video", "audio"}
     assert (found["video"]["width"], found["video"]["height"]) == (160, 120)
-    assert [os.path.basename(f) for f in files] == ["corrupted.mp4"]
+    assert [os.path.basename(f) for f in files] == ["corrupted.mp4", "corruption.json"]
 
 
 def test_bad_upload_is_refused_with_a_message_naming_it(space, tmp_path):
@@ -116,9 +116,28 @@ def test_transcribe_job_with_the_demo_model_gives_a_transcript(space, tmp_path):
     clip = make_clip(tmp_path / "talk.mp4", seconds=2.0)
     client = Client(space, verbose=False)
     api_name = endpoint(client, "Video of a speaking face (or an audio file)")
-    status, text, notice, _, files = client.predict(
-        "avrelscore-demo", handle_file(str(clip)), "greedy", 10, api_name=api_name
+    no_corruption = (False, "babble", 0, True, "occlusion", 0.4, 0)
+    status, text, notice, plot, files = client.predict(
+        "avrelscore-demo", handle_file(str(clip)), "greedy", 10, *no_corruption, api_name=api_name
     )
     assert status.startswith("**Done**"), status
     assert isinstance(text, str) and notice.startswith("Mode:")
+    assert sorted(os.path.basename(f) for f in files) == ["transcript.json", "transcript.txt"]
+    assert plot and streams(plot)["video"]["codec_name"] == "png"
+
+
+@pytest.mark.skipif(
+    not (DEMO_ASR / "model.safetensors").is_file(),
+    reason=f"no avrelscore-demo weights in {DEMO_ASR} (python -m modelzoo.synthgrid.train_demo)",
+)
+def test_transcribe_tab_can_corrupt_the_clip_first(space, tmp_path):
+    clip = make_clip(tmp_path / "talk.mp4", seconds=2.0)
+    client = Client(space, verbose=False)
+    api_name = endpoint(client, "Video of a speaking face (or an audio file)")
+    corruption = (True, "white", 0, True, "blur", 0.5, 3)
+    status, text, notice, plot, files = client.predict(
+        "avrelscore-demo", handle_file(str(clip)), "greedy", 10, *corruption, api_name=api_name
+    )
+    assert status.startswith("**Done**"), status
+    assert notice.startswith("Mode:") and plot
     assert sorted(os.path.basename(f) for f in files) == ["transcript.json", "transcript.txt"]

@@ -260,6 +260,21 @@ def _transcribe_tab(backend: Backend) -> None:
                 ["greedy", "beam"], value="greedy", label="Decoding", elem_id="transcribe-decoder"
             )
             beam_size = gr.Slider(2, 40, value=10, step=1, label="Beam size (beam decoding)")
+            with gr.Accordion("Corrupt, then transcribe", open=False):
+                corrupt_first = gr.Checkbox(
+                    False,
+                    label="Corrupt the clip first (as the Corrupt tab does) and shade the "
+                    "corrupted stretches on the plot",
+                    elem_id="transcribe-corrupt-first",
+                )
+                noise = gr.Dropdown(AUDIO_NOISES, value="babble", label="Audio noise")
+                snr = gr.Slider(-10, 30, value=0, step=0.5, label="SNR (dB)")
+                partial = gr.Checkbox(True, label="Noise on parts of the clip only")
+                visual = gr.Dropdown(
+                    VIDEO_CORRUPTIONS, value="occlusion", label="Visual corruption"
+                )
+                fraction = gr.Slider(0.05, 1.0, value=0.4, step=0.05, label="Share of frames")
+                seed = gr.Number(0, precision=0, label="Seed")
             run = gr.Button(
                 "Transcribe", variant="primary", interactive=bool(choices), elem_id="transcribe-run"
             )
@@ -277,14 +292,10 @@ def _transcribe_tab(backend: Backend) -> None:
                 label="Transcript", interactive=False, elem_id="transcribe-text"
             )
             notice = gr.Markdown("", elem_id="transcribe-notice")
-            plot = gr.LinePlot(
-                x="time_s",
-                y="reliability",
-                color="stream",
-                x_title="time (s)",
-                y_title="reliability",
-                y_lim=[0, 1],
-                label="Reliability of each stream",
+            plot = gr.Image(
+                type="filepath",
+                interactive=False,
+                label="Reliability scores of each stream, frame by frame",
                 elem_id="transcribe-plot",
             )
             files = gr.File(
@@ -295,18 +306,57 @@ def _transcribe_tab(backend: Backend) -> None:
             )
 
     def submit(
-        model_id, media_path, decoder, beam_size, request: gr.Request, progress=gr.Progress()
+        model_id,
+        media_path,
+        decoder,
+        beam_size,
+        corrupt_first,
+        noise,
+        snr_db,
+        partial,
+        visual,
+        fraction,
+        seed,
+        request: gr.Request,
+        progress=gr.Progress(),
     ):
         if not media_path:
             raise gr.Error("Upload a video first.")
         params = {"decoder": decoder}
         if decoder == "beam":
             params["beam_size"] = int(beam_size)
+        corruption = None
+        if corrupt_first:
+            corrupted = None
+            settings = corruption_params(noise, snr_db, partial, visual, fraction, seed)
+            job = backend.submit("corrupt", "", settings, {_media_role(media_path): media_path},
+                                 request)  # fmt: skip
+            for update in job:
+                progress(update.progress, desc=f"corrupting: {update.message or update.status}")
+                yield f"Corrupting first. {_status_line(update)}", "", "", None, None
+                corrupted = update
+            if corrupted is None or corrupted.status != "succeeded":
+                return
+            media_path, corruption = _corrupted_media(corrupted.outputs)
         role = _media_role(media_path)
         updates = backend.submit("transcribe", model_id or "", params, {role: media_path}, request)
-        yield from _follow(updates, progress, _transcript_results)
+        yield from _follow(
+            updates, progress, lambda update: _transcript_results(update, corruption)
+        )
 
-    run.click(submit, [model, video, decoder, beam_size], [status, transcript, notice, plot, files])
+    run.click(
+        submit,
+        [model, video, decoder, beam_size, corrupt_first, noise, snr, partial, visual, fraction,
+         seed],
+        [status, transcript, notice, plot, files],
+    )  # fmt: skip
+
+
+def _corrupted_media(outputs: list[Path]) -> tuple[str, dict | None]:
+    """The corrupted clip of a finished corrupt job and its corruption.json (where it is)."""
+    media = next(p for p in outputs if p.name.startswith("corrupted."))
+    stretches = next((p for p in outputs if p.name == "corruption.json"), None)
+    return str(media), json.loads(stretches.read_text()) if stretches else None
 
 
 def _media_results(update: JobUpdate | None) -> tuple:
@@ -318,16 +368,20 @@ def _media_results(update: JobUpdate | None) -> tuple:
     return video, audio, [str(p) for p in update.outputs] or None
 
 
-def _transcript_results(update: JobUpdate | None) -> tuple:
-    """(transcript, notice, reliability table, files) of a finished transcribe job."""
+def _transcript_results(update: JobUpdate | None, corruption: dict | None = None) -> tuple:
+    """(transcript, notice, reliability plot PNG, files) of a finished transcribe job;
+    `corruption` (a corruption.json) shades the stretches a corrupt job corrupted."""
+    from webapp.demo.reliability import reliability_figure
+
     found = [p for p in update.outputs if p.name == "transcript.json"] if update else []
     if not found:
         return "", "", None, ([str(p) for p in update.outputs] or None) if update else None
     result = json.loads(found[0].read_text())
+    plot = reliability_figure(result, corruption, found[0].with_name("reliability.png"))
     return (
         result["text"],
         _mode_line(result),
-        reliability_table(result),
+        str(plot) if plot else None,
         [str(p) for p in update.outputs],
     )
 
@@ -335,19 +389,6 @@ def _transcript_results(update: JobUpdate | None) -> tuple:
 def _mode_line(result: dict) -> str:
     line = f"Mode: **{result['mode']}**."
     return f"{line} {result['notice']}" if result.get("notice") else line
-
-
-def reliability_table(result: dict):
-    """Long-format rows (time_s, reliability, stream) of a transcript's per-frame scores."""
-    import pandas as pd
-
-    fps = result.get("fps", 25)
-    rows = [
-        {"time_s": i / fps, "reliability": float(score), "stream": stream}
-        for stream, scores in (result.get("reliability") or {}).items()
-        for i, score in enumerate(scores or [])
-    ]
-    return pd.DataFrame(rows, columns=["time_s", "reliability", "stream"])
 
 
 def _jobs_tab(backend: Backend):

@@ -9,7 +9,13 @@ from modelzoo.__main__ import main
 from modelzoo.media import faces
 from modelzoo.media.io import iter_frames
 from modelzoo.media.probe import probe
-from tests.unit.modelzoo.media.face_media import astronaut, encode, map_points, moving_clip
+from tests.unit.modelzoo.media.face_media import (
+    MOUTH_BOX,
+    astronaut,
+    encode,
+    map_points,
+    moving_clip,
+)
 
 from .synthetic_media import ffmpeg, speech, video
 
@@ -128,6 +134,19 @@ def test_crops_video_keeps_the_input_audio(tmp_path, clip, capsys):
 def test_a_bad_size_exits_2_with_one_line(plain, tmp_path, capsys, extra, words):
     code, _, stderr = _run(capsys, "crops", plain, "--kind", "face", "--out", tmp_path, *extra)
     assert code == 2 and words in stderr and len(stderr.strip().splitlines()) == 1
+
+
+def test_mouth_crops_of_the_astronaut_still_clip_put_the_mouth_on_her_mouth(tmp_path, capsys):
+    """The issue's clip: the photograph as an H.264 video, where dlib also boxes the mission patch
+    (x 118-211, y 348-446), larger than her face."""
+    still = encode(tmp_path / "astronaut.mp4", np.repeat(astronaut()[None], 25, axis=0))
+    code, _, _ = _run(capsys, "crops", still, "--kind", "mouth", "--out", tmp_path / "out")
+    frames = _landmarks(tmp_path / "out")["frames"]
+    mouths = np.array([frame["landmarks"] for frame in frames])[:, 48:68]  # (25, 20, 2)
+    x1, y1, x2, y2 = MOUTH_BOX
+    assert code == 0 and len(frames) == 25
+    assert ((mouths[..., 0] >= x1) & (mouths[..., 0] <= x2)).all()
+    assert ((mouths[..., 1] >= y1) & (mouths[..., 1] <= y2)).all()
 
 
 def test_a_video_without_a_face_exits_2_naming_the_file(tmp_path, capsys):

@@ -99,7 +99,7 @@ def _lag(clean_path, noisy_path):
 @pytest.mark.parametrize("noise", ["white", "pink", "babble"])
 def test_wav_output_has_the_requested_snr(media, tmp_path, noise):
     params = {"audio": {"noise": noise, "snr_db": 5}, "seed": 3}
-    (out,) = pipelines.corrupt(media["wav"], params, tmp_path)
+    out, _ = pipelines.corrupt(media["wav"], params, tmp_path)
     assert out == tmp_path / "corrupted.wav"
     info = sf.info(out)
     assert (info.subtype, info.samplerate, info.channels) == ("PCM_16", 44100, 2)
@@ -109,14 +109,14 @@ def test_wav_output_has_the_requested_snr(media, tmp_path, noise):
 @pytest.mark.parametrize("snr", [-5, 0, 5, 10, 15])
 def test_wav_output_is_within_a_fifth_of_a_db_of_each_of_the_papers_snrs(media, tmp_path, snr):
     params = {"audio": {"noise": "babble", "snr_db": snr}, "seed": 0}
-    (out,) = pipelines.corrupt(media["wav"], params, tmp_path)
+    out, _ = pipelines.corrupt(media["wav"], params, tmp_path)
     assert _measured_snr(media["wav"], out) == pytest.approx(snr, abs=0.2)
 
 
 @pytest.mark.parametrize("noise, snr", [("babble", 0.0), ("white", 10.0)])
 def test_mp4_output_has_the_requested_snr_and_lines_up_sample_exactly(media, tmp_path, noise, snr):
     params = {"audio": {"noise": noise, "snr_db": snr}, "seed": 1}
-    (out,) = pipelines.corrupt(media["mp4"], params, tmp_path)
+    out, _ = pipelines.corrupt(media["mp4"], params, tmp_path)
     assert out == tmp_path / "corrupted.mp4"
     assert _lag(media["mp4"], out) == 0
     assert _measured_snr(media["mp4"], out) == pytest.approx(snr, abs=0.5)
@@ -124,7 +124,7 @@ def test_mp4_output_has_the_requested_snr_and_lines_up_sample_exactly(media, tmp
 
 def test_mp4_output_is_browser_playable_h264_aac_at_25_fps_with_even_size(media, tmp_path):
     params = {"video": {"kind": "blur", "fraction": 0.5}}
-    (out,) = pipelines.corrupt(media["mp4"], params, tmp_path)
+    out, _ = pipelines.corrupt(media["mp4"], params, tmp_path)
     streams = _streams(out)
     v, a = streams["video"], streams["audio"]
     assert (v["codec_name"], v["pix_fmt"], a["codec_name"]) == ("h264", "yuv420p", "aac")
@@ -137,7 +137,7 @@ def test_mp4_output_is_browser_playable_h264_aac_at_25_fps_with_even_size(media,
 
 
 def test_gaussian_noise_covers_the_requested_fraction_of_frames(media, tmp_path):
-    (out,) = pipelines.corrupt(
+    out, _ = pipelines.corrupt(
         media["silent_mp4"], {"video": {"kind": "gaussian", "fraction": 0.4}, "seed": 5}, tmp_path
     )
     clean = np.concatenate(list(io.iter_frames(media["silent_mp4"])))[:, :64, :96]
@@ -188,7 +188,7 @@ def test_occlusion_covers_the_mouth_of_a_real_face(media, tmp_path):
     from modelzoo.media.faces import track_faces
 
     params = {"video": {"kind": "occlusion", "fraction": 1.0}, "seed": 2}
-    (out,) = pipelines.corrupt(media["face_mp4"], params, tmp_path)
+    out, _ = pipelines.corrupt(media["face_mp4"], params, tmp_path)
     clean = np.concatenate(list(io.iter_frames(media["face_mp4"])))
     occluded = np.concatenate(list(io.iter_frames(out)))
     mouth = track_faces(clean[:1]).landmarks[0, 48:68]
@@ -198,3 +198,32 @@ def test_occlusion_covers_the_mouth_of_a_real_face(media, tmp_path):
     reach = 1.5 * (mouth[:, 0].max() - mouth[:, 0].min())  # about one mouth width around it
     assert mouth[:, 0].min() - reach <= xs.min() and xs.max() <= mouth[:, 0].max() + reach
     assert mouth[:, 1].min() - reach <= ys.min() and ys.max() <= mouth[:, 1].max() + reach
+
+
+def test_corruption_json_names_the_frames_and_seconds_that_were_corrupted(media, tmp_path):
+    params = {"video": {"kind": "blur", "fraction": 0.5},
+              "audio": {"noise": "white", "snr_db": 0, "partial": True}, "seed": 4}  # fmt: skip
+    out, stretches = pipelines.corrupt(media["mp4"], params, tmp_path)
+    where = json.loads(stretches.read_text())
+    assert stretches.name == "corruption.json" and where["fps"] == 25
+    assert where["video"] == {"kind": "blur", "fraction": 0.5}
+    # The same run without the blur has the same re-encoding: the frames differ where it blurred.
+    plain, _ = pipelines.corrupt(media["mp4"], {**params, "video": None}, tmp_path / "plain")
+    clean = np.concatenate(list(io.iter_frames(plain)))
+    blurred = np.concatenate(list(io.iter_frames(out)))
+    change = np.abs(blurred.astype(int) - clean).mean(axis=(1, 2, 3))  # (T,)
+    listed = np.zeros(len(clean), bool)
+    for start, stop in where["video_frames"]:
+        listed[start:stop] = True
+    assert listed.mean() == pytest.approx(0.5, abs=0.05)
+    assert np.median(change[listed]) > 3 * np.median(change[~listed]), change.round(2)
+    # Partial noise: the listed stretches carry it, the rest of the clip is left clean.
+    rate, _ = io.audio_stream_info(media["mp4"])
+    before = io.read_audio(media["mp4"], sample_rate=None, mono=True)
+    after = io.read_audio(out, sample_rate=None, mono=True)[: len(before)]
+    noisy = np.zeros(len(before), bool)
+    for start_s, stop_s in where["audio_stretches_s"]:
+        noisy[int(start_s * rate) : int(stop_s * rate)] = True
+    assert 0 < noisy.mean() < 1
+    difference = np.abs(after - before[: len(after)])
+    assert difference[noisy].mean() > 5 * difference[~noisy].mean()

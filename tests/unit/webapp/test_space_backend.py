@@ -59,8 +59,9 @@ def test_corrupt_job_reports_progress_then_its_output_in_the_job_folder(backend,
     assert updates[0].status == "running" and updates[-1].status == "succeeded"
     progress = [u.progress for u in updates[:-1]]
     assert progress == sorted(progress)
-    (output,) = updates[-1].outputs
+    output, stretches = updates[-1].outputs
     assert output.name == "corrupted.mp4" and output.parent.parent.parent == backend.work_dir
+    assert stretches.name == "corruption.json" and stretches.parent == output.parent
 
 
 def test_bad_upload_is_refused_with_the_file_named(backend, tmp_path):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from modelzoo.avrelscore import inference
-from modelzoo.avrelscore.inference import ClipInputs, transcribe, transcribe_file, windows
+from modelzoo.avrelscore.inference import transcribe, transcribe_file
 from modelzoo.avrelscore.model import AVRelScore
 from modelzoo.errors import InvalidMediaError, InvalidParamsError, UserError
 from modelzoo.media.io import VideoWriter
@@ -84,6 +84,24 @@ def test_reliability_is_the_per_frame_channel_mean_of_the_scorer_output(model, m
         del model.encode
     video_scores = captured["encoded"].video_scores[0].mean(-1)
     assert result.reliability["video"] == pytest.approx(video_scores.tolist(), abs=1e-4)
+    # The change: RMS over channels of each frame's distance to the clip's per-channel median.
+    channels = captured["encoded"].video_scores[0].double().numpy()  # (T, C)
+    moved = np.sqrt(((channels - np.median(channels, axis=0)) ** 2).mean(axis=1))
+    assert result.reliability_change["video"] == pytest.approx(moved.tolist(), abs=1e-4)
+    assert len(result.reliability_change["audio"]) == FACE_FRAMES
+
+
+def test_reliability_change_rises_on_frames_scored_unlike_the_rest(model, media, monkeypatch):
+    encode = model.encode
+
+    def odd_stretch(*args):
+        encoded = encode(*args)
+        encoded.video_scores[:, 10:15] = 1.0 - encoded.video_scores[:, 10:15]  # flipped scores
+        return encoded
+
+    monkeypatch.setattr(model, "encode", odd_stretch)
+    change = np.array(transcribe(model, media["face"]).reliability_change["video"])
+    assert change[10:15].min() > 2 * np.median(np.delete(change, range(10, 15)))
 
 
 def test_a_video_without_a_face_is_transcribed_from_the_audio_alone(model, media):
@@ -169,14 +187,50 @@ def test_transcribe_file_refuses_bad_params_naming_the_key(model, media, tmp_pat
     assert not any(tmp_path.iterdir())
 
 
+def _bounds(frames: int, size: int, energy) -> list[tuple[int, int]]:
+    """The windows the reader cuts from a clip of `frames` frames with per-frame `energy`."""
+    bounds, start = [], 0
+    lookup = None if energy is None else lambda lo, hi: energy[lo:hi]
+    while frames - start > size:
+        stop = inference._cut(start, size, lookup)
+        bounds.append((start, stop))
+        start = stop
+    return [*bounds, (start, frames)]
+
+
 def test_long_clips_are_cut_at_the_quietest_frame_near_each_window_end():
-    audio = np.ones((50, 640), np.float32)
-    audio[17] = 0.0  # silence in the last quarter of the first 20-frame window
-    audio[33] = 0.0  # ... and of the second one, which starts at frame 17
-    clip = ClipInputs(None, audio.ravel(), 50)
-    assert windows(clip, 20) == [(0, 17), (17, 33), (33, 50)]
-    assert windows(ClipInputs(None, None, 50), 20) == [(0, 20), (20, 40), (40, 50)]
-    assert windows(clip, 50) == [(0, 50)]
+    energy = np.ones(50)
+    energy[17] = 0.0  # silence in the last quarter of the first 20-frame window
+    energy[33] = 0.0  # ... and of the second one, which starts at frame 17
+    assert _bounds(50, 20, energy) == [(0, 17), (17, 33), (33, 50)]
+    assert _bounds(50, 20, None) == [(0, 20), (20, 40), (40, 50)]
+    assert _bounds(50, 50, energy) == [(0, 50)]
+
+
+def test_windows_are_transcribed_while_the_video_is_still_being_read(model, monkeypatch, tmp_path):
+    """Streaming: a window is encoded once its frames are cropped, before the rest is decoded,
+    and its crops are let go, so memory does not grow with the video's length."""
+    frames, _ = moving_clip(80)  # the cropper looks 25 frames ahead, so longer than FACE_FRAMES
+    with VideoWriter(tmp_path / "long.mp4", 320, 240) as writer:
+        writer.write(frames)
+    monkeypatch.setattr(inference, "WINDOW_FRAMES", 8)
+    decoded, seen_at_encode = [0], []
+    iter_frames = inference.media_io.iter_frames
+
+    def small_chunks(path, **kwargs):
+        for chunk in iter_frames(path, **{**kwargs, "chunk_frames": 2}):
+            decoded[0] += len(chunk)
+            yield chunk
+
+    monkeypatch.setattr(inference.media_io, "iter_frames", small_chunks)
+    encode = model.encode
+    monkeypatch.setattr(
+        model, "encode", lambda *args: seen_at_encode.append(decoded[0]) or encode(*args)
+    )
+    result = transcribe(model, tmp_path / "long.mp4")
+    assert result.frames == 80 and len(seen_at_encode) >= 8
+    assert seen_at_encode[0] <= 40  # the first window did not wait for the rest of the video
+    assert seen_at_encode == sorted(seen_at_encode)
 
 
 def test_a_clip_longer_than_a_window_is_transcribed_window_by_window(model, media, monkeypatch):
