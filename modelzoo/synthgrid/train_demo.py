@@ -154,18 +154,20 @@ def run_stage(task, data, run_dir: Path, steps: int, batch_size: int, hw: Hardwa
     }
 
 
-def trained_syncnet(runs: Path, corpus: Path) -> SyncNet:
+def trained_syncnet(runs: Path, corpus: Path) -> tuple[SyncNet, str]:
     """The critic for the generators' sync loss: this run's once it has finished and separates
     shifted windows better than the bundled syncnet-demo does (it need not reach the export gate
-    to be the better teacher), else the bundled one."""
+    to be the better teacher), else the bundled one; with a line saying which it is."""
     bundled = load("syncnet-demo")
     gate = runs / "syncnet" / "gate.json"
     if not gate.is_file():
-        return bundled
+        return bundled, "bundled syncnet-demo (no critic trained in this run)"
     bundled_auc = gates.syncnet_gate(bundled, folder_clips(corpus, "val")).auc
-    if json.loads(gate.read_text())["auc"] <= bundled_auc:
-        return bundled
-    return SyncNet.from_pretrained(runs / "syncnet" / "best", strict=True)
+    auc = json.loads(gate.read_text())["auc"]
+    if auc <= bundled_auc:
+        return bundled, f"bundled syncnet-demo (AUC {bundled_auc:.3f} >= this run's {auc:.3f})"
+    syncnet = SyncNet.from_pretrained(runs / "syncnet" / "best", strict=True)
+    return syncnet, f"this run's critic (AUC {auc:.3f}; bundled syncnet-demo {bundled_auc:.3f})"
 
 
 def train_syncnet(corpus: Path, runs: Path, scale: float, hw: Hardware):
@@ -182,11 +184,16 @@ def train_syncnet(corpus: Path, runs: Path, scale: float, hw: Hardware):
 
 def train_generator(architecture: str, corpus: Path, runs: Path, scale: float, hw: Hardware):
     """Every stage of ALM or CALS in turn; (best model, per-stage summaries, gate)."""
-    summaries, model = {}, None
+    summaries, critics, model = {}, {}, None
 
     def critic(stage: Stage) -> SyncNet:
         # Only a stage that uses the sync loss needs a good one (the gate costs a minute).
-        return trained_syncnet(runs, corpus) if stage.weights.av_sync else load("syncnet-demo")
+        syncnet, critics[stage.name] = (
+            trained_syncnet(runs, corpus)
+            if stage.weights.av_sync
+            else (load("syncnet-demo"), "none (no sync loss)")
+        )
+        return syncnet
 
     for stage in STAGES[architecture]:
         run_dir = runs / stage.name
@@ -202,6 +209,7 @@ def train_generator(architecture: str, corpus: Path, runs: Path, scale: float, h
             task.model.load_state_dict(model.state_dict(), strict=True)
         steps = math.ceil(stage.steps * scale)
         summaries[stage.name] = run_stage(task, data, run_dir, steps, BATCH[architecture], hw)
+        summaries[stage.name]["critic"] = critics[stage.name]
         model = type(task.model).from_pretrained(run_dir / "best", strict=True)
     model.eval()
     if architecture == "alm":
