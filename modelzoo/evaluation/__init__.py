@@ -1,0 +1,118 @@
+"""`python -m modelzoo evaluate`: zoo models scored on a corpus with the papers' metrics.
+
+Generators (alm, cals) get a row each beside `real` and `static` (see `generators`), speech
+recognisers (avrelscore) a row per condition and a reliability object (see `avsr`), SyncNet judges
+a row on real and delayed clips (see `judges`). `evaluate()` writes report.json, report.md and
+PNG plots into the output folder (see `report`) and returns the report; it reports progress as
+one line per step, which the CLI prints on stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from modelzoo.errors import UserError
+from modelzoo.evaluation import avsr, corpus, generators, judges, report
+from modelzoo.metrics import fid
+from modelzoo.metrics.clip import Judges
+
+DEFAULT_LIMIT = 20  # clips: every bundled model in well under 15 minutes on 2 CPU cores
+ROLES = {"alm": "generator", "cals": "generator", "avrelscore": "recogniser", "syncnet": "judge"}
+REPORT_VERSION = "synclab-evaluate-1"
+
+
+def _load(model_id: str):
+    """(role, loaded model, revision) of a zoo id; generators as jobs run them."""
+    from modelzoo.pipelines import load_for_jobs
+    from modelzoo.zoo.loading import load
+    from modelzoo.zoo.registry import entry, pinned_revision, weights_available
+
+    e = entry(model_id)
+    if not weights_available(e):
+        raise UserError(f"--model: the weights of {model_id} are not here; {e.where_to_get}")
+    role = ROLES[e.architecture]
+    with contextlib.redirect_stdout(io.StringIO()):  # the Hub mixin prints while loading
+        model = load_for_jobs(model_id) if role == "generator" else load(model_id)
+    return role, model, pinned_revision(e), e.architecture
+
+
+def _generation(models, clips, scorers, progress, strips, unavailable) -> list[dict]:
+    """Generator rows; FID beside them when it can run here, else its reason in `unavailable`."""
+    try:
+        fid.check_available()
+    except fid.FIDUnavailable as err:
+        unavailable["fid"] = str(err)
+        scores = generators.evaluate_generators(models, clips, scorers, progress, strips)
+        return report.generation_rows(scores, clips)
+    with tempfile.TemporaryDirectory(prefix="synclab-fid-") as tmp:
+        crops = Path(tmp)
+        scores = generators.evaluate_generators(models, clips, scorers, progress, strips, crops)
+        rows = report.generation_rows(scores, clips)
+        for row in rows:
+            if row["model"] != "real":
+                progress(f"FID of {row['model']}")
+                row["metrics"]["fid"] = fid.fid(crops / "real", crops / row["model"])
+    return rows
+
+
+def evaluate(
+    model_ids: list[str],
+    corpus_dir: Path,
+    out_dir: Path,
+    *,
+    split: str = "test",
+    limit: int | None = DEFAULT_LIMIT,
+    seed: int = 0,
+    syncnet: str = "syncnet-demo",
+    progress: Callable[[str], None] = lambda message: None,
+) -> dict:
+    """Score `model_ids` on the first `limit` clips of the corpus's `split`; write the report."""
+    if not model_ids:
+        raise UserError("--model: name at least one zoo model to evaluate")
+    started = time.perf_counter()
+    clips = corpus.read_clips(Path(corpus_dir), split, limit)
+    progress(f"corpus: {len(clips)} {split} clips of {corpus_dir}")
+    loaded = {"generator": {}, "recogniser": {}, "judge": {}}
+    models = []
+    for model_id in dict.fromkeys(model_ids):
+        role, model, revision, architecture = _load(model_id)
+        loaded[role][model_id] = model
+        models.append(
+            {"id": model_id, "revision": revision, "architecture": architecture, "role": role}
+        )
+    scorers = Judges.load(syncnet, "auto" if loaded["generator"] else None)
+    rows, reliability, traces, strips, unavailable = [], {}, {}, {}, {}
+    protocol = {"version": REPORT_VERSION, "seed": seed, **scorers.protocol()}
+    if loaded["generator"]:
+        rows += _generation(loaded["generator"], clips, scorers, progress, strips, unavailable)
+        protocol["generation"] = generators.PROTOCOL
+        if "fid" not in unavailable:
+            protocol["fid"] = fid.PROTOCOL
+    if loaded["recogniser"]:
+        tallies = avsr.evaluate_recognisers(loaded["recogniser"], clips, seed, progress)
+        for model_id, tally in tallies.items():
+            rows += tally.rows(model_id)
+            reliability[model_id] = tally.reliability()
+            traces[model_id] = tally.traces
+        protocol["recognition"] = avsr.PROTOCOL
+    if loaded["judge"]:
+        rows += judges.evaluate_judges(loaded["judge"], clips, progress)
+        protocol["judges"] = {"shift_frames": judges.SHIFT_FRAMES}
+    result = {
+        "protocol": protocol,
+        "corpus": corpus.fingerprint(Path(corpus_dir), split, clips),
+        "models": models,
+        "rows": rows,
+        "reliability": reliability,
+        "traces": traces,
+        "unavailable": unavailable,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    progress("writing the report")
+    report.write(result, strips, Path(out_dir))
+    return result
