@@ -324,8 +324,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     """Writes the report into --out, progress on stderr; prints {"report", "rows"}."""
     from modelzoo.evaluation import evaluate
 
-    def progress(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
+    def progress(fraction: float, message: str) -> None:
+        print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
 
     result = evaluate(
         args.model,

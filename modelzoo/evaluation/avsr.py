@@ -181,7 +181,7 @@ def evaluate_recognisers(
     """Transcribe every clip under every condition with every model."""
     tallies = {model_id: ModelTally() for model_id in models}
     for index, clip in enumerate(clips):
-        progress(f"recognition clip {index + 1}/{len(clips)}: {clip.name}")
+        progress(index, f"recognition clip {index + 1}/{len(clips)}: {clip.name}")
         real = ClipMedia.read(clip.video)
         if real.audio is None:
             real.audio = np.zeros(len(real.frames) * AUDIO_RATE // 25, np.float32)

@@ -102,14 +102,14 @@ def evaluate_generators(
     """
     scores: dict[str, list[dict]] = {"real": [], "static": [], **{m: [] for m in models}}
     for index, clip in enumerate(clips):
-        progress(f"generation clip {index + 1}/{len(clips)}: {clip.name}")
+        progress(index, f"generation clip {index + 1}/{len(clips)}: {clip.name}")
         real = ClipMedia.read(clip.video)
         systems = {"real": real, "static": static_clip(real)}
         with tempfile.TemporaryDirectory(prefix="synclab-evaluate-") as tmp:
             first = Path(tmp) / "first.png"
             cv2.imwrite(str(first), cv2.cvtColor(real.frames[0], cv2.COLOR_RGB2BGR))
             for model_id, model in models.items():
-                progress(f"  generating with {model_id}")
+                progress(index, f"generating clip {index + 1} with {model_id}")
                 with contextlib.redirect_stdout(io.StringIO()):
                     systems[model_id] = generated_clip(model, clip, first, Path(tmp))
         for name, media in systems.items():

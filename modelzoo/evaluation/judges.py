@@ -26,7 +26,7 @@ def evaluate_judges(models: dict[str, object], clips: list[CorpusClip], progress
     """One row per SyncNet: mean LSE-C/LSE-D of real and shifted clips and offset accuracy."""
     values = {m: {"real": [], "shifted": [], "offset_ok": [], "shift_found": []} for m in models}
     for index, clip in enumerate(clips):
-        progress(f"sync judge clip {index + 1}/{len(clips)}: {clip.name}")
+        progress(index, f"sync judge clip {index + 1}/{len(clips)}: {clip.name}")
         real = ClipMedia.read(clip.video)
         if real.track is None or real.audio is None:
             continue

@@ -71,8 +71,15 @@ class Judges:
     lip_reader_revision: str = ""
 
     @classmethod
-    def load(cls, syncnet_id: str | None = "syncnet-demo", lip_reader_id: str | None = "auto"):
-        """Judges from the zoo; `lip_reader_id="auto"` picks `lipreading.lip_reader_id()`."""
+    def load(
+        cls,
+        syncnet_id: str | None = "syncnet-demo",
+        lip_reader_id: str | None = "auto",
+        loaded: dict | None = None,
+    ):
+        """Judges from the zoo; `lip_reader_id="auto"` picks `lipreading.lip_reader_id()`;
+        `loaded` maps ids to models already in memory, which are used as they are."""
+        loaded = loaded or {}
         from modelzoo.zoo.loading import load
         from modelzoo.zoo.registry import entry, pinned_revision
 
@@ -80,7 +87,7 @@ class Judges:
         if syncnet_id:
             from modelzoo.syncnet.model import SyncNet
 
-            judges.syncnet = load(syncnet_id)
+            judges.syncnet = loaded[syncnet_id] if syncnet_id in loaded else load(syncnet_id)
             if not isinstance(judges.syncnet, SyncNet):
                 raise UserError(f"--syncnet: {syncnet_id} is not a SyncNet model")
             judges.syncnet_id = syncnet_id
@@ -88,7 +95,9 @@ class Judges:
         if lip_reader_id == "auto":
             lip_reader_id = lipreading.lip_reader_id()
         if lip_reader_id:
-            judges.lip_reader = load(lip_reader_id)
+            judges.lip_reader = (
+                loaded[lip_reader_id] if lip_reader_id in loaded else load(lip_reader_id)
+            )
             judges.lip_reader_id = lip_reader_id
             judges.lip_reader_revision = pinned_revision(entry(lip_reader_id))
         return judges

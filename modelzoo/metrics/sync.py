@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from modelzoo.media.mel import MEL_STEP, mel_start
 from modelzoo.syncnet.model import SyncNet
@@ -63,30 +64,49 @@ class SyncScore:
         return {"lse_c": self.lse_c, "lse_d": self.lse_d, "offset": self.offset}
 
 
-@torch.inference_mode()
-def embeddings(syncnet: SyncNet, crops: np.ndarray, mel: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Visual and audio embeddings of every window that both streams cover: ((N, D), (N, D)).
-
-    `crops` are (T, S, S, 3) uint8 RGB face crops at 25 fps, `mel` the clip's Wav2Lip mel (80, M).
-    """
-    syncnet.eval()
-    device = next(syncnet.parameters()).device
-    n = len(crops) - WINDOW + 1
+def window_count(frames: int, mel: np.ndarray) -> int:
+    """Windows that both streams cover: 5-frame runs whose 0.2 s of audio is in the mel."""
+    n = frames - WINDOW + 1
     while n > 0 and mel_start(n - 1) + MEL_STEP > mel.shape[1]:
         n -= 1  # the audio ends before the video: windows without audio are not scored
-    video, audio = [], []
-    for first in range(0, max(n, 0), BATCH):
-        starts = range(first, min(first + BATCH, n))
+    return max(n, 0)
+
+
+@torch.inference_mode()
+def video_embeddings(syncnet: SyncNet, crops: np.ndarray, count: int) -> np.ndarray:
+    """(count, D) embeddings of the 5-frame windows starting at frames 0..count-1 of (T, S, S, 3)
+    uint8 RGB face crops at 25 fps."""
+    syncnet.eval()
+    device = next(syncnet.parameters()).device
+    out = [np.zeros((0, syncnet.config.width), np.float32)]
+    for first in range(0, count, BATCH):
+        starts = range(first, min(first + BATCH, count))
         frames = np.stack([crops[t : t + WINDOW] for t in starts])  # (B, 5, S, S, 3)
         frames = torch.from_numpy(frames).to(device).permute(0, 4, 1, 2, 3).float() / 255.0
+        v = syncnet.face_encoder(SyncNet.stack_lower_half(frames)).flatten(1)
+        out.append(F.normalize(v, dim=1).float().cpu().numpy())
+    return np.concatenate(out)
+
+
+@torch.inference_mode()
+def audio_embeddings(syncnet: SyncNet, mel: np.ndarray, count: int) -> np.ndarray:
+    """(count, D) embeddings of the 0.2 s mel windows starting at frames 0..count-1 of a clip's
+    Wav2Lip mel (80, M)."""
+    syncnet.eval()
+    device = next(syncnet.parameters()).device
+    out = [np.zeros((0, syncnet.config.width), np.float32)]
+    for first in range(0, count, BATCH):
+        starts = range(first, min(first + BATCH, count))
         mels = np.stack([mel[:, mel_start(t) : mel_start(t) + MEL_STEP] for t in starts])
-        mels = torch.from_numpy(mels).unsqueeze(1).to(device)  # (B, 1, 80, 16)
-        a, v = syncnet(mels, SyncNet.stack_lower_half(frames))
-        video.append(v.float().cpu().numpy())
-        audio.append(a.float().cpu().numpy())
-    if not video:
-        return np.zeros((0, 1), np.float32), np.zeros((0, 1), np.float32)
-    return np.concatenate(video), np.concatenate(audio)
+        a = syncnet.audio_encoder(torch.from_numpy(mels).unsqueeze(1).to(device)).flatten(1)
+        out.append(F.normalize(a, dim=1).float().cpu().numpy())
+    return np.concatenate(out)
+
+
+def embeddings(syncnet: SyncNet, crops: np.ndarray, mel: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Visual and audio embeddings of every window that both streams cover: ((N, D), (N, D))."""
+    count = window_count(len(crops), mel)
+    return video_embeddings(syncnet, crops, count), audio_embeddings(syncnet, mel, count)
 
 
 def offset_distances(video: np.ndarray, audio: np.ndarray, vshift: int = VSHIFT) -> np.ndarray:
