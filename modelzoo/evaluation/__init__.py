@@ -89,7 +89,7 @@ def evaluate(
     `loader(model_id)` gives each model (the worker passes its model cache)."""
     if not model_ids:
         raise UserError("--model: name at least one zoo model to evaluate")
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     clips = corpus.read_clips(Path(corpus_dir), split, limit)
     progress(0.0, f"corpus: {len(clips)} {split} clips of {corpus_dir}")
     loaded = {"generator": {}, "recogniser": {}, "judge": {}}
@@ -137,6 +137,7 @@ def evaluate(
         "traces": traces,
         "unavailable": unavailable,
         "seconds": round(time.perf_counter() - started, 1),
+        "cpu_seconds": round(time.process_time() - cpu_started, 1),  # this process, all threads
     }
     progress(0.99, "writing the report")
     report.write(result, strips, Path(out_dir))

@@ -94,7 +94,8 @@ def markdown(result: dict, plots: list[str]) -> str:
         "# SyncLab evaluation report",
         "",
         f"Corpus `{corpus['path']}`, split `{corpus['split']}`, {corpus['clips']} clips, "
-        f"sha256 `{corpus['sha256'][:16]}`; {result['seconds']} s.",
+        f"sha256 `{corpus['sha256'][:16]}`; {result['seconds']} s wall, "
+        f"{result['cpu_seconds']} s CPU in this process.",
         "",
         "Models: "
         + ", ".join(f"`{m['id']}` ({m['revision'] or 'unpinned'})" for m in result["models"]),
