@@ -1,11 +1,16 @@
 """An evaluate job started from the staff pages in Chromium, run by a real worker on a SynthGrid
 corpus, its report (tables and protocol) read on its page."""
 
+import os
+
 import pytest
 from playwright.sync_api import expect
+from pytest_django.live_server_helper import LiveServer
 
 from modelzoo.synthgrid.build import build
-from tests.conftest import SiteServer
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls here are plain test set-up.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -17,10 +22,10 @@ def corpora(tmp_path):
 
 
 @pytest.fixture
-def evaluation_site(worker_env, corpora, tmp_path):
-    server = SiteServer(
-        {**worker_env, "SYNCLAB_EVAL_CORPORA_DIR": str(corpora)}, tmp_path / "s.log"
-    )
+def evaluation_site(worker_env, corpora, settings):
+    """Django alone (the pages need no Gradio), in this process, on the worker's database."""
+    settings.SYNCLAB_EVAL_CORPORA_DIR = corpora
+    server = LiveServer("localhost")
     yield server
     server.stop()
 
@@ -30,6 +35,8 @@ def test_staff_start_an_evaluation_and_read_its_report(
 ):
     django_user_model.objects.create_user("staff", password="pw-for-test-only", is_staff=True)
     start_worker(SYNCLAB_EVAL_CORPORA_DIR=str(corpora))
+    # the first job a web process enqueues imports the task modules (torch among them)
+    page.set_default_timeout(120_000)
     page.goto(evaluation_site.url + "/admin/evaluations/")
     page.fill("#id_username", "staff")
     page.fill("#id_password", "pw-for-test-only")
