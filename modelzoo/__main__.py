@@ -277,13 +277,89 @@ def run_transcribe(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_score(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "score", help="lip-sync, image and lip-reading metrics of one talking-face video"
+    )
+    parser.add_argument("video", type=Path, help="talking-face video with its audio")
+    parser.add_argument("--syncnet", default="syncnet-demo", help="zoo SyncNet that judges sync")
+    parser.add_argument("--text", help="the words spoken, for the lip reader's WER (lip_wer)")
+    parser.add_argument("--reference", type=Path, help="the real video: psnr, ssim and lmd")
+    parser.set_defaults(func=run_score)
+
+
+def run_score(args: argparse.Namespace) -> int:
+    """Prints {"lse_c", "lse_d", "offset", ..., "protocol"}: see modelzoo.metrics.clip."""
+    import contextlib
+    import io
+
+    from modelzoo.metrics.clip import ClipMedia, Judges, score_clip
+
+    clip = ClipMedia.read(args.video)
+    reference = ClipMedia.read(args.reference) if args.reference else None
+    with contextlib.redirect_stdout(io.StringIO()):  # the Hub mixin prints while loading
+        judges = Judges.load(args.syncnet, "auto" if args.text is not None else None)
+    scores = score_clip(clip, judges, reference=reference, spoken=args.text)
+    print(json.dumps({**scores, "protocol": judges.protocol()}, indent=2))
+    return 0
+
+
+def add_evaluate(subparsers) -> None:
+    from modelzoo.evaluation import DEFAULT_LIMIT
+
+    parser = subparsers.add_parser(
+        "evaluate", help="score zoo models on a corpus; write report.json, report.md and plots"
+    )
+    parser.add_argument("--model", action="append", required=True, help="zoo id (repeatable)")
+    parser.add_argument("--corpus", required=True, type=Path, help="SynthGrid or LRS-style folder")
+    parser.add_argument("--out", required=True, type=Path, help="folder for the report")
+    parser.add_argument("--split", default="test", help="file list to read (default: test)")
+    parser.add_argument(
+        "--limit", type=int, default=DEFAULT_LIMIT, help=f"clips (default {DEFAULT_LIMIT})"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the corruptions")
+    parser.add_argument("--syncnet", default="syncnet-demo", help="zoo SyncNet that judges sync")
+    parser.set_defaults(func=run_evaluate)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Writes the report into --out, progress on stderr; prints {"report", "rows"}."""
+    from modelzoo.evaluation import evaluate
+
+    def progress(fraction: float, message: str) -> None:
+        print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
+
+    result = evaluate(
+        args.model,
+        args.corpus,
+        args.out,
+        split=args.split,
+        limit=args.limit,
+        seed=args.seed,
+        syncnet=args.syncnet,
+        progress=progress,
+    )
+    print(json.dumps({"report": str(args.out / "report.json"), "rows": len(result["rows"])}))
+    return 0
+
+
 def add_zoo(subparsers) -> None:
     from modelzoo.zoo.cli import add_zoo as add_zoo_actions
 
     add_zoo_actions(subparsers)
 
 
-VERBS = (add_probe, add_corrupt, add_crops, add_synthgrid, add_generate, add_transcribe, add_zoo)
+VERBS = (
+    add_probe,
+    add_corrupt,
+    add_crops,
+    add_synthgrid,
+    add_generate,
+    add_transcribe,
+    add_score,
+    add_evaluate,
+    add_zoo,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""Params of the transcribe and generate jobs: parsed and checked before a job is stored.
+"""Params of the transcribe, generate and evaluate jobs: parsed and checked before a job is stored.
 
 The web form, the Space and the pipelines all call these, so a bad value is refused with the same
 message everywhere (a 4xx before any work, never a failed job). Corruption params have their own
@@ -89,4 +89,44 @@ def parse_generate_params(params: dict | str | None) -> dict:
         out["voice"] = voice
     if "batch_size" in params:
         out["batch_size"] = int(_number(params, "batch_size", 1, MAX_BATCH, integer=True))
+    return out
+
+
+EVALUATE_SPLITS = ("train", "val", "test")
+MAX_EVALUATE_CLIPS = 500
+
+
+def parse_evaluate_params(params: dict | str | None) -> dict:
+    """{"corpus": a corpus folder's name on the server (required), "split": "test", "limit":
+    clips (1..500, default modelzoo.evaluation.DEFAULT_LIMIT), "seed": 0, "syncnet": a zoo id}."""
+    from modelzoo.evaluation import DEFAULT_LIMIT
+
+    params = _as_object(params, "evaluate")
+    _check_keys(params, ("corpus", "split", "limit", "seed", "syncnet"), "evaluate")
+    corpus = params.get("corpus")
+    # a name, never a path: the server resolves it inside its own corpora folder
+    if (
+        not isinstance(corpus, str)
+        or not corpus[:1].isalnum()
+        or len(corpus) > 100
+        or not all(c.isalnum() or c in "._-" for c in corpus)
+    ):
+        raise InvalidParamsError("params: 'corpus' must name a corpus folder, like synthgrid-test")
+    out = {"corpus": corpus, "split": "test", "limit": DEFAULT_LIMIT, "seed": 0}
+    out["syncnet"] = "syncnet-demo"
+    if "split" in params:
+        if params["split"] not in EVALUATE_SPLITS:
+            raise InvalidParamsError(f"params: 'split' must be one of {', '.join(EVALUATE_SPLITS)}")
+        out["split"] = params["split"]
+    if "limit" in params:
+        out["limit"] = int(_number(params, "limit", 1, MAX_EVALUATE_CLIPS, integer=True))
+    if "seed" in params:
+        out["seed"] = int(_number(params, "seed", 0, 2**32 - 1, integer=True))
+    if "syncnet" in params:
+        from modelzoo.zoo.registry import REGISTRY
+
+        syncnet = params["syncnet"]
+        if syncnet not in REGISTRY or REGISTRY[syncnet].architecture != "syncnet":
+            raise InvalidParamsError(f"params: 'syncnet' must be a zoo SyncNet id, not {syncnet!r}")
+        out["syncnet"] = syncnet
     return out

@@ -9,13 +9,17 @@ from pathlib import Path
 
 from modelzoo.corruption.params import parse_corruption_params
 from modelzoo.errors import InvalidMediaError, InvalidParamsError, UserError
-from modelzoo.job_params import parse_generate_params, parse_transcribe_params
+from modelzoo.job_params import (
+    parse_evaluate_params,
+    parse_generate_params,
+    parse_transcribe_params,
+)
 from modelzoo.media.faces import detect_faces
 from modelzoo.media.io import read_image
 from modelzoo.media.probe import MediaInfo, MediaLimits, validate
 from modelzoo.zoo import registry
 
-KINDS = ("generate", "transcribe", "corrupt")
+KINDS = ("generate", "transcribe", "corrupt", "evaluate")
 # What each file role must contain (modelzoo.media.probe.validate's keyword arguments).
 ROLE_NEEDS = {
     "video": {"need_video": True},
@@ -56,6 +60,10 @@ def check_request(
     if kind not in KINDS:
         raise InvalidParamsError(f"unknown job kind '{kind}': one of {', '.join(KINDS)}")
     revision = check_model(kind, model_id)
+    if kind == "evaluate":
+        if uploads:
+            raise InvalidParamsError("evaluate takes no files: it reads a corpus on the server")
+        return CheckedRequest(parse_evaluate_params(params), revision)
     if kind == "transcribe":
         if set(uploads) not in ({"video"}, {"audio"}):
             raise InvalidParamsError("transcribe takes exactly one file: 'video' or 'audio'")

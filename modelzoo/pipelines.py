@@ -230,6 +230,37 @@ def load_for_jobs(model_id: str, device: str = "cpu"):
     return model
 
 
+def evaluate_job(
+    model_id: str,
+    corpus: Path,
+    out_dir: Path,
+    *,
+    params: dict,
+    progress: Progress = _no_progress,
+    loader: Callable | None = None,
+) -> list[Path]:
+    """The evaluate job: `model_id` scored on the corpus folder as `params` say
+    (`job_params.parse_evaluate_params`); writes report.json, report.md and the plots into
+    `out_dir` and returns them. `loader(model_id)` gives each model (default: load it now)."""
+    from modelzoo.evaluation import evaluate, load_quietly
+    from modelzoo.job_params import parse_evaluate_params
+
+    settings = parse_evaluate_params(params)
+    out_dir = Path(out_dir)
+    evaluate(
+        [model_id],
+        Path(corpus),
+        out_dir,
+        split=settings["split"],
+        limit=settings["limit"],
+        seed=settings["seed"],
+        syncnet=settings["syncnet"],
+        progress=progress,
+        loader=loader or load_quietly,
+    )
+    return sorted(p for p in out_dir.iterdir() if p.suffix in (".json", ".md", ".png"))
+
+
 def run_kind(
     kind: str,
     *,

@@ -123,6 +123,8 @@ SYNCLAB_BROKER_VISIBILITY_TIMEOUT = int(
 # and where they run: "cuda" on a GPU worker, "cpu" otherwise ("auto" picks).
 SYNCLAB_MODEL_CACHE_BYTES = int(os.environ.get("SYNCLAB_MODEL_CACHE_BYTES", 4 * 2**30))
 SYNCLAB_DEVICE = os.environ.get("SYNCLAB_DEVICE", "auto")
+# Evaluation corpora (SynthGrid or LRS layout), one folder each; evaluate jobs name them.
+SYNCLAB_EVAL_CORPORA_DIR = Path(os.environ.get("SYNCLAB_EVAL_CORPORA_DIR", VAR_DIR / "corpora"))
 
 LOGGING = {
     "version": 1,

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/demo/", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("api/jobs/", include("webapp.jobs.urls")),
+    path("admin/evaluations/", include("webapp.jobs.dashboard_urls")),  # before the admin's own
     path("admin/", admin.site.urls),
     path("study/", include("annotation.urls")),
 ]

@@ -24,6 +24,7 @@ class CeleryConfig:
     task_routes = {
         "workers.tasks.generate": {"queue": "gpu"},
         "workers.tasks.transcribe": {"queue": "gpu"},
+        "workers.tasks.evaluate": {"queue": "gpu"},
         "workers.tasks.corrupt": {"queue": "cpu"},
     }
     # A job is acknowledged only when it has finished, and a worker that dies mid-job hands the

@@ -77,6 +77,23 @@ def _run_pipeline(job, out: Path) -> list[Path]:
     )
 
 
+def _run_evaluation(job, out: Path) -> list[Path]:
+    """The evaluate job: the job's model (from the process cache, at its pinned revision) scored
+    on a corpus of the server's corpora folder; other models it needs come from the cache too."""
+    from django.conf import settings
+
+    def loader(model_id: str):
+        revision = job.model_revision if model_id == job.model_id else ""
+        return model_cache().get(model_id, revision)
+
+    corpus = Path(settings.SYNCLAB_EVAL_CORPORA_DIR) / job.params["corpus"]
+    if not corpus.is_dir():
+        raise UserError(f"corpus '{job.params['corpus']}' is no longer on this server")
+    return pipelines.evaluate_job(
+        job.model_id, corpus, out, params=job.params, progress=job.report, loader=loader
+    )
+
+
 @shared_task
 def corrupt(job_id: str) -> None:
     run_job(job_id, _run_pipeline)
@@ -92,7 +109,17 @@ def generate(job_id: str) -> None:
     run_job(job_id, _run_pipeline)
 
 
-TASKS_BY_KIND = {"corrupt": corrupt, "transcribe": transcribe, "generate": generate}
+@shared_task
+def evaluate(job_id: str) -> None:
+    run_job(job_id, _run_evaluation)
+
+
+TASKS_BY_KIND = {
+    "corrupt": corrupt,
+    "transcribe": transcribe,
+    "generate": generate,
+    "evaluate": evaluate,
+}
 
 
 def task_for_kind(kind: str):

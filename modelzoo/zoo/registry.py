@@ -217,11 +217,15 @@ def named_config(name: str, config: str):
     return configs[config]
 
 
-KIND_ARCHITECTURES = {"generate": ("alm", "cals"), "transcribe": ("avrelscore",)}
+KIND_ARCHITECTURES = {
+    "generate": ("alm", "cals"),
+    "transcribe": ("avrelscore",),
+    "evaluate": ("alm", "cals", "avrelscore", "syncnet"),
+}
 
 
 def models_for_kind(kind: str) -> list[ZooEntry]:
-    """The entries that serve a job kind (generate, transcribe), in registry order."""
+    """The entries that serve a job kind (generate, transcribe, evaluate), in registry order."""
     architectures = KIND_ARCHITECTURES.get(kind, ())
     return [e for e in REGISTRY.values() if e.architecture in architectures]
 

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from . import services
 from .forms import JobForm
+from .models import Job
 from .selectors import jobs_visible_to
 from .services import Owner
 
@@ -55,6 +56,8 @@ def job_collection(request):
         return JsonResponse({"jobs": [job.as_json() for job in jobs]})
     flagged = _flag_file_names_with_folders(request)
     form = JobForm(request.POST, request.FILES)
+    if request.POST.get("kind") == Job.Kind.EVALUATE and not request.user.is_staff:
+        return _error("evaluate jobs are for staff only; sign in as staff", status=403)
     if flagged:
         return _error(f"file name '{flagged[0]}' must not contain folder parts")
     if not form.is_valid():

@@ -30,6 +30,12 @@ def upload_path(upload) -> Path:
     return Path(upload.temporary_file_path())
 
 
+def corpus_names() -> list[str]:
+    """The evaluation corpora on this server: folders of SYNCLAB_EVAL_CORPORA_DIR."""
+    root = Path(settings.SYNCLAB_EVAL_CORPORA_DIR)
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
 class JobForm(forms.Form):
     kind = forms.ChoiceField(choices=Job.Kind.choices)
     model = forms.CharField(required=False, max_length=100)
@@ -92,7 +98,16 @@ class JobForm(forms.Form):
         except UserError as err:
             raise forms.ValidationError(str(err)) from None
         data["params"], data["model_revision"] = checked.params, checked.model_revision
+        if data["kind"] == Job.Kind.EVALUATE:
+            self._check_corpus(data["params"]["corpus"])
         return data
+
+    @staticmethod
+    def _check_corpus(name: str) -> None:
+        root = Path(settings.SYNCLAB_EVAL_CORPORA_DIR)
+        if not (root / name).is_dir():
+            known = ", ".join(corpus_names()) or "none yet"
+            raise forms.ValidationError(f"corpus '{name}' is not on this server (corpora: {known})")
 
     def create_job(self, owner) -> Job:
         """Store the validated request as a Job for `owner` and enqueue it."""

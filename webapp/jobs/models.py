@@ -1,4 +1,5 @@
-"""The Job row: one generation, transcription or corruption request, its files, progress, result."""
+"""The Job row: one generation, transcription, corruption or evaluation request, its files,
+progress and result."""
 
 import shutil
 import time
@@ -21,6 +22,7 @@ class Job(models.Model):
         GENERATE = "generate"
         TRANSCRIBE = "transcribe"
         CORRUPT = "corrupt"
+        EVALUATE = "evaluate"  # staff only: a zoo model scored on a corpus on the server
 
     class Status(models.TextChoices):
         QUEUED = "queued"
