@@ -8,8 +8,8 @@ peak RSS. "eager" is the model as trained, under inference mode; "optimised" is
 convolutions). Each measurement runs in its own process, so each peak RSS is its own. Random
 weights run at the speed of trained ones. Inputs are the pipeline's: ALM takes one mel window and
 one 6-channel face per frame; CALS takes a run of frames with the +-W audio tokens around it. With
-`--still` every frame of a batch shows the same face, as when the input is a photo. When
-`bench/generate_e2e.py` is present, a `--seconds` clip is also generated end to end from a photo.
+`--still` every frame of a batch shows the same face, as when the input is a photo. The whole job
+(tracking, paste-back, encoding) is timed by `bench/generate_e2e.py`.
 
     .venv/bin/python bench/generate.py [--models alm cals] [--batch-sizes 8 16 32] [--repeats 5]
 """
@@ -17,7 +17,6 @@ one 6-channel face per frame; CALS takes a run of frames with the +-W audio toke
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import multiprocessing
 import resource
 import statistics
@@ -34,7 +33,6 @@ from modelzoo.zoo.registry import architecture_class, named_config  # noqa: E402
 
 IMG_SIZE = 128
 PATHS = ("eager", "optimised")
-E2E_MODULE = Path(__file__).with_name("generate_e2e.py")
 
 
 def parameter_counts() -> dict[str, int]:
@@ -91,14 +89,6 @@ def measure(arch: str, path: str, batch: int, repeats: int, still: bool) -> dict
     }
 
 
-def end_to_end_report(arch: str, seconds: float) -> dict:
-    """`bench/generate_e2e.py`'s end_to_end on the optimised model (run in a fresh process)."""
-    spec = importlib.util.spec_from_file_location("generate_e2e", E2E_MODULE)
-    e2e = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(e2e)
-    return e2e.end_to_end(build(arch, "optimised"), seconds)
-
-
 def in_child(fn, *args):
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(1) as pool:
@@ -112,7 +102,6 @@ def main(argv=None) -> None:
     parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=PATHS)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--still", action="store_true", help="the same face in every frame")
-    parser.add_argument("--seconds", type=float, default=10.0, help="end-to-end clip; 0: skip")
     args = parser.parse_args(argv)
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
@@ -132,10 +121,6 @@ def main(argv=None) -> None:
                     f"{r['peak_rss_mib']:>13.0f}",
                     flush=True,
                 )
-    if args.seconds > 0 and E2E_MODULE.exists():
-        for arch in args.models:
-            report = in_child(end_to_end_report, arch, args.seconds)
-            print(f"end to end, {arch} optimised, {args.seconds:g} s from a photo: {report}")
 
 
 if __name__ == "__main__":

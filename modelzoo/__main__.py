@@ -214,14 +214,14 @@ def run_generate(args: argparse.Namespace) -> int:
 
     import ffmpeg
 
-    from modelzoo import load
     from modelzoo.generation import generate
+    from modelzoo.pipelines import load_for_jobs
 
     if args.out.suffix.lower() != ".mp4":
         raise UserError(f"--out: {args.out.name} must be an .mp4 file")
     # The Hub mixin prints while loading; stdout must stay one JSON document.
     with contextlib.redirect_stdout(io.StringIO()):
-        model = load(args.model)
+        model = load_for_jobs(args.model)  # the fused copy that workers serve
     start = time.perf_counter()
     out = generate(
         model,

@@ -9,8 +9,11 @@ clip at 16 kHz mono is 38 MB of float32).
 
 from __future__ import annotations
 
+import fcntl
+import queue
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +28,7 @@ FPS = 25
 AUDIO_RATE = 16000
 CHUNK_FRAMES = 32
 CHUNK_BYTES = 64 * 2**20  # decoded bytes per chunk: 10 frames of 1080p
+PIPE_BYTES = 2**20  # raw-frame pipes to and from ffmpeg: fewer wake-ups than the 64 KiB default
 
 
 def frame_count(info: MediaInfo, fps: int = FPS) -> int:
@@ -64,6 +68,7 @@ def iter_frames(
     decoded = 0
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=errors)
+        _widen_pipe(proc.stdout)
         try:
             while True:
                 chunk = np.empty((chunk_frames, height, width, 3), np.uint8)
@@ -81,6 +86,14 @@ def iter_frames(
                 proc.kill()
                 proc.wait()
             proc.stdout.close()
+
+
+def _widen_pipe(stream) -> None:
+    """Grow a pipe's kernel buffer to PIPE_BYTES where the system allows (Linux); else leave it."""
+    try:
+        fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (AttributeError, OSError):  # not Linux, or above /proc/sys/fs/pipe-max-size
+        pass
 
 
 def _read_into(stream, buffer: memoryview) -> int:
@@ -167,6 +180,7 @@ class VideoWriter:
         args += ["-movflags", "+faststart", str(self.path)]
         self._errors = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=self._errors)
+        _widen_pipe(self._proc.stdin)
         self.frames_written = 0
 
     def write(self, frames: np.ndarray) -> None:
@@ -209,6 +223,55 @@ class VideoWriter:
             self.close()
         else:
             self.abort()
+
+
+class WriterThread:
+    """Feeds a VideoWriter from a thread through a short queue, so that the caller prepares the
+    next frames while ffmpeg takes these (pipe writes release the GIL).
+
+    `write(frames)` hands the chunk over (do not modify it afterwards) and blocks only while
+    `depth` chunks are waiting. An encoder error is raised by the next `write` or by `close`.
+    Use as a context manager inside the writer's own: leaving it waits for every chunk to be
+    written; after an exception, chunks still waiting are dropped.
+    """
+
+    def __init__(self, writer: VideoWriter, depth: int = 2):
+        self.writer = writer
+        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="video-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (frames := self._queue.get()) is not None:
+            if self._error is None:  # after a failure, keep taking chunks so write() never hangs
+                try:
+                    self.writer.write(frames)
+                except BaseException as err:  # noqa: BLE001  (handed to the caller's thread)
+                    self._error = err
+
+    def write(self, frames: np.ndarray) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(frames)
+
+    def close(self) -> None:
+        """Wait until every chunk is written; raise the encoder's error if there was one."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def __enter__(self) -> WriterThread:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        self._error = self._error or exc  # stop writing: the caller's error wins
+        self._queue.put(None)
+        self._thread.join()
 
 
 def _tail(errors) -> str:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from modelzoo.media import crops, faces
-from modelzoo.media.pasteback import paste_back
+from modelzoo.media.pasteback import lower_face_mask, paste_back
 from tests.unit.modelzoo.media.face_media import astronaut, encode, map_points, moving_clip
 
 
@@ -169,6 +169,6 @@ def test_face_crops_video_streams_frames_boxes_and_crops_that_paste_back(tmp_pat
     assert len(items) == 12
     frame, box, crop = items[5]
     assert frame.shape == (240, 320, 3) and crop.shape == (96, 96, 3)
-    restored = paste_back(frame, crop, box)
+    restored = paste_back(frame, crop, box, lower_face_mask(track.landmarks[5], box))
     assert restored.shape == frame.shape
     assert np.abs(restored.astype(int) - frame).mean() < 2  # its own face goes back in place

@@ -154,6 +154,28 @@ def test_writer_rejects_frames_of_the_wrong_size_and_removes_the_partial_file(tm
     assert not out.exists()
 
 
+def test_writer_thread_writes_every_chunk_in_order(tmp_path):
+    out = tmp_path / "out.mp4"
+    frames = np.zeros((30, 48, 64, 3), np.uint8)
+    frames[:, :, :, 0] = np.arange(30)[:, None, None] * 8  # each frame's own red level
+    with io.VideoWriter(out, 64, 48, crf=0) as encoder, io.WriterThread(encoder) as writer:
+        for start in range(0, 30, 4):
+            writer.write(frames[start : start + 4].copy())
+    assert encoder.frames_written == 30
+    red = np.concatenate(list(io.iter_frames(out)))[:, 24, 32, 0].astype(int)
+    assert np.abs(red - frames[:, 24, 32, 0]).max() <= 3
+
+
+def test_writer_thread_hands_the_encoders_error_to_the_caller(tmp_path):
+    out = tmp_path / "out.mp4"
+    with pytest.raises(ValueError, match="uint8"), io.VideoWriter(out, 64, 48) as encoder:
+        with io.WriterThread(encoder) as writer:
+            writer.write(np.zeros((2, 40, 64, 3), np.uint8))  # the wrong size
+            for _ in range(50):  # the error arrives at a later write, or at the close
+                writer.write(np.zeros((2, 48, 64, 3), np.uint8))
+    assert not out.exists()
+
+
 def test_audio_and_video_stay_in_sync_through_decode_and_encode(tmp_path):
     """A white flash at frame 30 and a click at 1.2 s stay together after a write and a read."""
     rate = 16000
