@@ -49,6 +49,14 @@ class MediaInfo:
         return facts
 
 
+def size_text(size: int) -> str:
+    """A byte count as people read it, exact: "200 MiB", or "209,715,201 bytes" when not whole."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= scale and size % scale == 0:
+            return f"{size // scale} {unit}"
+    return f"{size:,} byte" + ("" if size == 1 else "s")
+
+
 def probe(path: str | Path) -> MediaInfo:
     """Read container and stream facts; InvalidMediaError names the file when it is not media."""
     path = Path(path)
@@ -131,8 +139,7 @@ def validate(
     size = path.stat().st_size if path.is_file() else 0
     if size > limits.max_bytes:
         raise InvalidMediaError(
-            f"{label}: the file is {size / 2**20:.1f} MiB; "
-            f"the limit is {limits.max_bytes / 2**20:.0f} MiB"
+            f"{label}: the file is {size_text(size)}; the limit is {size_text(limits.max_bytes)}"
         )
     try:
         info = probe(path)
