@@ -7,8 +7,8 @@ files). Job outputs are never served from Gradio's cache: their URLs are answere
 ownership-checked view. Refusals are JSON and say the same whether a path exists or not.
 """
 
-import json
 import asyncio
+import json
 import os
 import shutil
 import time
