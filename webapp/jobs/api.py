@@ -15,11 +15,12 @@ from .selectors import jobs_visible_to
 from .services import Owner
 
 
-def owner_of(request) -> Owner:
-    """The requester; an anonymous visitor gets a session so that their jobs stay theirs."""
-    if not request.session.session_key:
+def owner_of(request, *, create_session: bool = False) -> Owner:
+    """The requester. An anonymous visitor who creates a job gets a session so that their jobs
+    stay theirs; reading needs none, so a cookieless read stores no session row."""
+    if create_session and not request.session.session_key:
         request.session.save()
-    return Owner(user=request.user, session_key=request.session.session_key)
+    return Owner(user=request.user, session_key=request.session.session_key or "")
 
 
 def _flag_file_names_with_folders(request) -> list[str]:
@@ -59,7 +60,7 @@ def job_collection(request):
         return _error(f"file name '{flagged[0]}' must not contain folder parts")
     if not form.is_valid():
         return _error(form.first_error())
-    job = form.create_job(owner_of(request))
+    job = form.create_job(owner_of(request, create_session=True))
     return JsonResponse(job.as_json(), status=201)
 
 
