@@ -104,8 +104,9 @@ SYNCLAB_UPLOAD_MAX_BYTES = int(os.environ.get("SYNCLAB_UPLOAD_MAX_BYTES", 200 * 
 SYNCLAB_UPLOAD_MAX_SECONDS = float(os.environ.get("SYNCLAB_UPLOAD_MAX_SECONDS", 600))
 SYNCLAB_UPLOAD_MAX_SIDE = int(os.environ.get("SYNCLAB_UPLOAD_MAX_SIDE", 3840))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
-# Every upload goes to a temporary file: ffprobe needs a path, and memory stays flat.
-FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
+# Every upload goes to a temporary file (ffprobe needs a path, and memory stays flat), and stops
+# at SYNCLAB_UPLOAD_MAX_BYTES while the body streams in.
+FILE_UPLOAD_HANDLERS = ["webapp.jobs.uploads.SizeLimitedUploadHandler"]
 
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)  # true behind HTTPS

@@ -56,6 +56,8 @@ def job_collection(request):
         return JsonResponse({"jobs": [job.as_json() for job in jobs]})
     flagged = _flag_file_names_with_folders(request)
     form = JobForm(request.POST, request.FILES)
+    if getattr(request, "upload_refusal", None):  # set by SizeLimitedUploadHandler while parsing
+        return _error(request.upload_refusal, status=413)
     if flagged:
         return _error(f"file name '{flagged[0]}' must not contain folder parts")
     if not form.is_valid():

@@ -129,8 +129,8 @@ def test_one_byte_over_the_size_limit_names_the_exact_size(client, clip, setting
     with clip.open("rb") as f:
         response = client.post(API, {"kind": "corrupt", "params": json.dumps(NOISE), "video": f})
     error = response.json()["error"]
-    assert response.status_code == 400
-    assert f"the file is {clip.stat().st_size:,} bytes" in error
+    assert response.status_code == 413
+    assert error.startswith(f"video: clip.mp4: the file is {clip.stat().st_size:,} bytes")
     assert f"the limit is {clip.stat().st_size - 1:,} bytes" in error
 
 
@@ -167,3 +167,36 @@ def test_hls_playlist_uploaded_as_mp4_is_refused_by_name(client, tmp_path):
     assert response.status_code == 400
     assert response.json()["error"].startswith("video: clip.mp4: is a 'hls' file")
     assert Job.objects.count() == 0
+
+
+def test_upload_over_the_limit_never_reaches_the_disk_whole(client, clip, settings, monkeypatch):
+    """The handler stops writing at the limit: the temporary file never holds more."""
+    from django.core.files.uploadhandler import TemporaryFileUploadHandler
+
+    written = []
+    real_receive = TemporaryFileUploadHandler.receive_data_chunk
+
+    def spy(self, raw_data, start):
+        written.append(len(raw_data))
+        return real_receive(self, raw_data, start)
+
+    monkeypatch.setattr(TemporaryFileUploadHandler, "receive_data_chunk", spy)
+    settings.SYNCLAB_UPLOAD_MAX_BYTES = 500_000
+    big = SimpleUploadedFile("big.mp4", clip.read_bytes() * (1_500_000 // clip.stat().st_size + 1))
+    response = client.post(API, {"kind": "corrupt", "params": json.dumps(NOISE), "video": big})
+    assert response.status_code == 413
+    assert f"the file is {big.size:,} bytes; the limit is 500,000 bytes" in response.json()["error"]
+    assert 0 < sum(written) <= 500_000
+    assert Job.objects.count() == 0
+
+
+def test_body_declared_larger_than_any_job_needs_is_refused_unread(client, settings):
+    settings.SYNCLAB_UPLOAD_MAX_BYTES = 1000
+    body = b"--x\r\nContent-Disposition: form-data; name=kind\r\n\r\ncorrupt\r\n--x--\r\n"
+    body += b" " * 1_100_000
+    response = client.generic("POST", API, body, content_type="multipart/form-data; boundary=x")
+    assert response.status_code == 413
+    assert response.json()["error"] == (
+        f"the request body is {len(body):,} bytes; "
+        "a job takes at most 3 files of up to 1,000 bytes each"
+    )
