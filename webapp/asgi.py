@@ -15,6 +15,7 @@ from fastapi import FastAPI  # noqa: E402
 from gradio.processing_utils import save_file_to_cache  # noqa: E402
 from gradio.utils import get_upload_folder  # noqa: E402
 
+from webapp.body_limit import BodySizeLimit  # noqa: E402
 from webapp.demo.blocks import build_demo  # noqa: E402
 from webapp.demo.examples import example_photo, example_speech_clip  # noqa: E402
 from webapp.demo.guard import DemoGuard  # noqa: E402
@@ -45,13 +46,14 @@ def build_application():
     # The examples as Gradio caches them when a visitor loads one (the same content-hashed path).
     examples = [example_photo(), example_speech_clip()[0]]
     example_copies = [save_file_to_cache(path, cache_dir=upload_dir) for path in examples]
-    return DemoGuard(
+    guarded = DemoGuard(
         app,
         django_app,
         upload_dir=upload_dir,
         example_files=example_copies,
         max_upload_bytes=settings.SYNCLAB_UPLOAD_MAX_BYTES,
     )
+    return BodySizeLimit(guarded, limit=settings.SYNCLAB_UPLOAD_MAX_REQUEST_BYTES)
 
 
 application = build_application()

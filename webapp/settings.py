@@ -101,6 +101,11 @@ WHITENOISE_USE_FINDERS = True  # serve static without collectstatic in the embed
 
 # Upload limits: Django's own caps guard memory; SYNCLAB_* are the media checks of every upload.
 SYNCLAB_UPLOAD_MAX_BYTES = int(os.environ.get("SYNCLAB_UPLOAD_MAX_BYTES", 200 * 2**20))
+# One request's whole body (all its files together), refused while it streams (webapp.body_limit):
+# Django's ASGI handler stores a body on disk before any view can look at it.
+SYNCLAB_UPLOAD_MAX_REQUEST_BYTES = int(
+    os.environ.get("SYNCLAB_UPLOAD_MAX_REQUEST_BYTES", SYNCLAB_UPLOAD_MAX_BYTES + 56 * 2**20)
+)
 SYNCLAB_UPLOAD_MAX_SECONDS = float(os.environ.get("SYNCLAB_UPLOAD_MAX_SECONDS", 600))
 SYNCLAB_UPLOAD_MAX_SIDE = int(os.environ.get("SYNCLAB_UPLOAD_MAX_SIDE", 3840))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20

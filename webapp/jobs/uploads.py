@@ -12,19 +12,14 @@ from django.http import QueryDict
 from django.utils.datastructures import MultiValueDict
 
 from modelzoo.media.probe import size_text
-
-MAX_FILES = 3  # a job takes at most a video, an audio and an image
-FORM_SLACK = 1 << 20  # multipart framing and the form's text fields
+from webapp.body_limit import too_large_message
 
 
 class SizeLimitedUploadHandler(TemporaryFileUploadHandler):
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
-        limit = settings.SYNCLAB_UPLOAD_MAX_BYTES
-        if content_length and content_length > MAX_FILES * limit + FORM_SLACK:
-            self.request.upload_refusal = (
-                f"the request body is {size_text(content_length)}; a job takes at most "
-                f"{MAX_FILES} files of up to {size_text(limit)} each"
-            )
+        limit = settings.SYNCLAB_UPLOAD_MAX_REQUEST_BYTES
+        if content_length and content_length > limit:
+            self.request.upload_refusal = too_large_message(content_length, limit)
             return QueryDict(), MultiValueDict()  # "parsed": the body is never read
         return super().handle_raw_input(input_data, META, content_length, boundary, encoding)
 

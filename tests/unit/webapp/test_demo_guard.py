@@ -137,7 +137,7 @@ def test_upload_gives_a_session_but_page_views_do_not(visitor):
 
 def test_upload_over_the_limit_is_refused_while_it_streams(asgi, tmp_path):
     guard = DemoGuard(
-        asgi.application.app,
+        asgi.application.app.app,
         asgi.django_app,
         upload_dir=asgi.get_upload_folder(),
         max_upload_bytes=1000,

@@ -191,12 +191,11 @@ def test_upload_over_the_limit_never_reaches_the_disk_whole(client, clip, settin
 
 
 def test_body_declared_larger_than_any_job_needs_is_refused_unread(client, settings):
-    settings.SYNCLAB_UPLOAD_MAX_BYTES = 1000
+    settings.SYNCLAB_UPLOAD_MAX_REQUEST_BYTES = 1_000_000
     body = b"--x\r\nContent-Disposition: form-data; name=kind\r\n\r\ncorrupt\r\n--x--\r\n"
     body += b" " * 1_100_000
     response = client.generic("POST", API, body, content_type="multipart/form-data; boundary=x")
     assert response.status_code == 413
     assert response.json()["error"] == (
-        f"the request body is {len(body):,} bytes; "
-        "a job takes at most 3 files of up to 1,000 bytes each"
+        f"the request body is {len(body):,} bytes; the limit is 1,000,000 bytes for one request"
     )
