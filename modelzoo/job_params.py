@@ -7,10 +7,10 @@ module, modelzoo.corruption.params, because their schema is nested.
 
 from __future__ import annotations
 
-import json
 import math
 
 from modelzoo.errors import InvalidParamsError
+from modelzoo.safe_json import loads_params
 
 DECODERS = ("greedy", "beam")
 BEAM_SIZES = (1, 64)
@@ -22,10 +22,7 @@ def _as_object(params: dict | str | None, kind: str) -> dict:
     if params is None:
         return {}
     if isinstance(params, str):
-        try:
-            params = json.loads(params or "{}")
-        except json.JSONDecodeError as err:
-            raise InvalidParamsError(f"params: not valid JSON ({err.msg})") from None
+        params = loads_params(params or "{}")
     if not isinstance(params, dict):
         raise InvalidParamsError(f"params of {kind} must be a JSON object")
     return params

@@ -176,6 +176,7 @@ class SiteServer:
                 break  # up, and reporting on its parts
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()  # the fixture never yields, so nothing else would stop it
                     raise RuntimeError("site did not start:\n" + log.read_text()[-3000:]) from None
                 time.sleep(0.3)
 

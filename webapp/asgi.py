@@ -5,7 +5,6 @@ import os
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from asgiref.sync import sync_to_async  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 
@@ -13,69 +12,48 @@ django_app = get_asgi_application()  # sets Django up before the demo imports mo
 
 import gradio as gr  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
+from gradio.processing_utils import save_file_to_cache  # noqa: E402
+from gradio.utils import get_upload_folder  # noqa: E402
 
+from webapp.body_limit import BodySizeLimit  # noqa: E402
 from webapp.demo.blocks import build_demo  # noqa: E402
-from webapp.demo.site import SESSION_COOKIE, SiteBackend  # noqa: E402
+from webapp.demo.examples import example_photo, example_speech_clip  # noqa: E402
+from webapp.demo.guard import DemoGuard  # noqa: E402
+from webapp.demo.site import SiteBackend  # noqa: E402
 
-
-class DemoSessionMiddleware:
-    """Give every demo visitor a Django session before the page loads, so their jobs stay theirs.
-
-    Gradio handlers cannot set cookies; the Django session cookie they read must already exist.
-    """
-
-    def __init__(self, app, prefix: str = "/demo"):
-        self.app = app
-        self.prefix = prefix
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
-            return await self.app(scope, receive, send)
-        cookies = dict(
-            part.strip().split("=", 1)
-            for value in (v for k, v in scope["headers"] if k == b"cookie")
-            for part in value.decode("latin-1").split(";")
-            if "=" in part
-        )
-        if cookies.get(SESSION_COOKIE):
-            return await self.app(scope, receive, send)
-        session_key = await sync_to_async(_new_session_key)()
-        cookie = (
-            f"{SESSION_COOKIE}={session_key}; Path=/; HttpOnly; SameSite=Lax; "
-            f"Max-Age={settings.SESSION_COOKIE_AGE}"
-        ).encode()
-
-        async def send_with_cookie(message):
-            if message["type"] == "http.response.start":
-                message = {
-                    **message,
-                    "headers": [*message.get("headers", []), (b"set-cookie", cookie)],
-                }
-            await send(message)
-
-        return await self.app(scope, receive, send_with_cookie)
-
-
-def _new_session_key() -> str:
-    from django.contrib.sessions.backends.db import SessionStore
-
-    store = SessionStore()
-    store.create()
-    return store.session_key
+# Gradio's cache (uploads, example copies) is swept hourly of files older than a day.
+CACHE_SWEEP = (3600, 24 * 3600)
 
 
 def build_application():
+    upload_dir = get_upload_folder()
+    demo = build_demo(SiteBackend(upload_dir))
+    demo.delete_cache = CACHE_SWEEP
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app = gr.mount_gradio_app(
         app,
-        build_demo(SiteBackend()),
+        demo,
         path="/demo",
-        allowed_paths=[str(settings.MEDIA_ROOT / "jobs")],
         show_error=True,
         ssr_mode=False,
+        run_history=False,  # it would keep every visitor's inputs and outputs, served to all
+        max_file_size=settings.SYNCLAB_UPLOAD_MAX_BYTES,
     )
+    # Mounted apps are never "launched", and Gradio checks the file paths in event payloads only
+    # for launched ones; DemoGuard narrows them further to the visitor's own uploads.
+    demo.has_launched = True
     app.mount("/", django_app)
-    return DemoSessionMiddleware(app)
+    # The examples as Gradio caches them when a visitor loads one (the same content-hashed path).
+    examples = [example_photo(), example_speech_clip()[0]]
+    example_copies = [save_file_to_cache(path, cache_dir=upload_dir) for path in examples]
+    guarded = DemoGuard(
+        app,
+        django_app,
+        upload_dir=upload_dir,
+        example_files=example_copies,
+        max_upload_bytes=settings.SYNCLAB_UPLOAD_MAX_BYTES,
+    )
+    return BodySizeLimit(guarded, limit=settings.SYNCLAB_UPLOAD_MAX_REQUEST_BYTES)
 
 
 application = build_application()

@@ -41,6 +41,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "webapp.api_errors.JsonApiErrorsMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -100,13 +101,21 @@ WHITENOISE_USE_FINDERS = True  # serve static without collectstatic in the embed
 
 # Upload limits: Django's own caps guard memory; SYNCLAB_* are the media checks of every upload.
 SYNCLAB_UPLOAD_MAX_BYTES = int(os.environ.get("SYNCLAB_UPLOAD_MAX_BYTES", 200 * 2**20))
+# One request's whole body (all its files together), refused while it streams (webapp.body_limit):
+# Django's ASGI handler stores a body on disk before any view can look at it.
+SYNCLAB_UPLOAD_MAX_REQUEST_BYTES = int(
+    os.environ.get("SYNCLAB_UPLOAD_MAX_REQUEST_BYTES", SYNCLAB_UPLOAD_MAX_BYTES + 56 * 2**20)
+)
 SYNCLAB_UPLOAD_MAX_SECONDS = float(os.environ.get("SYNCLAB_UPLOAD_MAX_SECONDS", 600))
 SYNCLAB_UPLOAD_MAX_SIDE = int(os.environ.get("SYNCLAB_UPLOAD_MAX_SIDE", 3840))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
-# Every upload goes to a temporary file: ffprobe needs a path, and memory stays flat.
-FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
+# Every upload goes to a temporary file (ffprobe needs a path, and memory stays flat), and stops
+# at SYNCLAB_UPLOAD_MAX_BYTES while the body streams in.
+FILE_UPLOAD_HANDLERS = ["webapp.jobs.uploads.SizeLimitedUploadHandler"]
 
 SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)  # true behind HTTPS
+SESSION_COOKIE_DOMAIN = os.environ.get("SESSION_COOKIE_DOMAIN") or None
 
 # Celery: Redis in production; the embedded demo uses kombu's filesystem transport (no server).
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")

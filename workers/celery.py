@@ -5,15 +5,24 @@ import socket
 import sys
 import threading
 import time
+import uuid
 
 from celery import Celery, signals
+from celery.utils.log import get_logger
 from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
 HEARTBEAT_SECONDS = 5
+# Every this many beats a worker re-queues running jobs whose worker is gone (any worker may).
+REAP_EVERY_BEATS = 3
+# This worker process's run; pool children inherit it. A restarted worker keeps its name (and
+# heartbeat row) but not this, which tells its predecessor's jobs apart from its own.
+WORKER_BOOT = uuid.uuid4().hex
+_worker = {"hostname": ""}
 
 app = Celery("synclab")
+logger = get_logger(__name__)
 
 
 class CeleryConfig:
@@ -114,26 +123,73 @@ def worker_command(*, name: str, queues: str = "gpu,cpu", loglevel: str = "INFO"
 app.autodiscover_tasks(["workers"])
 
 
-@signals.worker_ready.connect
+def worker_identity() -> tuple[str, str]:
+    """(hostname, boot id) of the worker this process belongs to; ("", boot) outside a worker."""
+    return _worker["hostname"], WORKER_BOOT
+
+
+@signals.worker_init.connect
 def start_heartbeat(sender=None, **kwargs):
-    """Write this worker's row every few seconds so that /healthz can count live workers."""
+    """Write this worker's row before it takes any task, then every few seconds, so that /healthz
+    can count live workers and other workers can tell when this one is gone."""
+    import django
+    from django.db import connections
+
+    django.setup()  # idempotent; the Django fixup may not have run yet
     hostname = getattr(sender, "hostname", None) or socket.gethostname()
-    queues = ",".join(sorted(q.name for q in app.amqp.queues.consume_from.values()))
-    threading.Thread(target=_beat, args=(hostname, queues), daemon=True).start()
+    _worker["hostname"] = hostname
+    _beat_once(hostname)
+    connections.close_all()  # the pool forks after this: children must not share the socket
+    threading.Thread(target=_beat, args=(hostname,), daemon=True).start()
 
 
-def _beat(hostname: str, queues: str) -> None:
+@signals.worker_shutting_down.connect
+def requeue_on_shutdown(sender=None, **kwargs):
+    """A warm shutdown waits for the running job, and `docker stop` kills the worker 10 s later:
+    hand the job back now. Its task stops at its next progress report, so the worker exits."""
 
-    from django.db import close_old_connections
+    def requeue():
+        from django.db import close_old_connections
+
+        from webapp.jobs.services import job_requeue_from_worker
+
+        try:
+            job_requeue_from_worker(hostname=_worker["hostname"], boot=WORKER_BOOT)
+        finally:
+            close_old_connections()
+
+    # Not on the signal handler's own thread, which may be inside a database or broker call.
+    thread = threading.Thread(target=requeue)
+    thread.start()
+    thread.join(timeout=5)
+
+
+def _beat_once(hostname: str) -> None:
     from django.utils import timezone
 
     from webapp.jobs.models import WorkerHeartbeat
 
+    queues = ",".join(sorted(q.name for q in app.amqp.queues.consume_from.values()))
+    WorkerHeartbeat.objects.update_or_create(
+        hostname=hostname,
+        defaults={"queues": queues, "last_seen": timezone.now(), "boot_id": WORKER_BOOT},
+    )
+
+
+def _beat(hostname: str) -> None:
+    from django.db import close_old_connections
+
+    from webapp.jobs.services import job_requeue_lost
+
+    beats = 0
     while True:
         try:
-            WorkerHeartbeat.objects.update_or_create(
-                hostname=hostname, defaults={"queues": queues, "last_seen": timezone.now()}
-            )
+            _beat_once(hostname)
+            if beats % REAP_EVERY_BEATS == 0:
+                for job in job_requeue_lost():
+                    logger.warning("job %s: its worker is gone; %s", job.id, job.message)
         except Exception:  # a missed beat must not kill the thread; the next one retries
+            logger.exception("heartbeat of %s failed", hostname)
             close_old_connections()
+        beats += 1
         time.sleep(HEARTBEAT_SECONDS)

@@ -15,19 +15,28 @@ from workers.model_cache import model_cache
 log = logging.getLogger(__name__)
 
 
-def run_job(job_id: str, work: Callable) -> None:
+def run_job(job_id: str, work: Callable, delivery: int | None = None) -> None:
     """Run `work(job, out_dir)` for a job, at most once to success.
 
-    A redelivered message for a finished job does nothing; one for a job left running by a dead
-    worker starts it over from a clean output folder.
+    A redelivered message for a finished job does nothing, nor does one from before the job was
+    re-queued (`delivery` older than the job's). One for a job left running by a dead worker
+    starts it over from a clean output folder, unless that was its last attempt.
     """
     from webapp.jobs.models import Job, JobCancelled
+    from workers.celery import worker_identity
 
     job = Job.objects.filter(pk=job_id).first()
     if job is None or job.is_finished:
         log.info("job %s is gone or finished; nothing to do", job_id)
         return
-    job.mark_running()
+    if delivery is not None and delivery != job.delivery:
+        log.info("job %s: message of delivery %s is stale (now %s)", job_id, delivery, job.delivery)
+        return
+    if job.status == Job.Status.RUNNING and job.attempts >= Job.MAX_ATTEMPTS:
+        # Redelivered because the process running its last attempt died (task_reject_on_worker_lost)
+        _fail(job, Job.LOST_TOO_OFTEN)
+        return
+    job.mark_running(*worker_identity())
     try:
         with job.output_dir() as out:
             produced = work(job, out)
@@ -95,18 +104,18 @@ def _run_evaluation(job, out: Path) -> list[Path]:
 
 
 @shared_task
-def corrupt(job_id: str) -> None:
-    run_job(job_id, _run_pipeline)
+def corrupt(job_id: str, delivery: int | None = None) -> None:
+    run_job(job_id, _run_pipeline, delivery)
 
 
 @shared_task
-def transcribe(job_id: str) -> None:
-    run_job(job_id, _run_pipeline)
+def transcribe(job_id: str, delivery: int | None = None) -> None:
+    run_job(job_id, _run_pipeline, delivery)
 
 
 @shared_task
-def generate(job_id: str) -> None:
-    run_job(job_id, _run_pipeline)
+def generate(job_id: str, delivery: int | None = None) -> None:
+    run_job(job_id, _run_pipeline, delivery)
 
 
 @shared_task

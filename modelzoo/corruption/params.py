@@ -7,11 +7,11 @@ absent, not both. Every error names the field and what it accepts, so a page can
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 
 from modelzoo.errors import InvalidParamsError
+from modelzoo.safe_json import loads_params
 
 NOISE_KINDS = ("white", "pink", "babble")
 VIDEO_KINDS = ("occlusion", "gaussian", "blur")
@@ -67,10 +67,7 @@ def parse_corruption_params(raw: dict | str | None) -> CorruptionParams:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         raise InvalidParamsError("params: missing; give 'audio' and/or 'video' corruption")
     if isinstance(raw, (str, bytes)):
-        try:
-            raw = json.loads(raw)
-        except ValueError as err:
-            raise InvalidParamsError(f"params: not valid JSON ({err})") from None
+        raw = loads_params(raw)
     if not isinstance(raw, dict):
         raise InvalidParamsError("params: must be a JSON object")
     _reject_unknown(raw, _TOP_KEYS, "params")

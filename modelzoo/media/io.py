@@ -22,7 +22,7 @@ import numpy as np
 import soundfile as sf
 
 from modelzoo.errors import InvalidMediaError
-from modelzoo.media.probe import MediaInfo, probe
+from modelzoo.media.probe import INPUT_GUARD, MediaInfo, input_args, probe
 
 FPS = 25
 AUDIO_RATE = 16000
@@ -61,7 +61,7 @@ def iter_frames(
     width, height = info.width, info.height
     frame_bytes = width * height * 3
     chunk_frames = chunk_frames or max(1, min(CHUNK_FRAMES, CHUNK_BYTES // frame_bytes))
-    args = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0"]
+    args = ["ffmpeg", "-nostdin", "-v", "error", *input_args(path), "-map", "0:v:0"]
     # A still image is one frame; a video is resampled to `fps` by timestamps (handles VFR).
     args += ["-frames:v", "1"] if info.is_image else ["-vf", f"fps={fps}"]
     args += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
@@ -116,7 +116,7 @@ def audio_stream_info(path: str | Path) -> tuple[int, int]:
     """(sample_rate, channels) of the first audio stream; InvalidMediaError when there is none."""
     path = Path(path)
     try:
-        streams = ffmpeg.probe(str(path), select_streams="a:0").get("streams", [])
+        streams = ffmpeg.probe(str(path), select_streams="a:0", **INPUT_GUARD)["streams"]
     except ffmpeg.Error:
         streams = []
     if not streams:
@@ -134,7 +134,7 @@ def read_audio(
     path = Path(path)
     native_rate, channels = audio_stream_info(path)
     channels = 1 if mono else channels
-    args = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-vn"]
+    args = ["ffmpeg", "-nostdin", "-v", "error", *input_args(path), "-map", "0:a:0", "-vn"]
     args += ["-ac", str(channels), "-ar", str(sample_rate or native_rate)]
     args += ["-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
     proc = subprocess.run(args, capture_output=True, timeout=600)
@@ -173,7 +173,7 @@ class VideoWriter:
         args = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24"]
         args += ["-s", f"{width}x{height}", "-framerate", str(fps), "-i", "pipe:0"]
         if audio is not None:
-            args += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0"]
+            args += [*input_args(audio), "-map", "0:v:0", "-map", "1:a:0"]
             args += ["-c:a", "aac", "-b:a", "320k"]
         args += ["-vf", "crop=trunc(iw/2)*2:trunc(ih/2)*2:0:0", "-c:v", "libx264"]
         args += ["-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]

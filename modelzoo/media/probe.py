@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -12,6 +13,36 @@ import ffmpeg
 from modelzoo.errors import InvalidMediaError
 
 IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe"}
+# The demuxers ffmpeg may use on an upload: single-file containers only. Playlists (hls, concat,
+# ffconcat), network protocols and the like would let a file make ffmpeg read other files.
+DEMUXERS = (
+    "mov",  # mp4, m4a, mov, 3gp
+    "matroska",  # mkv, webm
+    "avi",
+    "wav",
+    "mp3",
+    "ogg",
+    "flac",
+    "aac",
+    "png_pipe",
+    "jpeg_pipe",
+    "webp_pipe",
+    "bmp_pipe",
+    # Some JPEGs are only recognised by their extension. Without a %d pattern in the name (the
+    # site names every stored file itself) image2 reads that one file.
+    "image2",
+)
+ACCEPTED = (
+    "MP4, MOV, MKV, WebM, AVI, WAV, MP3, M4A, OGG, FLAC, AAC or a PNG, JPEG, WebP or BMP image"
+)
+# ffmpeg input options that open a path as one local file in one of DEMUXERS.
+INPUT_GUARD = {"protocol_whitelist": "file", "format_whitelist": ",".join(DEMUXERS)}
+
+
+def input_args(path: str | Path) -> list[str]:
+    """`-i path` for ffmpeg with INPUT_GUARD: the file itself, in an accepted container."""
+    options = [arg for key, value in INPUT_GUARD.items() for arg in (f"-{key}", value)]
+    return [*options, "-i", str(path)]
 
 
 @dataclass(frozen=True)
@@ -49,6 +80,14 @@ class MediaInfo:
         return facts
 
 
+def size_text(size: int) -> str:
+    """A byte count as people read it, exact: "200 MiB", or "209,715,201 bytes" when not whole."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= scale and size % scale == 0:
+            return f"{size // scale} {unit}"
+    return f"{size:,} byte" + ("" if size == 1 else "s")
+
+
 def probe(path: str | Path) -> MediaInfo:
     """Read container and stream facts; InvalidMediaError names the file when it is not media."""
     path = Path(path)
@@ -59,11 +98,16 @@ def probe(path: str | Path) -> MediaInfo:
     if size == 0:
         raise InvalidMediaError(f"{name}: the file is empty (0 bytes)")
     try:
-        info = ffmpeg.probe(str(path))
+        info = ffmpeg.probe(str(path), **INPUT_GUARD)
     except ffmpeg.Error as err:
-        detail = _last_line(err.stderr)
+        stderr = (err.stderr or b"").decode(errors="replace")
+        refused = re.search(r"\[(\w+) @ [^\]]*\] Format not on whitelist", stderr)
+        if refused:
+            raise InvalidMediaError(
+                f"{name}: is a '{refused.group(1)}' file, which is not accepted; upload {ACCEPTED}"
+            ) from None
         raise InvalidMediaError(
-            f"{name}: not a readable audio, video or image file ({detail})"
+            f"{name}: not a readable audio, video or image file ({_last_line(stderr)})"
         ) from None
     fmt = info.get("format", {})
     streams = info.get("streams", [])
@@ -131,13 +175,12 @@ def validate(
     size = path.stat().st_size if path.is_file() else 0
     if size > limits.max_bytes:
         raise InvalidMediaError(
-            f"{label}: the file is {size / 2**20:.1f} MiB; "
-            f"the limit is {limits.max_bytes / 2**20:.0f} MiB"
+            f"{label}: the file is {size_text(size)}; the limit is {size_text(limits.max_bytes)}"
         )
     try:
         info = probe(path)
     except InvalidMediaError as err:
-        raise InvalidMediaError(str(err).replace(path.name, label, 1)) from None
+        raise InvalidMediaError(_scrub(str(err), path, label)) from None
     if info.is_image and not allow_image:
         raise InvalidMediaError(
             f"{label}: a still image is not accepted here; upload a video or audio file"
@@ -150,6 +193,9 @@ def validate(
         raise InvalidMediaError(f"{label}: has neither an audio nor a video stream")
     if info.has_video:
         w, h = info.width or 0, info.height or 0
+        if info.is_image:
+            # Read from the header, never decoded: ffprobe gives 0x0 for a size it will not decode.
+            w, h = declared_image_size(path) or (w, h)
         if min(w, h) < limits.min_side:
             raise InvalidMediaError(
                 f"{label}: {w}x{h} is too small; each side must be at least {limits.min_side} px"
@@ -161,17 +207,53 @@ def validate(
             )
     if not info.is_image:
         if info.duration_s > limits.max_duration_s:
-            raise InvalidMediaError(
-                f"{label}: {info.duration_s:.1f} s is too long; "
-                f"the limit is {limits.max_duration_s:.0f} s"
-            )
+            seconds, limit = _distinct(info.duration_s, limits.max_duration_s)
+            raise InvalidMediaError(f"{label}: {seconds} s is too long; the limit is {limit} s")
         if info.duration_s < limits.min_duration_s:
             raise InvalidMediaError(
                 f"{label}: {info.duration_s:.2f} s is too short; "
                 f"at least {limits.min_duration_s} s is needed"
             )
+        demuxed = _demuxed_seconds(path, cap_s=limits.max_duration_s + 1)
+        if demuxed > limits.max_duration_s:
+            seconds, limit = _distinct(demuxed, limits.max_duration_s)
+            raise InvalidMediaError(
+                f"{label}: holds at least {seconds} s of media although its header says "
+                f"{info.duration_s:.1f} s; the limit is {limit} s"
+            )
         _check_decodes(path, label, info)
     return info
+
+
+def declared_image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) an image's header declares, read without decoding its pixels.
+
+    Pillow's `Image.open` refuses very large sizes before saying them; its format plugins read the
+    header alone."""
+    from PIL import Image
+
+    Image.init()
+    with open(path, "rb") as f:
+        prefix = f.read(16)
+        for factory, accept in (Image.OPEN[fmt] for fmt in ("PNG", "JPEG", "WEBP", "BMP")):
+            if accept and accept(prefix):
+                f.seek(0)
+                try:
+                    return factory(f, str(path)).size
+                except (OSError, SyntaxError, ValueError):
+                    return None
+    return None
+
+
+def _demuxed_seconds(path: Path, *, cap_s: float) -> float:
+    """How many seconds of packets the file really holds (up to `cap_s`), whatever its header
+    says: every packet is read, none decoded."""
+    args = ["ffmpeg", "-nostdin", "-v", "error", *input_args(path)]
+    args += ["-map", "0:v?", "-map", "0:a?", "-c", "copy", "-t", f"{cap_s:.3f}"]
+    args += ["-f", "null", "-progress", "pipe:1", "-nostats", "-"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    times = re.findall(r"^out_time_us=(\d+)$", proc.stdout, re.MULTILINE)
+    return max((int(t) for t in times), default=0) / 1e6
 
 
 def _check_decodes(path: Path, label: str, info: MediaInfo) -> None:
@@ -179,15 +261,30 @@ def _check_decodes(path: Path, label: str, info: MediaInfo) -> None:
     for seek in (["-t", "0.5"], ["-sseof", "-0.5"]):
         args = ["ffmpeg", "-nostdin", "-v", "error", "-xerror"]
         args += seek if seek[0] == "-sseof" else []
-        args += ["-i", str(path)]
+        args += input_args(path)
         args += seek if seek[0] == "-t" else []
         args += ["-f", "null", "-"]
         proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
         if proc.returncode != 0:
             raise InvalidMediaError(
                 f"{label}: the file is damaged or truncated; "
-                f"decoding failed ({_last_line(proc.stderr)})"
+                f"decoding failed ({_scrub(_last_line(proc.stderr), path, label)})"
             )
+
+
+def _scrub(message: str, path: Path, label: str) -> str:
+    """A tool's message with the file on disk (a server temp path) shown as the user's name."""
+    on_disk = re.escape(str(path)) + "|" + re.escape(path.name)
+    return re.sub(on_disk, lambda _: label, message)
+
+
+def _distinct(value: float, limit: float) -> tuple[str, str]:
+    """`value` and `limit` printed with as few decimals as tell them apart (600.001 vs 600)."""
+    for decimals in range(1, 7):
+        shown = f"{value:.{decimals}f}"
+        if float(shown) != limit:
+            break
+    return shown, f"{limit:g}"
 
 
 def _duration(fmt: dict, streams: list[dict]) -> float:

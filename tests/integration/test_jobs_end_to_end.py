@@ -82,29 +82,64 @@ def test_corruption_job_over_http_gives_valid_media_at_the_requested_snr(
     )
 
 
-def test_job_survives_a_worker_killed_mid_job(site, start_worker, tmp_path):
-    # Short limits so that Redis hands the unacknowledged job back within seconds, not an hour.
-    limits = {
-        "SYNCLAB_TASK_SOFT_LIMIT": "50",
-        "SYNCLAB_TASK_HARD_LIMIT": "60",
-        "SYNCLAB_BROKER_VISIBILITY_TIMEOUT": "65",
-    }
-    worker = start_worker(**limits)
+def _long_blur_job(site, session, tmp_path) -> dict:
     clip = make_clip(tmp_path / "long.mp4", seconds=40, size="640x480")
-    session = requests.Session()
-    job = _submit(site, session, clip, {"video": {"kind": "blur", "fraction": 1.0}})
-    running = _wait(
-        site, session, job["id"], lambda b: b["status"] == "running" and b["progress"] > 0
+    return _submit(site, session, clip, {"video": {"kind": "blur", "fraction": 1.0}})
+
+
+def _running_attempt(site, session, job_id, attempt) -> dict:
+    return _wait(
+        site,
+        session,
+        job_id,
+        lambda b: b["status"] == "running" and b["attempts"] == attempt and b["progress"] > 0,
     )
+
+
+def test_job_survives_a_worker_killed_mid_job(site, start_worker, tmp_path):
+    # Default broker limits: Redis would hand the job back only after half an hour; the
+    # heartbeat rows re-queue it as soon as the restarted worker is up.
+    worker = start_worker()
+    session = requests.Session()
+    job = _long_blur_job(site, session, tmp_path)
+    running = _running_attempt(site, session, job["id"], 1)
     worker.kill()
     assert (
         session.get(f"{site.url}/api/jobs/{job['id']}/", timeout=10).json()["status"] == "running"
     )
-    start_worker(**limits)
+    start_worker()
+    requeued = _wait(
+        site, session, job["id"], lambda b: b["attempts"] == 2 or b["status"] != "running", 90
+    )
+    assert requeued["status"] in {"queued", "running", "succeeded"}, requeued
     done = _wait(site, session, job["id"], lambda b: b["status"] in {"succeeded", "failed"}, 300)
     assert done["status"] == "succeeded", done
-    assert running["progress"] < 1.0
+    assert done["attempts"] == 2 and running["progress"] < 1.0
     assert session.get(site.url + done["outputs"][0]["url"], timeout=30).status_code == 200
+
+
+def test_job_that_kills_its_worker_at_every_start_fails_after_three_attempts(
+    site, start_worker, tmp_path
+):
+    worker = start_worker()
+    session = requests.Session()
+    job = _long_blur_job(site, session, tmp_path)
+    for attempt in (1, 2, 3):
+        _running_attempt(site, session, job["id"], attempt)
+        worker.kill()
+        worker = start_worker()
+        if attempt < 3:
+            queued = _wait(
+                site,
+                session,
+                job["id"],
+                lambda b, n=attempt + 1: b["attempts"] == n or b["status"] == "queued",
+                90,
+            )
+            assert queued["status"] in {"queued", "running"}, queued
+    failed = _wait(site, session, job["id"], lambda b: b["status"] != "running", 90)
+    assert failed["status"] == "failed", failed
+    assert "started 3 times and each time its worker stopped" in failed["error"]
 
 
 def test_healthz_counts_a_live_worker(site, start_worker):

@@ -6,8 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import gradio as gr
-from django.contrib.auth import get_user_model
-from django.contrib.sessions.backends.db import SessionStore
 from django.core.files.uploadedfile import UploadedFile
 from django.db import close_old_connections
 
@@ -17,9 +15,10 @@ from webapp.jobs.selectors import jobs_visible_to
 from webapp.jobs.services import Owner
 
 from .blocks import JobUpdate, model_choices
+from .guard import job_output_link
+from .sessions import owner_from_cookies
 
 POLL_SECONDS = 0.5
-SESSION_COOKIE = "sessionid"
 
 
 class LocalUpload(UploadedFile):
@@ -34,24 +33,24 @@ class LocalUpload(UploadedFile):
 
 
 def owner_from_request(request: gr.Request) -> Owner:
-    """The Django session behind the page (webapp.asgi makes sure every demo visitor has one)."""
-    key = (request.cookies or {}).get(SESSION_COOKIE, "") if request is not None else ""
-    if not key:
-        return Owner()
-    session = SessionStore(session_key=key)
-    if not session.exists(key):
-        return Owner()
-    user_id = session.get("_auth_user_id")
-    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-    return Owner(user=user, session_key=key)
-
-
-def job_update(job: Job) -> JobUpdate:
-    outputs = [job.directory / item["path"] for item in job.outputs]
-    return JobUpdate(str(job.id), job.status, job.progress, job.message, job.error, outputs)
+    """The Django session and user behind the page (DemoGuard gives a visitor who sends files a
+    session before the event runs)."""
+    return owner_from_cookies(dict(request.cookies or {}) if request is not None else {})
 
 
 class SiteBackend:
+    def __init__(self, upload_dir: Path):
+        self.upload_dir = Path(upload_dir)
+
+    def job_update(self, job: Job) -> JobUpdate:
+        """The job as the page shows it; outputs as links whose downloads DemoGuard answers with
+        the jobs API's ownership-checked view."""
+        outputs = [
+            job_output_link(self.upload_dir, str(job.id), job.directory / item["path"])
+            for item in job.outputs
+        ]
+        return JobUpdate(str(job.id), job.status, job.progress, job.message, job.error, outputs)
+
     def submit(self, kind, model, params, files, request) -> Iterator[JobUpdate]:
         owner = owner_from_request(request)
         if not owner.session_key:
@@ -73,7 +72,7 @@ class SiteBackend:
                 job = Job.objects.filter(pk=job_id).first()
                 if job is None:
                     raise gr.Error(f"Job {job_id} was deleted.")
-                update = job_update(job)
+                update = self.job_update(job)
                 yield update
                 if update.finished:
                     return

@@ -16,11 +16,12 @@ from .selectors import jobs_visible_to
 from .services import Owner
 
 
-def owner_of(request) -> Owner:
-    """The requester; an anonymous visitor gets a session so that their jobs stay theirs."""
-    if not request.session.session_key:
+def owner_of(request, *, create_session: bool = False) -> Owner:
+    """The requester. An anonymous visitor who creates a job gets a session so that their jobs
+    stay theirs; reading needs none, so a cookieless read stores no session row."""
+    if create_session and not request.session.session_key:
         request.session.save()
-    return Owner(user=request.user, session_key=request.session.session_key)
+    return Owner(user=request.user, session_key=request.session.session_key or "")
 
 
 def _flag_file_names_with_folders(request) -> list[str]:
@@ -56,13 +57,15 @@ def job_collection(request):
         return JsonResponse({"jobs": [job.as_json() for job in jobs]})
     flagged = _flag_file_names_with_folders(request)
     form = JobForm(request.POST, request.FILES)
+    if getattr(request, "upload_refusal", None):  # set by SizeLimitedUploadHandler while parsing
+        return _error(request.upload_refusal, status=413)
     if request.POST.get("kind") == Job.Kind.EVALUATE and not request.user.is_staff:
         return _error("evaluate jobs are for staff only; sign in as staff", status=403)
     if flagged:
         return _error(f"file name '{flagged[0]}' must not contain folder parts")
     if not form.is_valid():
         return _error(form.first_error())
-    job = form.create_job(owner_of(request))
+    job = form.create_job(owner_of(request, create_session=True))
     return JsonResponse(job.as_json(), status=201)
 
 

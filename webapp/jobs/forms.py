@@ -1,6 +1,5 @@
 """Validation of job requests: kind, model, params and every uploaded file (ffprobe checks)."""
 
-import json
 from pathlib import Path
 
 from django import forms
@@ -9,6 +8,7 @@ from django.conf import settings
 from modelzoo.errors import UserError
 from modelzoo.job_requests import check_request, validate_upload
 from modelzoo.media.probe import MediaLimits
+from modelzoo.safe_json import check_text, loads_params
 
 from . import services
 from .models import Job
@@ -39,7 +39,7 @@ def corpus_names() -> list[str]:
 class JobForm(forms.Form):
     kind = forms.ChoiceField(choices=Job.Kind.choices)
     model = forms.CharField(required=False, max_length=100)
-    params = forms.CharField(required=False)
+    params = forms.CharField(required=False, max_length=64 * 1024)
     video = forms.FileField(required=False, allow_empty_file=True)
     audio = forms.FileField(required=False, allow_empty_file=True)
     image = forms.FileField(required=False, allow_empty_file=True)
@@ -53,11 +53,9 @@ class JobForm(forms.Form):
     def clean_params(self) -> dict:
         raw = self.cleaned_data.get("params") or "{}"
         try:
-            value = json.loads(raw)
-        except json.JSONDecodeError as err:
-            raise forms.ValidationError(
-                f"not valid JSON ({err.msg} at column {err.colno})"
-            ) from None
+            value = loads_params(raw)
+        except UserError as err:
+            raise forms.ValidationError(str(err).removeprefix("params: ")) from None
         if not isinstance(value, dict):
             raise forms.ValidationError("must be a JSON object")
         return value
@@ -78,6 +76,10 @@ class JobForm(forms.Form):
         name = upload.name or ""
         if "/" in name or "\\" in name or name in {".", ".."} or getattr(upload, "had_path", False):
             raise forms.ValidationError("the file name must not contain folder parts")
+        try:
+            check_text(name, "the file name")
+        except UserError as err:
+            raise forms.ValidationError(str(err)) from None
         try:
             upload.checked = validate_upload(
                 role, upload_path(upload), name=name, limits=media_limits()

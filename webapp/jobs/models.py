@@ -32,6 +32,12 @@ class Job(models.Model):
         CANCELLED = "cancelled"
 
     FINISHED = {Status.SUCCEEDED, Status.FAILED, Status.CANCELLED}
+    # Starts of a job that each ended with its worker gone, before the job fails instead.
+    MAX_ATTEMPTS = 3
+    LOST_TOO_OFTEN = (
+        f"the job was started {MAX_ATTEMPTS} times and each time its worker stopped "
+        "(killed or out of memory); it is not tried again"
+    )
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -54,6 +60,11 @@ class Job(models.Model):
     )
     owner_session = models.CharField(max_length=64, blank=True, db_index=True)
     attempts = models.PositiveIntegerField(default=0)
+    # Which enqueueing of the job a message carries: a message from before a re-queue is stale.
+    delivery = models.PositiveIntegerField(default=1)
+    # The worker process running the job: its heartbeat row's hostname and that process's boot id.
+    worker_hostname = models.CharField(max_length=200, blank=True)
+    worker_boot = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -78,6 +89,7 @@ class Job(models.Model):
             "progress": round(self.progress, 4),
             "message": self.message,
             "error": self.error,
+            "attempts": self.attempts,
             "inputs": [{"role": role, "name": item["name"]} for role, item in self.inputs.items()],
             "outputs": [
                 {
@@ -109,10 +121,11 @@ class Job(models.Model):
                 return self.directory / item["path"]
         return None
 
-    def mark_running(self) -> None:
+    def mark_running(self, worker_hostname: str = "", worker_boot: str = "") -> None:
         """Start (or after a crash restart) the job: progress and outputs of an earlier try go."""
         self.status = self.Status.RUNNING
         self.attempts += 1
+        self.worker_hostname, self.worker_boot = worker_hostname, worker_boot
         self.progress, self.message, self.error, self.traceback = 0.0, "starting", "", ""
         self.outputs = []
         self.started_at = timezone.now()
@@ -132,9 +145,7 @@ class Job(models.Model):
         self._last_report = now
         self.progress = max(0.0, min(1.0, float(fraction)))
         self.message = message[:200]
-        updated = Job.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(
-            progress=self.progress, message=self.message
-        )
+        updated = self._this_attempt().update(progress=self.progress, message=self.message)
         if not updated:
             raise JobCancelled(str(self.pk))
 
@@ -150,6 +161,11 @@ class Job(models.Model):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
+    def _this_attempt(self):
+        """This row while this attempt still runs it: not once it was cancelled, deleted, or
+        re-queued because its worker was taken for gone."""
+        return Job.objects.filter(pk=self.pk, status=self.Status.RUNNING, attempts=self.attempts)
+
     def mark_succeeded(self, outputs: list[dict]) -> None:
         self._finish(self.Status.SUCCEEDED, outputs=outputs, progress=1.0, message="done")
 
@@ -159,9 +175,7 @@ class Job(models.Model):
     def _finish(self, status, **fields) -> None:
         fields["finished_at"] = timezone.now()
         # Only a running job may finish: a cancel or delete that came meanwhile wins.
-        updated = Job.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(
-            status=status, **fields
-        )
+        updated = self._this_attempt().update(status=status, **fields)
         if not updated:
             raise JobCancelled(str(self.pk))
         for name, value in fields.items():
@@ -170,9 +184,11 @@ class Job(models.Model):
 
 
 class WorkerHeartbeat(models.Model):
-    """Each worker process writes its row every few seconds; /healthz counts the fresh ones."""
+    """Each worker process writes its row every few seconds; /healthz counts the fresh ones, and
+    a running job whose worker's row is stale or belongs to a newer process is re-queued."""
 
     hostname = models.CharField(max_length=200, primary_key=True)
+    boot_id = models.CharField(max_length=32, blank=True)  # one per worker process run
     queues = models.CharField(max_length=200, blank=True)
     last_seen = models.DateTimeField()
 

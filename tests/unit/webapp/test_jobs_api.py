@@ -86,3 +86,26 @@ def test_healthz_reports_each_part(client):
     body = client.get("/healthz").json()
     assert body["database"]["ok"] is True
     assert set(body) == {"database", "broker", "workers", "status"}
+
+
+def test_cookieless_reads_store_no_session(client, clip):
+    from django.contrib.sessions.models import Session
+
+    for _ in range(20):
+        assert Client().get("/api/jobs/").json() == {"jobs": []}
+        assert Client().get("/healthz").status_code in {200, 503}
+    assert Session.objects.count() == 0
+    _create(client, clip)
+    assert Session.objects.count() == 1
+
+
+def test_deactivated_staff_lose_access_at_once(client, clip):
+    body = _create(client, clip)
+    staff = get_user_model().objects.create_user("admin", password="x", is_staff=True)
+    other = Client()
+    other.force_login(staff)
+    assert other.get(f"/api/jobs/{body['id']}/").status_code == 200
+    staff.is_active = False
+    staff.save()
+    assert other.get(f"/api/jobs/{body['id']}/").status_code == 404
+    assert other.get("/api/jobs/").json()["jobs"] == []

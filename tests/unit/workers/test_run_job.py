@@ -97,3 +97,34 @@ def test_job_deleted_while_running_leaves_no_row(job):
 
     run_job(str(job.id), work)
     assert not Job.objects.filter(pk=job.pk).exists()
+
+
+def test_message_from_before_a_requeue_is_stale(job):
+    Job.objects.filter(pk=job.pk).update(delivery=2)
+    work, calls = _writes()
+    run_job(str(job.id), work, delivery=1)
+    job.refresh_from_db()
+    assert calls == [] and job.status == "queued"
+    run_job(str(job.id), work, delivery=2)
+    job.refresh_from_db()
+    assert calls == [1] and job.status == "succeeded"
+
+
+def test_job_redelivered_after_its_last_attempt_lost_its_worker_fails(job):
+    Job.objects.filter(pk=job.pk).update(status="running", attempts=Job.MAX_ATTEMPTS)
+    work, calls = _writes()
+    run_job(str(job.id), work)
+    job.refresh_from_db()
+    assert calls == [] and job.status == "failed" and job.error == Job.LOST_TOO_OFTEN
+
+
+def test_an_attempt_taken_over_by_another_stops_at_its_next_report(job):
+    def work(job, out):
+        # another worker re-queued this job and started it again meanwhile
+        Job.objects.filter(pk=job.pk).update(attempts=job.attempts + 1)
+        job.report(1.0, "still here")
+        raise AssertionError("report should have stopped the old attempt")
+
+    run_job(str(job.id), work)
+    job.refresh_from_db()
+    assert job.status == "running" and job.attempts == 2 and not job.outputs
