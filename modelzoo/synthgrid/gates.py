@@ -81,7 +81,7 @@ class GeneratorGate:
         return self.mouth_l1 < self.copy_l1 and self.audio_effect >= MIN_AUDIO_EFFECT
 
     def figures(self) -> dict:
-        return {**asdict(self), "min_audio_effect": MIN_AUDIO_EFFECT, "passed": self.passed}
+        return {**asdict(self), "min_audio_effect": MIN_AUDIO_EFFECT, "passed": bool(self.passed)}
 
 
 def lower_half(frames: torch.Tensor) -> torch.Tensor:
@@ -112,5 +112,5 @@ def generator_gate(
             float((reference - target).abs().mean()),
             float((lower_half(generate(swapped)) - generated).abs().mean()),
         ]
-    mouth_l1, copy_l1, audio_effect = sums / batches
+    mouth_l1, copy_l1, audio_effect = (float(v) for v in sums / batches)
     return GeneratorGate(mouth_l1, copy_l1, audio_effect, batches * batch_size)

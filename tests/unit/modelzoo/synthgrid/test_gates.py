@@ -1,5 +1,7 @@
 """Export gates: the AUC on known rankings, and generators that copy, ignore audio or follow it."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -51,3 +53,4 @@ def test_a_mouth_that_follows_the_audio_passes(val_set):
     gate = run(generate, val_set)
     assert gate.mouth_l1 < gate.copy_l1
     assert gate.audio_effect >= gates.MIN_AUDIO_EFFECT and gate.passed
+    assert json.loads(json.dumps(gate.figures()))["passed"] is True  # written to training.json
