@@ -25,6 +25,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import re
 import shutil
 import sys
@@ -133,24 +134,38 @@ class Hardware:
 
 
 def run_stage(task, data, run_dir: Path, steps: int, batch_size: int, hw: Hardware) -> dict:
-    """`fit` the task to `steps` (resuming), logging JSON lines; the stage's summary."""
-    validations = []
+    """`fit` the task to `steps` (resuming), logging JSON lines to stdout and to the run folder's
+    `log.jsonl`; the stage's summary over every process that trained it (a run is often killed
+    and resumed, so one process's figures are not the stage's)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_file = run_dir / "log.jsonl"
 
     def log(figures: dict) -> None:
-        if any(key.startswith("val_") for key in figures):
-            validations.append(figures)
-        print(json.dumps({"run": run_dir.name, **figures}), flush=True)
+        line = json.dumps({"run": run_dir.name, **figures})
+        print(line, flush=True)
+        record = {**figures, "time": round(time.time(), 1), "pid": os.getpid()}
+        with log_file.open("a") as out:
+            out.write(json.dumps(record) + "\n")
 
     loop = LoopConfig(steps, batch_size, CHECKPOINT_EVERY, 4, hw.workers, 25, hw.device)
-    began = time.monotonic()
-    history = fit(task, *data, run_dir, loop, log)
-    losses = [h["loss"] for h in history]
+    fit(task, *data, run_dir, loop, log)
+    records = (
+        [json.loads(line) for line in log_file.read_text().splitlines()]
+        if log_file.exists()
+        else []
+    )
+    losses = [r["loss"] for r in records if "loss" in r]
+    spans: dict[int, list[float]] = {}
+    for r in records:
+        if "time" in r:  # lines copied in from an earlier stdout log carry none
+            spans.setdefault(r["pid"], []).append(r["time"])
     return {
         "steps": steps,
         "batch_size": batch_size,
-        "seconds_this_run": round(time.monotonic() - began),
+        # From each process's first to last log line: a lower bound of the training time.
+        "logged_seconds": round(sum(max(t) - min(t) for t in spans.values())),
         **(ends_of_curve(losses) if losses else {}),
-        "validations": validations[-3:],
+        "validations": [r for r in records if any(k.startswith("val_") for k in r)][-3:],
     }
 
 
@@ -266,7 +281,7 @@ def train_avrelscore(corpus: Path, runs: Path, scale: float, hw: Hardware):
     summary = {
         "steps": steps,
         "batch_size": BATCH["avrelscore"],
-        "seconds_this_run": round(time.monotonic() - began),
+        "logged_seconds": round(time.monotonic() - began),  # this process's (no resume log)
         **(ends_of_curve(history) if history else {}),
         "validations": validations[-3:],
     }
@@ -281,12 +296,12 @@ def export(model, out: Path, architecture: str, training: dict) -> dict:
     (folder / "training.json").write_text(json.dumps(training, indent=2) + "\n")
     card = folder / "README.md"
     gate = json.dumps(training["gate"])
+    logged = f" in at least {training['logged_seconds']} s" if training["logged_seconds"] else ""
     card.write_text(
         card.read_text()
         + f"\n\n## Training\n\n`{training['command']}` (seed {training['seed']}), corpus "
-        + f"`{training['corpus_fingerprint'][:16]}`, {training['steps']} steps in "
-        + f"{training['seconds']} s. Export gate on validation windows: `{gate}`. The full "
-        + "record is `training.json`.\n"
+        + f"`{training['corpus_fingerprint'][:16]}`, {training['steps']} steps{logged}. Export "
+        + f"gate on validation windows: `{gate}`. The full record is `training.json`.\n"
     )
     return {name: file_sha256(folder / name) for name in ("config.json", "model.safetensors")}
 
@@ -343,7 +358,6 @@ def main(argv=None) -> None:
         "avrelscore": lambda: train_avrelscore(corpus, runs, args.scale, hw),
     }
     for architecture in (a for a in ARCHITECTURES if a in args.models):
-        began = time.monotonic()
         model, stages, gate = trainers[architecture]()
         steps = sum(stage["steps"] for stage in stages.values())
         planned = sum(s.steps for s in STAGES.get(architecture, [])) or AVSR_STEPS
@@ -352,7 +366,7 @@ def main(argv=None) -> None:
             "seed": args.seed,
             "corpus_fingerprint": fingerprint,
             "steps": steps,
-            "seconds": round(time.monotonic() - began),
+            "logged_seconds": sum(stage["logged_seconds"] for stage in stages.values()),
             "stages": stages,
             "gate": gate.figures(),
         }
