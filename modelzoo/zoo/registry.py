@@ -171,14 +171,14 @@ REGISTRY: dict[str, ZooEntry] = {
             "alm",
             sha256={
                 "config.json": "0e517733bb28d3a8d0c098c861646265f9d4ba00fbcb2598847fdb04927f5994",
-                "model.safetensors": "01d7c3fb200aa5cd4051cd6736d59d4667619855bd581303e972d3fc701e179e",
+                "model.safetensors": "e521b277dc57f60289e5db094eb370e02d27ed17020451c88081009d081c4648",
             },
         ),
         demo_entry(
             "cals",
             sha256={
                 "config.json": "f7412d4f555a9aca1a4fa9289b0d447c6fc85e41ac07a83485664a2b714c9e0c",
-                "model.safetensors": "621348bebea220f5aba15e6c95070c7fa3514af4b1fb4324b862532ea6fd7fee",
+                "model.safetensors": "7dbf6c5589186374d33cc64f2e2282c265fb8f991cba259f8014e09b022aabeb",
             },
         ),
         demo_entry(
