@@ -119,8 +119,8 @@ def generate(job_id: str, delivery: int | None = None) -> None:
 
 
 @shared_task
-def evaluate(job_id: str) -> None:
-    run_job(job_id, _run_evaluation)
+def evaluate(job_id: str, delivery: int | None = None) -> None:
+    run_job(job_id, _run_evaluation, delivery)
 
 
 TASKS_BY_KIND = {

@@ -128,3 +128,13 @@ def test_an_attempt_taken_over_by_another_stops_at_its_next_report(job):
     run_job(str(job.id), work)
     job.refresh_from_db()
     assert job.status == "running" and job.attempts == 2 and not job.outputs
+
+
+def test_every_kind_takes_the_delivery_its_enqueuer_sends():
+    """services._enqueue passes delivery= to every kind's task (a merged-in kind once did not)."""
+    import inspect
+
+    from workers.tasks import TASKS_BY_KIND
+
+    for kind, task in TASKS_BY_KIND.items():
+        assert "delivery" in inspect.signature(task.run).parameters, kind
