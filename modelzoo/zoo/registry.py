@@ -78,8 +78,9 @@ class ZooEntry:
 
 NON_COMMERCIAL = "Trained on {data}, licensed for non-commercial research only; so are the weights."
 SYNTHGRID = (
-    "synthgrid: synthetic GRID-style sentences spoken by espeak-ng, on faces made from "
-    "scikit-image's public-domain astronaut photograph"
+    "synthgrid: synthetic GRID-style sentences spoken by espeak-ng (v2 adds flite), on faces made "
+    "from scikit-image's public-domain astronaut photograph (v2 adds matplotlib's public-domain "
+    "Grace Hopper portrait); each model's training.json names the corpus it used"
 )
 DEMO_NOTES = (
     "Trained here on synthetic data only ({data}); no LRS2, LRS3 or LRW clip was used, so the data "
