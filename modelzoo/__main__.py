@@ -67,7 +67,7 @@ def run_corrupt(args: argparse.Namespace) -> int:
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.out.parent, prefix=".corrupt-") as tmp:
-        (written,) = corrupt(
+        written, *_mask = corrupt(  # the media file, then corruption.json
             args.input,
             params,
             Path(tmp),

@@ -214,7 +214,7 @@ class TalkingFaceDataset(torch.utils.data.Dataset):
         mel = sync_mel(clip.mel, int(t))
         if mel is None:
             return None
-        if not in_sync and rng.random() < self.near_negatives:
+        if not in_sync and self.near_negatives and rng.random() < self.near_negatives:
             shifts = [d for d in range(-15, 16) if abs(d) >= 2 and 0 <= t + d <= n - SYNC_FRAMES]
             other = t + shifts[rng.integers(len(shifts))]
         start = int(t if in_sync else other)
