@@ -2,8 +2,9 @@
 
 A generator must draw a mouth closer to the target than copying the reference frame's mouth does,
 and its mouth must change when the audio does; the SyncNet critic must rank in-sync windows above
-the same windows with the video shifted by six frames (ROC AUC). Windows are drawn from a fixed
-seed, so two checkpoints are judged on the same ones.
+the same windows with the video shifted by six frames (ROC AUC, by
+`modelzoo.metrics.reliability.auroc`). Windows are drawn from a fixed seed, so two checkpoints are
+judged on the same ones.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 
 from modelzoo.alm.data import SYNC_FRAMES, TalkingFaceDataset, to_unit
 from modelzoo.media.mel import sync_mel
+from modelzoo.metrics.reliability import auroc
 from modelzoo.syncnet import SyncNet
 
 SYNCNET_MIN_AUC = 0.9
@@ -23,12 +25,6 @@ SYNC_SHIFT = 6  # frames between an in-sync window and its negative
 # Mean absolute change of the mouth half (pixels in [0, 1]) when a window's audio is swapped for
 # another window's: the untrained demo generators moved it by about 1e-4 (0.03 of a grey level).
 MIN_AUDIO_EFFECT = 0.01
-
-
-def roc_auc(positive: Sequence[float], negative: Sequence[float]) -> float:
-    """Probability that a positive outscores a negative (ties count half): the Mann-Whitney AUC."""
-    pos, neg = np.asarray(positive, float)[:, None], np.asarray(negative, float)[None, :]
-    return float((pos > neg).mean() + 0.5 * (pos == neg).mean())
 
 
 @dataclass(frozen=True)
@@ -66,7 +62,8 @@ def syncnet_gate(syncnet: SyncNet, clips: Sequence, windows: int = 256, seed: in
         scores = syncnet.similarity(mels, frames)
         positive.append(float(scores[0]))
         negative.append(float(scores[1]))
-    return SyncNetGate(roc_auc(positive, negative), windows)
+    scores = positive + negative  # in-sync windows are the positives
+    return SyncNetGate(auroc(scores, [True] * windows + [False] * windows), windows)
 
 
 @dataclass(frozen=True)
