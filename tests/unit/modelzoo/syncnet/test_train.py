@@ -1,4 +1,3 @@
-import pytest
 import torch
 
 from modelzoo.alm.data import TalkingFaceDataset
@@ -39,17 +38,13 @@ def test_resumed_critic_run_ends_with_the_same_weights_as_an_uninterrupted_one(t
         torch.testing.assert_close(resumed[key], tensor)
 
 
-@pytest.mark.xfail(
-    reason="tuned on an Intel trajectory; on this session's AMD machine the width-32 critic stays "
-    "on the ln 2 plateau for these steps (it failed at the landed commit too); to re-tune",
-    strict=False,
-)
 def test_a_few_hundred_steps_lower_the_critic_loss_clearly(tmp_path):
     torch.manual_seed(0)
     clips = [talking_clip(seed=s) for s in range(4)]
     # Width 32 and batch 16: at width 16 the first convolutions are one channel wide and most
-    # initialisations never leave the ln 2 plateau; this recipe learned from each of seeds 0-7.
-    loop = LoopConfig(steps=200, batch_size=16, val_every=200, val_batches=2, log_every=200)
+    # initialisations never leave the ln 2 plateau. 200 steps learned from seeds 0-7 on an Intel
+    # machine but left seed 0 at 0.638 on an AMD one; at 300 seeds 0-3 end at 0.24-0.40 there.
+    loop = LoopConfig(steps=300, batch_size=16, val_every=200, val_batches=2, log_every=200)
     train = TalkingFaceDataset(clips, "syncnet", loop.steps * loop.batch_size)
     val = TalkingFaceDataset(clips, "syncnet", loop.val_batches * loop.batch_size, seed=1)
     task = SyncNetTask(TINY, lr=1e-3)
