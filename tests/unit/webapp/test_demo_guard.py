@@ -142,6 +142,12 @@ def test_upload_over_the_limit_is_refused_while_it_streams(asgi, tmp_path):
         upload_dir=asgi.get_upload_folder(),
         max_upload_bytes=1000,
     )
+    def stored_files():
+        upload_dir = Path(asgi.get_upload_folder())
+        return {p: p.stat().st_size for p in upload_dir.rglob("*") if p.is_file()}
+
+    # the folder is Gradio's shared cache: earlier tests may have left their own large files
+    before = stored_files()
     with TestClient(guard) as client:
 
         def body():  # chunked: no Content-Length to refuse up front
@@ -160,10 +166,8 @@ def test_upload_over_the_limit_is_refused_while_it_streams(asgi, tmp_path):
             "/demo/gradio_api/upload", files={"files": ("big.wav", b"x" * 200_000)}
         )
         assert declared.status_code == 413 and "limit" in declared.json()["error"]
-    left = [
-        p for p in Path(asgi.get_upload_folder()).rglob("*") if p.is_file() and p.stat().st_size
-    ]
-    assert all(p.stat().st_size < 200_000 for p in left)
+    stored = {p: size for p, size in stored_files().items() if before.get(p) != size}
+    assert all(size < 200_000 for size in stored.values()), stored
 
 
 def test_deactivated_or_repassworded_staff_see_no_jobs_on_the_demo(asgi, visitor):
