@@ -96,6 +96,46 @@ class TrainingCorruption:
         )
 
 
+@dataclass(frozen=True)
+class ModalityDropout:
+    """Shares of training clips that lose a whole stream, which the paper's recipe does not do.
+
+    A demo visitor brings a still photo (one mouth crop held for the whole clip), a video whose
+    face is lost (blank crops), a muted clip or one of pure noise. Without such clips a model
+    trained on speech whose mouth is a clean function of the phones reads lips only and never
+    learns to listen; with them it has to learn which stream carries the words. At most one
+    stream is dropped per clip, after the training corruption.
+    """
+
+    p_static_video: float = 0.15
+    p_blank_video: float = 0.05
+    p_silent_audio: float = 0.1
+    p_noise_audio: float = 0.05
+
+    def __post_init__(self):
+        shares = (self.p_static_video, self.p_blank_video, self.p_silent_audio, self.p_noise_audio)
+        if min(shares) < 0 or sum(shares) > 1:
+            raise ValueError("modality dropout shares must be >= 0 and sum to at most 1")
+
+    def apply(
+        self, crops: np.ndarray, wav: np.ndarray, noise_bank: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(crops, wav) with at most one stream replaced; the inputs are not modified."""
+        draw = rng.random()
+        if (draw := draw - self.p_static_video) < 0:
+            held = crops[int(rng.integers(len(crops)))]
+            return np.broadcast_to(held, crops.shape).copy(), wav
+        if (draw := draw - self.p_blank_video) < 0:
+            return np.zeros_like(crops), wav
+        if (draw := draw - self.p_silent_audio) < 0:
+            return crops, np.zeros_like(wav)
+        if draw - self.p_noise_audio < 0:
+            start = int(rng.integers(max(1, len(noise_bank) - len(wav))))
+            noise = noise_bank[start : start + len(wav)]
+            return crops, np.pad(noise, (0, len(wav) - len(noise))).astype(wav.dtype)
+        return crops, wav
+
+
 @functools.lru_cache(maxsize=4)
 def _occluder_set(folder: Path | None) -> tuple[Occluder, ...]:
     return tuple(load_occluders(folder)) if folder is not None else default_occluders()

@@ -12,7 +12,7 @@ video frames per clip. The audio and video features are both at 25 Hz, one per v
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -608,20 +608,24 @@ class AVRelScore(nn.Module, PyTorchModelHubMixin, library_name="synclab"):
         return logits, (kl * seen).sum() / b
 
 
+# About 5 M parameters (10 MB in float16), bundled with the package. The demo decodes with greedy
+# CTC, so CTC weighs more in its training loss than in the paper's.
+DEMO_CONFIG = AVRelScoreConfig(
+    frontend_width=16,
+    d_model=128,
+    encoder_layers=4,
+    encoder_ffn=512,
+    decoder_layers=2,
+    decoder_ffn=512,
+    ctc_weight=0.3,
+)
 CONFIGS = {
     "paper": AVRelScoreConfig(),
     "paper-av-concat": AVRelScoreConfig(variant="av_concat"),
     "paper-audio-only": AVRelScoreConfig(variant="audio_only"),
     "paper-video-only": AVRelScoreConfig(variant="video_only"),
-    # About 5 M parameters (10 MB in float16), bundled with the package. The demo decodes with
-    # greedy CTC, so CTC weighs more in its training loss than in the paper's.
-    "demo": AVRelScoreConfig(
-        frontend_width=16,
-        d_model=128,
-        encoder_layers=4,
-        encoder_ffn=512,
-        decoder_layers=2,
-        decoder_ffn=512,
-        ctc_weight=0.3,
-    ),
+    "demo": DEMO_CONFIG,
+    "demo-av-concat": replace(DEMO_CONFIG, variant="av_concat"),
+    "demo-audio-only": replace(DEMO_CONFIG, variant="audio_only"),
+    "demo-video-only": replace(DEMO_CONFIG, variant="video_only"),
 }

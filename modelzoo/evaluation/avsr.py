@@ -5,7 +5,8 @@ Conditions follow AV-RelScore's test protocol (papers.md §4.5) with the corrupt
 operations (`modelzoo.corruption`), applied to the decoded clip in memory so that each frame's
 corruption is known exactly: `clean`; `babble_<snr>db` for SNR -5, 0, 5, 10 and 15 dB over the
 whole clip; `occlusion`, `video_noise` (Gaussian pixel noise) and `blur`, each on VIDEO_FRACTION
-of the frames in 1-3 segments; `both`, occlusion and pixel noise on the video with babble at 0 dB.
+of the frames in 1-3 segments; `both`, occlusion and pixel noise on the video with babble at 0 dB;
+`static_video` (the first frame held, as a still photo gives) and `silent_audio` withhold a stream.
 Every draw comes from `numpy.random.default_rng([seed, clip index, condition index])`, so a run
 is reproducible. A corrupted video is tracked again (the tracker sees what a user's file would
 show); mouth crops, audio normalisation and greedy CTC decoding are the transcribe job's.
@@ -38,7 +39,12 @@ CONDITIONS = (
     "video_noise",
     "blur",
     "both",
+    "static_video",
+    "silent_audio",
 )
+# Conditions that withhold a whole stream, as a visitor's still photo or muted clip does; they are
+# not corruption, so their frames stay out of the reliability AUROC.
+WITHHELD = ("static_video", "silent_audio")
 TRACE_CLIPS = 3  # clips whose reliability over time goes into the report's plot
 PROTOCOL = {
     "conditions": list(CONDITIONS),
@@ -110,6 +116,10 @@ def corrupt(clip: ClipMedia, condition: str, rng: np.random.Generator) -> Corrup
         frames, noise_mask = _degrade(frames, "gaussian", rng)
         noisy = _babble(audio, BOTH_SNR_DB, rng)
         return Corrupted(frames, noisy, mask | noise_mask, every)
+    if condition == "static_video":  # the first frame held, tracked again as a photo would be
+        return Corrupted(np.repeat(frames[:1], count, axis=0), audio, none, none)
+    if condition == "silent_audio":
+        return Corrupted(frames, np.zeros_like(audio), none, none, clip.track)
     if condition == "occlusion":  # no face to anchor the objects on: nothing to occlude
         return Corrupted(frames, audio, none, none, clip.track)
     raise ValueError(f"unknown condition {condition!r}")
@@ -192,7 +202,8 @@ def evaluate_recognisers(
                 tally = tallies[model_id]
                 tally.words[condition].append(text.word_counts(clip.text, said))
                 tally.chars[condition].append(text.char_counts(clip.text, said))
-                tally.add_reliability(per_frame, corrupted)
+                if condition not in WITHHELD:
+                    tally.add_reliability(per_frame, corrupted)
                 if condition == "both" and index < TRACE_CLIPS:
                     tally.traces.append(_trace(clip.name, per_frame, corrupted))
     return tallies

@@ -14,8 +14,12 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from modelzoo.avrelscore.augment import ModalityDropout, TrainingCorruption
 from modelzoo.avrelscore.data import model_video
+from modelzoo.avrelscore.model import SAMPLES_PER_FRAME
 from modelzoo.errors import UserError
+from modelzoo.media.crops import MOUTH_SIZE
+from modelzoo.media.faces import CANONICAL_FACE, MOUTH
 from modelzoo.media.mel import normalized_waveform
 
 
@@ -34,11 +38,39 @@ def read_transcript(path: Path) -> str:
     raise UserError(f"{path} has no 'Text:' line")
 
 
+# Where the mouth points sit in every mouth crop: the crop centres the canonical face's mouth, and
+# SynthGrid's rendered faces are frontal, so the canonical points place training occluders.
+MOUTH_CORNER = np.round(CANONICAL_FACE[MOUTH].mean(axis=0) - MOUTH_SIZE // 2)
+CROP_LANDMARKS = (CANONICAL_FACE - MOUTH_CORNER).astype(np.float32)
+# Streams a validation or evaluation set can withhold, as a visitor's input may: `static_video`
+# holds the first crop for the whole clip (a still photo), `silent_audio` mutes the clip.
+CONDITIONS = ("clean", "static_video", "silent_audio")
+
+
 class AVSRClips(torch.utils.data.Dataset):
-    def __init__(self, root: str | Path, split: str, *, train: bool = False, seed: int = 0):
-        self.root, self.train = Path(root), train
+    """One split's clips. For training, `corruption` (the paper's recipe) and `dropout` (whole
+    streams withheld) draw from a random stream apart from the crops' own; `condition` withholds
+    a stream from every clip, for validation."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str,
+        *,
+        train: bool = False,
+        seed: int = 0,
+        corruption: TrainingCorruption | None = None,
+        dropout: ModalityDropout | None = None,
+        condition: str = "clean",
+    ):
+        if condition not in CONDITIONS:
+            raise ValueError(f"condition {condition!r} is not one of {', '.join(CONDITIONS)}")
+        self.root, self.train, self.condition = Path(root), train, condition
         self.names = clip_names(self.root, split)
         self.rng = np.random.default_rng(seed)
+        self.corruption = corruption if train else None
+        self.dropout = dropout if train else None
+        self.corruption_rng = np.random.default_rng([seed, 1])
 
     def __len__(self) -> int:
         return len(self.names)
@@ -46,8 +78,20 @@ class AVSRClips(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, str]:
         name = self.names[index]
         mouths = np.load(self.root / name / "mouth.npy")  # (T, 96, 96) uint8
-        video = model_video(mouths, self.rng if self.train else None)
         wav, _ = sf.read(self.root / name / "audio.wav", dtype="float32")
+        wav = wav[: len(mouths) * SAMPLES_PER_FRAME]
+        if self.corruption is not None:
+            landmarks = np.broadcast_to(CROP_LANDMARKS, (len(mouths), *CROP_LANDMARKS.shape))
+            mouths = self.corruption.corrupt_video(mouths, landmarks, self.corruption_rng)
+            wav = self.corruption.corrupt_audio(wav, self.corruption_rng)
+        if self.dropout is not None:
+            noise = (self.corruption or TrainingCorruption()).noise_bank()
+            mouths, wav = self.dropout.apply(mouths, wav, noise, self.corruption_rng)
+        if self.condition == "static_video":
+            mouths = np.broadcast_to(mouths[0], mouths.shape)
+        elif self.condition == "silent_audio":
+            wav = np.zeros_like(wav)
+        video = model_video(mouths, self.rng if self.train else None)
         audio = normalized_waveform(wav, len(mouths))
         text = read_transcript(self.root / f"{name}.txt")
         return video, torch.from_numpy(audio), text

@@ -22,6 +22,7 @@ under WORK/synthgrid/ (WORK is var/ unless --work says otherwise).
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import math
@@ -30,7 +31,7 @@ import re
 import shutil
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -40,6 +41,7 @@ from modelzoo.alm.loop import LoopConfig, fit
 from modelzoo.alm.model import CONFIGS as ALM_CONFIGS
 from modelzoo.alm.train import ALMLossWeights, ALMTask
 from modelzoo.avrelscore import train as avsr_train
+from modelzoo.avrelscore.augment import ModalityDropout, TrainingCorruption
 from modelzoo.avrelscore.model import CONFIGS as AVSR_CONFIGS
 from modelzoo.avrelscore.model import AVRelScore
 from modelzoo.cals import train as cals_train
@@ -55,7 +57,8 @@ from modelzoo.synthgrid.datasets import AVSRClips
 from modelzoo.zoo import registry
 from modelzoo.zoo.loading import file_sha256, load, save
 
-ARCHITECTURES = ("syncnet", "alm", "cals", "avrelscore")  # in training order
+# The demos, named by their model id less "-demo", in training order (the critic first).
+DEMOS = ("syncnet", "alm", "cals", "avrelscore", "avsr-av", "avsr-audio", "avsr-video")
 ENDLESS = 10**9  # training-set length: windows are drawn at random, the steps end the run
 CHECKPOINT_EVERY = 100  # steps between validations and `last.pt`
 BATCH = {"syncnet": 32, "alm": 4, "cals": 4, "avrelscore": 8}
@@ -241,23 +244,53 @@ def train_generator(architecture: str, corpus: Path, runs: Path, scale: float, h
 
 
 @dataclass(frozen=True)
-class WERGate:
-    """AV-RelScore's gate: greedy-CTC WER on the validation clips below a ceiling."""
+class AVSRDemo:
+    """One of the four speech-recogniser demos: its model config and the WER ceilings of its gate,
+    each on the validation clips under one `AVSRClips` condition."""
 
-    wer: float
-    max_wer: float = 0.3
+    config: str
+    max_wer: dict[str, float]
+    dropout: ModalityDropout | None = None
+
+
+# The AV models see the paper's corruption plus whole streams withheld; each single-stream
+# baseline sees the corruption of its own stream only (withholding its one stream teaches nothing).
+# The ceilings keep out a model that has not learnt its task (a lip reader deaf to audio reads a
+# still photo at a WER near 1); how far below them a model lands is what evaluate reports.
+AV_CEILINGS = {"clean": 0.2, "static_video": 0.5, "silent_audio": 0.9}
+AVSR_DEMOS = {
+    "avrelscore": AVSRDemo("demo", AV_CEILINGS, ModalityDropout()),
+    "avsr-av": AVSRDemo("demo-av-concat", AV_CEILINGS, ModalityDropout()),
+    "avsr-audio": AVSRDemo("demo-audio-only", {"clean": 0.3}),
+    "avsr-video": AVSRDemo("demo-video-only", {"clean": 0.9}),
+}
+
+
+@dataclass(frozen=True)
+class WERGate:
+    """A speech recogniser's gate: greedy-CTC WER under each condition below its ceiling."""
+
+    wer: dict[str, float]
+    max_wer: dict[str, float]
 
     @property
     def passed(self) -> bool:
-        return self.wer <= self.max_wer
+        return all(self.wer[condition] <= ceiling for condition, ceiling in self.max_wer.items())
 
     def figures(self) -> dict:
         return {"val_greedy_ctc_wer": self.wer, "max_wer": self.max_wer, "passed": self.passed}
 
 
-def train_avrelscore(corpus: Path, runs: Path, scale: float, hw: Hardware):
-    model = AVRelScore(AVSR_CONFIGS["demo"])
-    train_set = AVSRClips(corpus, "train", train=True)
+def train_avsr(
+    name: str, corpus: Path, runs: Path, scale: float, hw: Hardware, init: Path | None = None
+):
+    demo = AVSR_DEMOS[name]
+    model = AVRelScore(AVSR_CONFIGS[demo.config])
+    warm = avsr_train.warm_start(model, AVRelScore.from_pretrained(init)) if init else []
+    corrupt = TrainingCorruption()
+    if model.config.variant == "audio_only":  # its video is never read: keep the draws cheap
+        corrupt = replace(corrupt, p_clean_video=1.0)
+    train_set = AVSRClips(corpus, "train", train=True, corruption=corrupt, dropout=demo.dropout)
     val_set = AVSRClips(corpus, "val")
     history, validations = [], []
 
@@ -265,34 +298,40 @@ def train_avrelscore(corpus: Path, runs: Path, scale: float, hw: Hardware):
         history.append(logs["loss"])
         if "val_wer" in logs:
             validations.append({"step": step, "val_loss": logs["val_loss"], "wer": logs["val_wer"]})
-            print(json.dumps(validations[-1]), flush=True)
+            print(json.dumps({"model": f"{name}-demo", **validations[-1]}), flush=True)
 
     steps = math.ceil(AVSR_STEPS * scale)
     config = replace(
         AVSR_TRAIN, steps=steps, eval_every=CHECKPOINT_EVERY * 2, num_workers=hw.workers
     )
     began = time.monotonic()
-    avsr_train.train(model, train_set, runs / "avrelscore", config=config, val_set=val_set,
+    avsr_train.train(model, train_set, runs / name, config=config, val_set=val_set,
                      device=hw.device, progress=progress)  # fmt: skip
     model.cpu()
-    best = AVRelScore.from_pretrained(runs / "avrelscore" / "best", strict=True)
-    loader = torch.utils.data.DataLoader(val_set, batch_size=8, collate_fn=avsr_train.collate)
-    gate = WERGate(avsr_train.validate(best, loader)["wer"])
+    best = AVRelScore.from_pretrained(runs / name / "best", strict=True)
+    wer = {}
+    for condition in demo.max_wer:
+        clips = AVSRClips(corpus, "val", condition=condition)
+        loader = torch.utils.data.DataLoader(clips, batch_size=8, collate_fn=avsr_train.collate)
+        wer[condition] = avsr_train.validate(best, loader)["wer"]
     summary = {
         "steps": steps,
         "batch_size": BATCH["avrelscore"],
         "logged_seconds": round(time.monotonic() - began),  # this process's (no resume log)
+        "corruption": asdict(corrupt),
+        "modality_dropout": asdict(demo.dropout) if demo.dropout else None,
+        "warm_start": {"from": str(init), "tensors": len(warm)} if init else None,
         **(ends_of_curve(history) if history else {}),
         "validations": validations[-3:],
     }
-    return best, {"avrelscore": summary}, gate
+    return best, {name: summary}, WERGate(wer, demo.max_wer)
 
 
-def export(model, out: Path, architecture: str, training: dict) -> dict:
+def export(model, out: Path, name: str, training: dict) -> dict:
     """Write the float16 checkpoint, its training record and the record's figures in its card."""
-    model_id = f"{architecture}-demo"
-    folder = save(model, out / model_id, architecture=architecture, model_id=model_id,
-                  dtype="float16")  # fmt: skip
+    model_id = f"{name}-demo"
+    folder = save(model, out / model_id, architecture=registry.entry(model_id).architecture,
+                  model_id=model_id, dtype="float16")  # fmt: skip
     (folder / "training.json").write_text(json.dumps(training, indent=2) + "\n")
     card = folder / "README.md"
     gate = json.dumps(training["gate"])
@@ -306,17 +345,15 @@ def export(model, out: Path, architecture: str, training: dict) -> dict:
     return {name: file_sha256(folder / name) for name in ("config.json", "model.safetensors")}
 
 
-def record_digests(source: str, architecture: str, digests: dict[str, str]) -> str:
-    """registry.py's text with `demo_entry("<architecture>", sha256={...})` holding `digests`."""
-    call = re.compile(rf'demo_entry\(\s*"{re.escape(architecture)}",\s*sha256=\{{[^}}]*\}},?\s*\)')
+def record_digests(source: str, name: str, digests: dict[str, str]) -> str:
+    """registry.py's text with `demo_entry("<name>", sha256={...})` holding `digests`."""
+    call = re.compile(rf'demo_entry\(\s*"{re.escape(name)}",\s*sha256=\{{[^}}]*\}},?\s*\)')
     if len(call.findall(source)) != 1:
-        raise UserError(f'registry.py has no single demo_entry("{architecture}", sha256=...) call')
+        raise UserError(f'registry.py has no single demo_entry("{name}", sha256=...) call')
     # Laid out as `ruff format` lays out the call, so the file stays formatted.
     pairs = "".join(f'{" " * 16}"{name}": "{digest}",\n' for name, digest in digests.items())
     indent = " " * 12
-    entry = (
-        f'demo_entry(\n{indent}"{architecture}",\n{indent}sha256={{\n{pairs}{indent}}},\n{" " * 8})'
-    )
+    entry = f'demo_entry(\n{indent}"{name}",\n{indent}sha256={{\n{pairs}{indent}}},\n{" " * 8})'
     return call.sub(lambda _: entry, source)
 
 
@@ -334,10 +371,15 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--models",
         nargs="+",
-        choices=ARCHITECTURES,
-        default=list(ARCHITECTURES),
+        choices=DEMOS,
+        default=list(DEMOS),
         help="the demo checkpoints to train (default all); generators use this run's critic"
         " once it has passed its gate, else the bundled syncnet-demo",
+    )
+    parser.add_argument(
+        "--init-avsr",
+        type=Path,
+        help="a speech-recogniser checkpoint folder whose matching tensors start the AVSR demos",
     )
     parser.add_argument(
         "--record", action="store_true", help="write the new sha256 digests into registry.py"
@@ -355,12 +397,15 @@ def main(argv=None) -> None:
         "syncnet": lambda: train_syncnet(corpus, runs, args.scale, hw),
         "alm": lambda: train_generator("alm", corpus, runs, args.scale, hw),
         "cals": lambda: train_generator("cals", corpus, runs, args.scale, hw),
-        "avrelscore": lambda: train_avrelscore(corpus, runs, args.scale, hw),
+        **{
+            name: functools.partial(train_avsr, name, corpus, runs, args.scale, hw, args.init_avsr)
+            for name in AVSR_DEMOS
+        },
     }
-    for architecture in (a for a in ARCHITECTURES if a in args.models):
-        model, stages, gate = trainers[architecture]()
+    for name in (d for d in DEMOS if d in args.models):
+        model, stages, gate = trainers[name]()
         steps = sum(stage["steps"] for stage in stages.values())
-        planned = sum(s.steps for s in STAGES.get(architecture, [])) or AVSR_STEPS
+        planned = sum(s.steps for s in STAGES.get(name, [])) or AVSR_STEPS
         training = {
             "command": "python -m modelzoo.synthgrid.train_demo " + " ".join(sys.argv[1:]),
             "seed": args.seed,
@@ -373,12 +418,12 @@ def main(argv=None) -> None:
         exported = gate.passed and steps >= MIN_STEPS_SHARE * planned
         training["exported"] = exported
         if exported:
-            training["sha256"] = export(model, args.out, architecture, training)
+            training["sha256"] = export(model, args.out, name, training)
             if args.record:  # the bundled folder is checked against these on every load
-                source = record_digests(registry_file.read_text(), architecture, training["sha256"])
+                source = record_digests(registry_file.read_text(), name, training["sha256"])
                 registry_file.write_text(source)
-        report["models"][f"{architecture}-demo"] = training
-        print(json.dumps({"model": f"{architecture}-demo", **training["gate"]}), flush=True)
+        report["models"][f"{name}-demo"] = training
+        print(json.dumps({"model": f"{name}-demo", **training["gate"]}), flush=True)
     text = json.dumps(report, indent=2)
     (args.work / "demo_training.json").write_text(text + "\n")
     print(text)

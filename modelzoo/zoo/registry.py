@@ -89,14 +89,23 @@ DEMO_NOTES = (
 )
 
 
-def demo_entry(architecture: str, sha256: dict[str, str]) -> ZooEntry:
-    """The entry of the small demo checkpoint of `architecture`, bundled with the package;
-    `sha256` is written by the trainer (modelzoo.synthgrid.train_demo) with the weights."""
-    model_id = f"{architecture}-demo"
+# Demos that are not their architecture's "demo" config: the AV-RelScore baselines.
+DEMO_VARIANTS = {
+    "avsr-av": ("avrelscore", "demo-av-concat"),
+    "avsr-audio": ("avrelscore", "demo-audio-only"),
+    "avsr-video": ("avrelscore", "demo-video-only"),
+}
+
+
+def demo_entry(name: str, sha256: dict[str, str]) -> ZooEntry:
+    """The entry of the small demo checkpoint `<name>-demo`, bundled with the package; `sha256`
+    is written by the trainer (modelzoo.synthgrid.train_demo) with the weights."""
+    model_id = f"{name}-demo"
+    architecture, config = DEMO_VARIANTS.get(name, (name, "demo"))
     return ZooEntry(
         id=model_id,
         architecture=architecture,
-        config="demo",
+        config=config,
         repo_id=f"synclab/{model_id}",
         revision=None,  # not on the Hub yet: the bundled folder is the copy
         sha256=sha256,
@@ -182,6 +191,9 @@ REGISTRY: dict[str, ZooEntry] = {
                 "model.safetensors": "7dbf6c5589186374d33cc64f2e2282c265fb8f991cba259f8014e09b022aabeb",
             },
         ),
+        demo_entry("avsr-av", sha256={}),
+        demo_entry("avsr-audio", sha256={}),
+        demo_entry("avsr-video", sha256={}),
         demo_entry(
             "syncnet",
             sha256={

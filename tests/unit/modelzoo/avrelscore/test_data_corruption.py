@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from modelzoo.avrelscore import data
-from modelzoo.avrelscore.augment import TrainingCorruption
+from modelzoo.avrelscore.augment import ModalityDropout, TrainingCorruption
 from modelzoo.avrelscore.data import LRSClips, PairFolder, crop_landmarks
 from modelzoo.corruption.audio import TRAIN_SNRS_DB
 from modelzoo.errors import UserError
@@ -121,3 +121,31 @@ def test_a_missing_occluder_folder_or_noise_file_is_a_user_error(tmp_path):
         TrainingCorruption(occluders=tmp_path / "nowhere")
     with pytest.raises(UserError, match="not found"):
         TrainingCorruption(noise_file=tmp_path / "missing.wav")
+
+
+def test_modality_dropout_withholds_at_most_one_stream_in_its_shares():
+    dropout = ModalityDropout(p_static_video=0.2, p_blank_video=0.1, p_silent_audio=0.3,
+                              p_noise_audio=0.1)  # fmt: skip
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 255, (20, 96, 96), dtype=np.uint8)
+    wav = rng.normal(0, 0.1, 20 * 640).astype(np.float32)
+    noise = rng.normal(0, 0.3, 16000).astype(np.float32)
+    seen = {"static": 0, "blank": 0, "silent": 0, "noise": 0, "kept": 0}
+    for _ in range(2000):
+        video, audio = dropout.apply(crops, wav, noise, rng)
+        video_kept, audio_kept = np.array_equal(video, crops), np.array_equal(audio, wav)
+        assert video_kept or audio_kept  # never both streams gone
+        assert video.shape == crops.shape and audio.shape == wav.shape
+        if not video_kept:
+            seen["blank" if not video.any() else "static"] += 1
+            assert (video == video[:1]).all()
+        elif not audio_kept:
+            seen["silent" if not audio.any() else "noise"] += 1
+            assert not audio.any() or np.isin(audio, noise).all()
+        else:
+            seen["kept"] += 1
+    shares = {k: v / 2000 for k, v in seen.items()}
+    expected = {"static": 0.2, "blank": 0.1, "silent": 0.3, "noise": 0.1, "kept": 0.3}
+    assert all(abs(shares[k] - expected[k]) < 0.04 for k in expected), shares
+    with pytest.raises(ValueError, match="sum to at most 1"):
+        ModalityDropout(p_static_video=0.6, p_silent_audio=0.6)

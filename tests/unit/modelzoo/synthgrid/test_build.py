@@ -11,6 +11,7 @@ import torch
 from modelzoo.__main__ import main
 from modelzoo.alm.data import TalkingFaceDataset, folder_clips
 from modelzoo.avrelscore import vocab
+from modelzoo.avrelscore.augment import TrainingCorruption
 from modelzoo.avrelscore.data import model_video
 from modelzoo.avrelscore.train import collate
 from modelzoo.media.crops import mouth_crops_video
@@ -113,3 +114,27 @@ def test_wav2lip_layout_gives_critic_and_generator_windows(corpus):
 def test_building_into_a_non_empty_folder_is_refused(corpus, capsys):
     assert main(["synthgrid", "build", str(corpus[0]), "--utterances", "1"]) == 2
     assert "not an empty folder" in capsys.readouterr().err
+
+
+def test_avsr_conditions_withhold_one_stream_of_every_clip(corpus):
+    root = corpus[0]
+    clean_video, clean_audio, text = AVSRClips(root, "val")[0]
+    static_video, static_audio, _ = AVSRClips(root, "val", condition="static_video")[0]
+    assert torch.equal(static_audio, clean_audio) and torch.equal(static_video[0], clean_video[0])
+    assert torch.equal(static_video, static_video[:1].expand_as(static_video))
+    assert not torch.equal(clean_video, clean_video[:1].expand_as(clean_video))
+    muted_video, muted_audio, muted_text = AVSRClips(root, "val", condition="silent_audio")[0]
+    assert torch.equal(muted_video, clean_video) and not muted_audio.any() and muted_text == text
+    with pytest.raises(ValueError, match="condition"):
+        AVSRClips(root, "val", condition="muted")
+
+
+def test_avsr_training_corruption_occludes_the_mouth_of_synthgrid_crops(corpus):
+    root = corpus[0]
+    everything = TrainingCorruption(p_clean_video=0.0, p_noise=0.0, p_blur=0.0)
+    clean = AVSRClips(root, "train", train=True, seed=1)[0]
+    corrupted = AVSRClips(root, "train", train=True, seed=1, corruption=everything)[0]
+    # the canonical mouth points anchor the occluders in the crop, so some frames change
+    changed = (corrupted[0] != clean[0]).flatten(1).any(1)
+    assert 0 < changed.sum() < len(changed)
+    assert not torch.equal(corrupted[1], clean[1]) and corrupted[2] == clean[2]

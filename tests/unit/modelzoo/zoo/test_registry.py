@@ -14,7 +14,8 @@ def test_generate_lists_the_alm_and_cals_entries_and_transcribe_the_avrelscore_o
     generate = {e.id for e in registry.models_for_kind("generate")}
     transcribe = {e.id for e in registry.models_for_kind("transcribe")}
     assert generate == {"alm-lrw", "cals-lrs2", "alm-demo", "cals-demo"}
-    assert transcribe == {"avrelscore-lrs2", "avrelscore-lrs3", "avrelscore-demo"}
+    baselines = {"avsr-av-demo", "avsr-audio-demo", "avsr-video-demo"}
+    assert transcribe == {"avrelscore-lrs2", "avrelscore-lrs3", "avrelscore-demo", *baselines}
     assert registry.models_for_kind("corrupt") == []
 
 
@@ -60,3 +61,16 @@ def test_demo_entry_card_carries_the_demo_licence_and_data():
     card = model_card(registry.entry("syncnet-demo"))
     assert card.data.license == "other" and card.data.datasets == ["synthgrid"]
     assert "demo-checkpoint" in card.data.tags
+
+
+@pytest.mark.parametrize(
+    ("model_id", "variant"),
+    [("avsr-av-demo", "av_concat"), ("avsr-audio-demo", "audio_only"),
+     ("avsr-video-demo", "video_only")],
+)  # fmt: skip
+def test_avsr_baseline_demos_are_the_demo_network_on_one_variant(model_id, variant):
+    e = registry.entry(model_id)
+    config = registry.named_config(e.architecture, e.config)
+    demo = registry.named_config("avrelscore", "demo")
+    assert (e.kind, e.bundled, e.architecture) == ("demo", model_id, "avrelscore")
+    assert config.variant == variant and config.d_model == demo.d_model
