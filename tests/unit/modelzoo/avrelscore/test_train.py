@@ -18,6 +18,7 @@ from modelzoo.avrelscore.train import (
     noam_lr,
     train,
     train_curriculum,
+    warm_start,
 )
 from modelzoo.media.io import write_wav
 
@@ -220,3 +221,20 @@ def test_the_training_script_corrupts_training_clips_only_with_corrupt(
     with pytest.raises(SystemExit) as stop:
         main([str(a) for a in args if a != "--corrupt"])
     assert stop.value.code == 2 and "only apply with --corrupt" in capsys.readouterr().err
+
+
+def test_warm_start_copies_the_tensors_a_variant_shares_and_leaves_the_rest():
+    torch.manual_seed(0)
+    source = AVRelScore(tiny_config(variant="av_concat"))
+    torch.manual_seed(1)
+    target = AVRelScore(tiny_config())
+    untouched = {k: v.clone() for k, v in target.state_dict().items()}
+    copied = warm_start(target, source)
+    state, source_state = target.state_dict(), source.state_dict()
+    assert all(torch.equal(state[name], source_state[name]) for name in copied)
+    assert not torch.equal(state["embed.weight"], untouched["embed.weight"])
+    kept = set(state) - set(copied)  # the reliability scorers the concat baseline lacks
+    assert kept and all(name.startswith(("video_scorer", "audio_scorer")) for name in kept)
+    assert all(torch.equal(state[name], untouched[name]) for name in kept)
+    audio_only = warm_start(AVRelScore(tiny_config(variant="audio_only")), source)
+    assert not any(name.startswith("video_") for name in audio_only)
