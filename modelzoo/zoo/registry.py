@@ -193,7 +193,13 @@ REGISTRY: dict[str, ZooEntry] = {
         ),
         demo_entry("avsr-av", sha256={}),
         demo_entry("avsr-audio", sha256={}),
-        demo_entry("avsr-video", sha256={}),
+        demo_entry(
+            "avsr-video",
+            sha256={
+                "config.json": "6a772bb23fc676b86e4f0c1e5e8238511db358b0c907fa9d7da43a186aa0d896",
+                "model.safetensors": "06b5a5d549a2391b654a58de401332a1ab77272509cfb09169a77079e3e74f7a",
+            },
+        ),
         demo_entry(
             "syncnet",
             sha256={
