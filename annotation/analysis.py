@@ -355,10 +355,7 @@ def human_machine(study, human: list[dict]) -> dict:
     if len(paired) >= 3 and all(len(set(side)) > 1 for side in zip(*paired, strict=True)):
         found = stats.spearmanr(*zip(*paired, strict=True))
         rho, p = float(found.statistic), float(found.pvalue)
-    readers = sorted(
-        {r.get("reader", "") for r in study.stimuli.values_list("machine_reading", flat=True)}
-        - {""}
-    )
+    readers = sorted({s.machine_reading.get("reader", "") for s in clips} - {""})
     return {
         "rows": rows,
         "spearman_rho": rho,
