@@ -10,6 +10,10 @@ Methods after annotation-research.md §4, §5 and §7:
   normalisation `NORMALISATION_VERSION`; WER and word accuracy (1 - WER) on pooled counts; relative
   word accuracy of each system to the real videos on the shared utterances, with a bootstrap CI
   (utterances resampled, then responses within each utterance); a ratio of pooled accuracies.
+- Human beside machine: per system, the machine lip reader's word accuracy on the same clips
+  (its readings pooled under the same normalisation; 1 - accuracy is evaluate's `lip_wer`) and
+  Spearman's rank correlation of human with machine word accuracy over the systems
+  (scipy.stats.spearmanr).
 Only regular stimuli of used sessions (completed, QC verdict accept or pending) enter.
 """
 
@@ -21,7 +25,7 @@ import numpy as np
 from django.db.models import Count
 from scipy import stats
 
-from . import qc
+from . import qc, selectors
 from .models import Question, Response, Session, Stimulus
 from .transcripts import NORMALISATION_VERSION, word_counts
 
@@ -313,6 +317,56 @@ def lipreading_table(study, n_boot: int = 2000) -> list[dict]:
     return table
 
 
+def human_machine(study, human: list[dict]) -> dict:
+    """Each system's human word accuracy (rows of `lipreading_table`) beside the machine lip
+    reader's on the system's clips, and Spearman's rho (with its p) over the systems that have
+    both; rho is None with fewer than three such systems or a constant side."""
+    machine, errors, pending = defaultdict(list), 0, 0
+    human_by_system = {row["system"]: row for row in human}
+    clips = list(selectors.stimuli_to_lipread(study))
+    for stimulus in clips:
+        reading = stimulus.machine_reading
+        if "text" in reading:
+            machine[stimulus.system].append(word_counts(stimulus.reference_text, reading["text"]))
+        elif "error" in reading:
+            errors += 1
+        else:
+            pending += 1
+    rows = []
+    for system in sorted(human_by_system.keys() | {s.system for s in clips}):
+        acc = accuracy(machine.get(system, []))
+        row = human_by_system.get(system, {})
+        rows.append(
+            {
+                "system": system,
+                "is_real": row.get("is_real", False),
+                "human_word_accuracy": row.get("word_accuracy"),
+                "machine_word_accuracy": acc,
+                "machine_wer": None if acc is None else 1 - acc,
+                "machine_clips": len(machine.get(system, [])),
+            }
+        )
+    paired = [
+        (r["human_word_accuracy"], r["machine_word_accuracy"])
+        for r in rows
+        if r["human_word_accuracy"] is not None and r["machine_word_accuracy"] is not None
+    ]
+    rho = p = None
+    if len(paired) >= 3 and all(len(set(side)) > 1 for side in zip(*paired, strict=True)):
+        found = stats.spearmanr(*zip(*paired, strict=True))
+        rho, p = float(found.statistic), float(found.pvalue)
+    readers = sorted({s.machine_reading.get("reader", "") for s in clips} - {""})
+    return {
+        "rows": rows,
+        "spearman_rho": rho,
+        "spearman_p": p,
+        "systems": len(paired),
+        "readers": readers,
+        "pending": pending,
+        "errors": errors,
+    }
+
+
 def token_table(study) -> list[dict]:
     """Per problem-token question, system and token: how many answers ticked it, and the share."""
     counts = defaultdict(lambda: defaultdict(int))
@@ -407,6 +461,8 @@ def study_results(study) -> dict:
     kinds = set(study.questions.values_list("kind", flat=True))
     if Question.Kind.TEXT in kinds:
         result["lipreading"] = lipreading_table(study)
+        if study.stimuli.filter(source_job__isnull=False).exists():
+            result["human_machine"] = human_machine(study, result["lipreading"])
     if Question.Kind.SCALE in kinds:
         result["mos"] = mos_table(study)
         result["pairwise"] = pairwise_tests(study)

@@ -1,10 +1,12 @@
-"""Staff dashboard: the study list; per study progress, MOS charts, lip reading, agreement, QC.
+"""Staff dashboard: the study list; per study progress, MOS charts, lip reading (human beside
+machine), agreement, QC.
 
 The pages only read `annotation.analysis` and `annotation.selectors`, as djangoproject.com's
 dashboard reads its metrics; charts are drawn in the browser by the vendored Chart.js.
 """
 
 from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -53,4 +55,15 @@ def study(request, slug):
 def qc_rerun(request, slug):
     study = get_object_or_404(Study, slug=slug)
     services.qc_rerun(study=study)
+    return redirect("annotation:dashboard-study", study.slug)
+
+
+@staff_member_required
+@require_POST
+def lipread(request, slug):
+    study = get_object_or_404(Study, slug=slug)
+    try:
+        services.study_lipread(study=study)
+    except services.AnnotationError as err:
+        return HttpResponseBadRequest(str(err))
     return redirect("annotation:dashboard-study", study.slug)

@@ -175,6 +175,9 @@ class Stimulus(models.Model):
     beside_system = models.CharField(max_length=100, blank=True)
     feedback = models.TextField(blank=True, help_text="Shown after a training clip's answer.")
     source_job = models.UUIDField(null=True, blank=True)
+    # What the machine lip reader read from the clip: {"text", "reader", "revision"}, or
+    # {"error"} when it could not (workers.tasks.lipread_study). Empty: not read yet.
+    machine_reading = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -190,6 +193,15 @@ class Stimulus(models.Model):
 
     def __str__(self):
         return f"{self.system}/{self.utterance_id} ({self.role})"
+
+    def set_machine_reading(
+        self, *, text: str = "", reader: str = "", revision: str = "", error: str = ""
+    ) -> None:
+        """Store what the machine lip reader read from the clip (or why it could not)."""
+        self.machine_reading = (
+            {"error": error} if error else {"text": text, "reader": reader, "revision": revision}
+        )
+        self.save(update_fields=["machine_reading"])
 
 
 class Rater(models.Model):

@@ -8,7 +8,7 @@ from statistics import median
 from django.db.models import Count
 from django.utils import timezone
 
-from .models import Response, Session, Stimulus
+from .models import Question, Response, Session, Stimulus
 
 
 def session_counts(study) -> dict:
@@ -74,6 +74,18 @@ def generation_jobs_to_offer(study, limit: int = 200):
     used = study.stimuli.filter(source_job__isnull=False).values("source_job")
     jobs = Job.objects.filter(kind=Job.Kind.GENERATE, status=Job.Status.SUCCEEDED)
     return jobs.exclude(pk__in=used).order_by("created_at")[:limit]
+
+
+def stimuli_to_lipread(study):
+    """The clips a machine lip reader can be scored on: regular stimuli with media and reference
+    words in a section that asks for transcripts."""
+    sections = study.questions.filter(kind=Question.Kind.TEXT).values("section")
+    return (
+        study.stimuli.filter(role=Stimulus.Role.REGULAR, section__in=sections)
+        .exclude(media="")
+        .exclude(reference_text="")
+        .order_by("pk")
+    )
 
 
 def study_progress(study) -> dict:

@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from . import media, qc, qualification
+from . import media, qc, qualification, selectors
 from .models import Question, Rater, Response, Session, SessionItem, Stimulus, Study
 
 
@@ -774,3 +774,20 @@ def qc_rerun(*, study: Study) -> int:
                 session.save(update_fields=["qc_verdict", "qc_reasons"])
                 changed += 1
     return changed
+
+
+def study_lipread(*, study: Study) -> int:
+    """Have a worker read the study's lip-reading clips with the zoo's lip reader (the machine
+    lip-readability the dashboard sets beside the human word accuracy); earlier readings are
+    cleared. Returns how many clips it will read."""
+    from workers.tasks import lipread_study  # the web app imports workers only to enqueue
+
+    with transaction.atomic():
+        count = selectors.stimuli_to_lipread(study).update(machine_reading={})
+        if not count:
+            raise AnnotationError(
+                "no clip to read: lip reading needs regular stimuli with media and reference "
+                "words in a section that asks for transcripts"
+            )
+        transaction.on_commit(lambda: lipread_study.delay(study.pk))
+    return count

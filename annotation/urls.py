@@ -9,6 +9,7 @@ urlpatterns = [
     path("dashboard/", dashboard.index, name="dashboard"),
     path("dashboard/<slug:slug>/", dashboard.study, name="dashboard-study"),
     path("dashboard/<slug:slug>/qc/", dashboard.qc_rerun, name="dashboard-qc"),
+    path("dashboard/<slug:slug>/lipread/", dashboard.lipread, name="dashboard-lipread"),
     path("api/studies/", api.study_collection, name="api-studies"),
     path("api/studies/<slug:slug>/", api.study_detail, name="api-study"),
     path("api/studies/<slug:slug>/stimuli/", api.stimulus_create, name="api-stimuli"),

@@ -7,7 +7,10 @@ Loads each model as a worker does (`modelzoo.pipelines.load_for_jobs`: strict lo
 inference copy) and runs generate jobs through `modelzoo.pipelines.run_kind`, the entry point the
 Celery task and the Space share (the CLI's `generate` calls the same `generation.generate`): speech
 decoding, the mel, face tracking, the generator on every frame, paste-back and H.264/AAC encoding
-all count. Inputs: skimage's astronaut photograph as a PNG ("photo"), and a `--seconds` 1280x720
+all count. The photo is also generated once by `python -m modelzoo generate` in its own process
+("cli_photo": the CLI's own "seconds" figure, which counts oneDNN's first-call packing, and the
+process's wall time with start-up and loading), so the two paths can be compared in one run.
+Inputs: skimage's astronaut photograph as a PNG ("photo"), and a `--seconds` 1280x720
 25 fps H.264 clip of that face panning and zooming ("video", `bench/faces.py`'s clip), each with
 espeak-ng speech cut to `--seconds`. One short job warms the model first (oneDNN packs its weights
 on the first call; a worker keeps them packed between jobs); its time is reported apart.
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -93,6 +97,22 @@ def job(model, face_role: str, face: Path, speech: Path, out_dir: Path) -> dict:
     }
 
 
+def cli_job(model_id: str, face: Path, speech: Path, out: Path) -> dict:
+    """`python -m modelzoo generate` of this checkout in its own process: its "seconds" and the
+    process's wall seconds."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "modelzoo", "generate", "--model", model_id, "--face", str(face),
+         "--audio", str(speech), "--out", str(out)],
+        env={**os.environ, "PYTHONPATH": str(BENCH.parent)},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return {
+        "seconds": json.loads(done.stdout)["seconds"],
+        "process_wall_s": round(time.perf_counter() - started, 2),
+    }
+
+
 def measure(model_id: str, faces: dict, speech: Path, warm_up: Path, args, tmp: Path) -> dict:
     """Load `model_id` as a worker does, warm it up, time `args.repeats` jobs per face input."""
     started = time.perf_counter()
@@ -107,6 +127,8 @@ def measure(model_id: str, faces: dict, speech: Path, warm_up: Path, args, tmp: 
             "cpu_s_per_video_s": round(min(r["cpu_s"] for r in runs) / args.seconds, 3),
             "runs": runs,
         }
+    if "photo" in faces:
+        report["cli_photo"] = cli_job(model_id, faces["photo"][1], speech, tmp / "cli.mp4")
     return report
 
 

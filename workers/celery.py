@@ -34,6 +34,7 @@ class CeleryConfig:
         "workers.tasks.generate": {"queue": "gpu"},
         "workers.tasks.transcribe": {"queue": "gpu"},
         "workers.tasks.evaluate": {"queue": "gpu"},
+        "workers.tasks.lipread_study": {"queue": "gpu"},
         "workers.tasks.corrupt": {"queue": "cpu"},
     }
     # A job is acknowledged only when it has finished, and a worker that dies mid-job hands the

@@ -123,6 +123,35 @@ def evaluate(job_id: str, delivery: int | None = None) -> None:
     run_job(job_id, _run_evaluation, delivery)
 
 
+@shared_task
+def lipread_study(study_id: int) -> None:
+    """Machine lip-readability of a crowd study's clips: what the zoo's lip reader
+    (`modelzoo.metrics.lipreading`: video only) reads from each clip the raters lip-read, stored
+    on its stimulus. Reading again overwrites, so a redelivered message is harmless."""
+    from annotation.models import Study
+    from annotation.selectors import stimuli_to_lipread
+    from modelzoo.metrics import lipreading
+    from modelzoo.zoo.registry import entry, pinned_revision
+
+    study = Study.objects.filter(pk=study_id).first()
+    if study is None:
+        return
+    reader_id = lipreading.lip_reader_id()
+    stimuli = stimuli_to_lipread(study)
+    if reader_id is None:
+        for stimulus in stimuli:
+            stimulus.set_machine_reading(error="no lip reader's weights are on this worker")
+        return
+    model, revision = model_cache().get(reader_id, ""), pinned_revision(entry(reader_id))
+    for stimulus in stimuli:
+        try:
+            text = lipreading.read_lips_file(model, Path(stimulus.media.path))
+        except UserError as err:  # e.g. a clip that cannot be decoded
+            stimulus.set_machine_reading(error=str(err))
+            continue
+        stimulus.set_machine_reading(text=text, reader=reader_id, revision=revision)
+
+
 TASKS_BY_KIND = {
     "corrupt": corrupt,
     "transcribe": transcribe,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from modelzoo.errors import UserError
 from modelzoo.evaluation import avsr, corpus, generators, judges, report
-from modelzoo.metrics import fid, lipreading
+from modelzoo.metrics import coarticulation, fid, lipreading
 from modelzoo.metrics.clip import Judges
 
 DEFAULT_LIMIT = 10  # clips: every bundled model in under 15 minutes on 2 CPU cores
@@ -54,22 +54,39 @@ def _stage(progress: Progress, stage: int, stages: int, clips: int):
 
 
 def _generation(models, clips, scorers, progress, strips, unavailable) -> list[dict]:
-    """Generator rows; FID beside them when it can run here, else its reason in `unavailable`."""
-    try:
-        fid.check_available()
-    except fid.FIDUnavailable as err:
-        unavailable["fid"] = str(err)
-        scores = generators.evaluate_generators(models, clips, scorers, progress, strips)
-        return report.generation_rows(scores, clips)
+    """Generator rows; FID beside them when it can run here, else its reason in `unavailable`,
+    and the co-articulation check on corpora with phone timings."""
+    tokens: dict[str, list] = {}
     with tempfile.TemporaryDirectory(prefix="synclab-fid-") as tmp:
         crops = Path(tmp)
-        scores = generators.evaluate_generators(models, clips, scorers, progress, strips, crops)
+        try:
+            fid.check_available()
+        except fid.FIDUnavailable as err:
+            unavailable["fid"], crops = str(err), None
+        scores = generators.evaluate_generators(
+            models, clips, scorers, progress, strips, crops, tokens
+        )
         rows = report.generation_rows(scores, clips)
         for row in rows:
-            if row["model"] != "real":
+            if crops is not None and row["model"] != "real":
                 progress(len(clips) - 1, f"FID of {row['model']}")
                 row["metrics"]["fid"] = fid.fid(crops / "real", crops / row["model"])
+    _coarticulation(rows, tokens, unavailable)
     return rows
+
+
+def _coarticulation(rows: list[dict], tokens: dict[str, list], unavailable: dict) -> None:
+    """Each generation row's coart_spread and coart_corr (against `real`), or the reason why not
+    in `unavailable`."""
+    if "real" not in tokens:
+        unavailable["coarticulation"] = (
+            "needs phone timings (SynthGrid's <clip>.json) and a face in the real clips"
+        )
+        return
+    found = coarticulation.compare(tokens, reference="real")
+    empty = {"coart_spread": None, "coart_corr": None, "coart_cells": 0}
+    for row in rows:
+        row["metrics"].update(found.get(row["model"], empty))
 
 
 def evaluate(
@@ -114,6 +131,8 @@ def evaluate(
         tick = _stage(progress, stages.index("generator"), len(stages), len(clips))
         rows += _generation(loaded["generator"], clips, scorers, tick, strips, unavailable)
         protocol["generation"] = generators.PROTOCOL
+        if "coarticulation" not in unavailable:
+            protocol["coarticulation"] = coarticulation.PROTOCOL
         if "fid" not in unavailable:
             protocol["fid"] = fid.PROTOCOL
     if loaded["recogniser"]:

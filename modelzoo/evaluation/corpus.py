@@ -3,8 +3,10 @@
 A corpus folder lists the clips of a split in `filelists/<split>.txt` (SynthGrid, Wav2Lip) or
 `<split>.txt` at its root (LRS2, LRS3), one name a line, the name first; a clip is `<name>.mp4`
 (or `main/<name>.mp4`, LRS2's layout) with its transcript in `<name>.txt` ("Text:  WORDS", LRS
-style, or the words alone). The fingerprint hashes the list of clips used and each file's bytes,
-so two reports with the same fingerprint scored the same media.
+style, or the words alone). SynthGrid's `<name>.json` adds the clip's phone timings, which the
+co-articulation check reads (`modelzoo.metrics.coarticulation`). The fingerprint hashes the list
+of clips used and each file's bytes, so two reports with the same fingerprint scored the same
+media.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class CorpusClip:
     name: str
     video: Path
     text: str
+    phones: tuple = ()  # ([symbol, start s, end s], ...) from SynthGrid's <name>.json, if any
 
 
 def _filelist(root: Path, split: str) -> Path:
@@ -46,6 +49,14 @@ def transcript(path: Path) -> str:
     return first.split(":", 1)[1].strip() if first.startswith("Text:") else first.strip()
 
 
+def phones(video: Path) -> tuple:
+    """The phone timings of SynthGrid's `<name>.json` beside the clip; () when there are none."""
+    meta = video.with_suffix(".json")
+    if not meta.is_file():
+        return ()
+    return tuple(tuple(p) for p in json.loads(meta.read_text()).get("phones", ()))
+
+
 def read_clips(root: Path, split: str = "test", limit: int | None = None) -> list[CorpusClip]:
     """The first `limit` clips of `split` (all when None), in the file list's order."""
     root = Path(root)
@@ -62,7 +73,8 @@ def read_clips(root: Path, split: str = "test", limit: int | None = None) -> lis
     clips = []
     for name in names:
         video = _video(root, name)
-        clips.append(CorpusClip(name, video, transcript(video.with_suffix(".txt"))))
+        text = transcript(video.with_suffix(".txt"))
+        clips.append(CorpusClip(name, video, text, phones(video)))
     return clips
 
 

@@ -6,6 +6,8 @@ and the clip's own audio; its output is scored against the real clip (`modelzoo.
 `real` is the corpus clip scored against itself (PSNR capped, SSIM 1, LMD 0: the ceiling of the
 full-reference metrics and the judges' figures on real video); `static` repeats the first frame
 with the real audio, the floor that a generator whose mouth never moves would reach.
+On clips with phone timings, each system's lip shapes per phone are collected for the
+co-articulation check (`modelzoo.metrics.coarticulation`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 
 from modelzoo.evaluation.corpus import CorpusClip
 from modelzoo.media.faces import FaceTrack
+from modelzoo.metrics import coarticulation
 from modelzoo.metrics.clip import FACE_SIZE, ClipMedia, Judges, face_crops_of, score_clip
 from modelzoo.metrics.image import mouth_box
 
@@ -94,11 +97,13 @@ def evaluate_generators(
     progress,
     strips: dict[str, np.ndarray],
     crops_dir: Path | None = None,
+    tokens: dict[str, list[coarticulation.Token]] | None = None,
 ) -> dict[str, list[dict]]:
     """Per-clip scores of `real`, `static` and each generator: {system: [scores per clip]}.
 
     `strips` receives each system's frame strip of the first clip; with `crops_dir`, every
-    system's face crops are written to `crops_dir/<system>/` for FID.
+    system's face crops are written to `crops_dir/<system>/` for FID; `tokens` receives each
+    system's phone tokens of the clips with phone timings.
     """
     scores: dict[str, list[dict]] = {"real": [], "static": [], **{m: [] for m in models}}
     for index, clip in enumerate(clips):
@@ -117,6 +122,9 @@ def evaluate_generators(
             scores[name].append({"clip": clip.name, **result})
             if crops_dir is not None:
                 save_face_crops(media, real, crops_dir / name, index)
+            if tokens is not None and clip.phones and media.track is not None:
+                shapes = coarticulation.lip_shapes(media.track.raw)
+                tokens.setdefault(name, []).extend(coarticulation.phone_tokens(clip.phones, shapes))
             if index == 0:
                 tiles = strip(media, real)
                 if tiles is not None:

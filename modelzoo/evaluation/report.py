@@ -19,7 +19,7 @@ from modelzoo.metrics import text
 
 GENERATION_COLUMNS = (
     "psnr", "ssim", "psnr_mouth", "ssim_mouth", "lmd", "lse_c", "lse_d", "offset",
-    "sharpness", "lip_wer", "face_frames", "fid",
+    "sharpness", "lip_wer", "face_frames", "fid", "coart_spread", "coart_corr",
 )  # fmt: skip
 RECOGNITION_COLUMNS = ("wer", "cer", "clips")
 JUDGE_COLUMNS = (

@@ -10,6 +10,8 @@ ROIs from the project's tracker (`modelzoo.media.crops`); decoding is greedy CTC
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -72,6 +74,13 @@ def decode(model: AVRelScore, clip: ClipInputs) -> tuple[str, dict[str, np.ndarr
         "video": per_frame(encoded.video_scores) if clip.video is not None else None,
     }
     return vocab.decode(tokens).strip(), reliability
+
+
+def read_lips_file(model: AVRelScore, video: Path) -> str:
+    """What the lip reader reads from a video file's frames (its audio, if any, is not heard)."""
+    from modelzoo.media import io as media_io
+
+    return read_lips(model, np.concatenate(list(media_io.iter_frames(Path(video)))))
 
 
 def read_lips(model: AVRelScore, frames: np.ndarray) -> str:

@@ -224,21 +224,87 @@ def _generate_tab(backend: Backend) -> None:
     def submit(
         model_id, face_path, audio_path, text, voice, request: gr.Request, progress=gr.Progress()
     ):
-        if not face_path:
-            raise gr.Error("Upload a face video or photo.")
-        if not audio_path and not (text or "").strip():
-            raise gr.Error("Upload speech audio or type the text to speak.")
-        face_role = "image" if Path(face_path).suffix.lower() in IMAGE_SUFFIXES else "video"
-        files = {face_role: face_path}
-        params: dict = {}
-        if audio_path:
-            files["audio"] = audio_path
-        else:
-            params = {"text": text.strip(), "voice": voice}
+        params, files = _generate_request(face_path, audio_path, text, voice)
         updates = backend.submit("generate", model_id or "", params, files, request)
         yield from _follow(updates, progress, _media_results)
 
     run.click(submit, [model, face, audio, text, voice], list(results))
+    _compare_section(backend, choices, [face, audio, text, voice])
+
+
+def _generate_request(face_path, audio_path, text, voice) -> tuple[dict, dict[str, str]]:
+    """(params, files by role) of a generate job from the Generate tab's inputs."""
+    if not face_path:
+        raise gr.Error("Upload a face video or photo.")
+    if not audio_path and not (text or "").strip():
+        raise gr.Error("Upload speech audio or type the text to speak.")
+    face_role = "image" if Path(face_path).suffix.lower() in IMAGE_SUFFIXES else "video"
+    if audio_path:
+        return {}, {face_role: face_path, "audio": audio_path}
+    return {"text": text.strip(), "voice": voice}, {face_role: face_path}
+
+
+def _first_of(choices: list[tuple[str, str]], architecture: str) -> str | None:
+    """The first model id among `choices` with that architecture (alm, cals)."""
+    from modelzoo.zoo.registry import entry
+
+    return next((mid for _, mid in choices if entry(mid).architecture == architecture), None)
+
+
+def _compare_section(backend: Backend, choices: list[tuple[str, str]], inputs: list) -> None:
+    """Two generate jobs on the Generate tab's inputs, submitted together, shown side by side:
+    Audio-Lip Memory on the left, CALS on the right, so that how CALS's phonetic context (its
+    Audio-to-Lip stage reads the neighbouring phones) changes the lips can be seen."""
+    with gr.Accordion(
+        "Compare: Audio-Lip Memory and CALS side by side", open=False, elem_id="compare"
+    ):
+        gr.Markdown(
+            "Runs two models on the face and speech above as two jobs started together, and "
+            "shows their videos side by side."
+        )
+        with gr.Row():
+            sides = [
+                gr.Dropdown(choices, value=_first_of(choices, arch), label=label,
+                            elem_id=f"compare-{side}-model")
+                for side, arch, label in [("left", "alm", "Left model"),
+                                          ("right", "cals", "Right model")]
+            ]  # fmt: skip
+        run = gr.Button("Generate both", interactive=bool(choices), elem_id="compare-run")
+        status = gr.Markdown("", elem_id="compare-status")
+        with gr.Row():
+            videos = [
+                gr.Video(label=f"{side.capitalize()} model", interactive=False,
+                         elem_id=f"compare-{side}-video")
+                for side in ("left", "right")
+            ]  # fmt: skip
+
+    def submit(
+        left, right, face_path, audio_path, text, voice, request: gr.Request,
+        progress=gr.Progress(),
+    ):  # fmt: skip
+        if not left or not right:
+            raise gr.Error("Choose a model for each side.")
+        params, files = _generate_request(face_path, audio_path, text, voice)
+        jobs = [backend.submit("generate", m, params, files, request) for m in (left, right)]
+        for updates in _together(jobs):
+            progress(sum(u.progress for u in updates) / 2, desc="generating with both models")
+            pairs = zip((left, right), updates, strict=True)
+            lines = "\n\n".join(f"`{m}`: {_status_line(u)}" for m, u in pairs)
+            yield lines, *(_media_results(u if u.finished else None)[0] for u in updates)
+
+    run.click(submit, [*sides, *inputs], [status, *videos])
+
+
+def _together(jobs: list[Iterator[JobUpdate]]) -> Iterator[list[JobUpdate]]:
+    """The latest update of each job, until all have finished. A backend submits a job on its
+    first step, so every job is submitted before any is waited on."""
+    latest = [next(job) for job in jobs]
+    yield list(latest)
+    while not all(u.finished for u in latest):
+        for i, job in enumerate(jobs):
+            if not latest[i].finished:
+                latest[i] = next(job)
+        yield list(latest)
 
 
 def _transcribe_tab(backend: Backend) -> None:

@@ -60,6 +60,17 @@ def test_generation_rows_put_static_between_real_and_nothing(report):
         assert systems["alm-demo"][name] is not None
 
 
+def test_coarticulation_check_reads_the_phone_timings_of_synthgrid(report):
+    result = report[1]
+    systems = {row["model"]: row["metrics"] for row in result["rows"] if row["condition"] != ""}
+    assert "coarticulation" in result["protocol"]
+    real, static = systems["real"], systems["static"]
+    assert real["coart_cells"] >= 2  # a phone of the clip in two contexts
+    assert real["coart_spread"] > 0 and real["coart_corr"] == pytest.approx(1.0)
+    assert static["coart_spread"] == pytest.approx(0.0, abs=1e-9) and static["coart_corr"] is None
+    assert "coart_spread" in (report[0] / "report.md").read_text()
+
+
 def test_real_clips_are_closer_in_sync_than_with_delayed_audio(report):
     (judged,) = rows_of(report[1], "syncnet-demo").values()
     assert judged["lse_d_real"] < judged["lse_d_shifted"]
