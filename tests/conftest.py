@@ -1,5 +1,6 @@
 """Fixtures shared by the whole suite: media clips and real Celery worker processes."""
 
+import ctypes
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 @pytest.fixture(scope="session")
@@ -102,6 +104,7 @@ class WorkerProcess:
             stdout=self.log.open("ab"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_pytest,
         )
         deadline = time.monotonic() + 60
         while b" ready." not in self.log.read_bytes():
@@ -154,6 +157,13 @@ def start_worker(worker_env, tmp_path):
         worker.stop()
 
 
+def die_with_pytest() -> None:
+    """Run in a test server's child before exec: the kernel kills it when pytest dies, so a killed
+    run leaves no site or worker behind to take the next run's jobs from the shared broker."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 class SiteServer:
     """The real ASGI app (Django + Gradio) under uvicorn in its own process."""
 
@@ -166,6 +176,7 @@ class SiteServer:
             env=env,
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_pytest,
         )
         deadline = time.monotonic() + 90
         while True:
