@@ -204,7 +204,8 @@ def evaluate_recognisers(
                 tally.chars[condition].append(text.char_counts(clip.text, said))
                 if condition not in WITHHELD:
                     tally.add_reliability(per_frame, corrupted)
-                if condition == "both" and index < TRACE_CLIPS:
+                scored = any(values is not None for values in per_frame.values())
+                if condition == "both" and index < TRACE_CLIPS and scored:
                     tally.traces.append(_trace(clip.name, per_frame, corrupted))
     return tallies
 
