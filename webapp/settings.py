@@ -38,6 +38,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "webapp.accel.AccelRedirectMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -98,6 +99,9 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "/media/"  # never served directly: job files go through an ownership check
+# Behind nginx, the internal location that serves MEDIA_ROOT (webapp.accel): Django checks who may
+# have a file, nginx sends it. Empty: Django streams files itself (the embedded demo).
+SYNCLAB_ACCEL_REDIRECT = os.environ.get("SYNCLAB_ACCEL_REDIRECT", "")
 WHITENOISE_USE_FINDERS = True  # serve static without collectstatic in the embedded demo
 
 # Upload limits: Django's own caps guard memory; SYNCLAB_* are the media checks of every upload.
