@@ -316,7 +316,9 @@ def server_command(args, port: int) -> list[str]:
             sys.executable, "-m", "gunicorn", "webapp.wsgi:application",
             "--bind", f"127.0.0.1:{port}", "--workers", str(args.web_processes),
             "--worker-class", "gthread", "--threads", str(args.threads),
-            "--log-level", "warning", "--no-control-socket",
+            # Longer than a client's idle keep-alive (nginx keeps upstream connections 60 s):
+            # with gunicorn's 2 s, a request sent as the server closes the idle connection is lost.
+            "--keep-alive", "75", "--log-level", "warning", "--no-control-socket",
         ]  # fmt: skip
     return [
         sys.executable, "-m", "uvicorn", "webapp.asgi:application",
@@ -366,7 +368,11 @@ def main() -> None:
         report(args, raters, stats, elapsed, verify(raters))
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # a starved server may not finish its graceful stop
+            server.kill()
+            server.wait()
         connections.close_all()
         connections["default"].close_pool()
         subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB_NAME])

@@ -65,6 +65,8 @@ def test_django_runs_in_a_pool_of_gunicorn_processes_and_gradio_in_one_of_its_ow
     args = shlex.split(web["environment"]["GUNICORN_CMD_ARGS"])
     assert args[args.index("--worker-class") + 1] == "gthread"
     assert args[args.index("--workers") + 1] == "${WEB_PROCESSES:-4}"
+    # Idle connections outlive nginx's upstream keep-alive (60 s), so none closes under a request.
+    assert int(args[args.index("--keep-alive") + 1]) > 60
     demo = " ".join(_command(services["demo"]))
     assert "uvicorn webapp.asgi:application" in demo and "--workers 1" in demo
     assert "--proxy-headers" in demo  # Gradio sees the visitor's address, not the proxy's
