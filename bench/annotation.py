@@ -1,24 +1,33 @@
-"""Benchmark: many concurrent crowd raters against a real server (uvicorn + PostgreSQL).
+"""Benchmark: many concurrent crowd raters against a real server (production web tier, PostgreSQL).
 
 Each simulated rater opens a Prolific link, consents, starts, and for every clip of its session
-loads the trial page, reports the clip's play and its end as the player does, and posts its
-answers, which redirects to the next clip (a share of posts is sent twice, as a double click
-would). With --no-plays the study neither limits nor requires plays and no play reports are sent:
-the figures of the rating path alone. Afterwards the database is compared with what the raters
-meant to store. Prints throughput, p50/p95 latency and the counts of lost, duplicated and altered
-responses, and the server process's CPU time per request.
+loads the trial page, reports the clip's play, watches it for a think time drawn uniformly from
+--think MIN MAX seconds (none by default: raters answer as fast as the server lets them), reports
+its end as the player does, and posts its answers, which redirects to the next clip (a share of
+posts is sent twice, as a double click would). With --no-plays the study neither limits nor
+requires plays and no play reports are sent: the figures of the rating path alone. Afterwards the
+database is compared with what the raters meant to store. Prints throughput, p50/p95 latency and
+the counts of lost, duplicated and altered responses, and the server processes' CPU time per
+request; the last line is one JSON object: raters, p50_ms and p95_ms (answer posts), answers_per_s
+(stored responses, one per clip and question, per second of wall time), lost, duplicated, altered,
+web_processes.
 
-    .venv/bin/python bench/annotation.py [--raters 200] [--clips 50] [--questions 2] [--workers 1]
-                                         [--no-plays]
+    .venv/bin/python bench/annotation.py [--raters 200] [--clips 50] [--questions 2]
+        [--think MIN MAX] [--web-processes 2] [--server gunicorn|uvicorn] [--threads 8]
+        [--no-plays]
 
-Needs PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres); makes and drops its own database.
-Connections go through Django's psycopg pool (package psycopg-pool).
-The server is the site's ASGI app (`webapp.asgi:application`) under uvicorn, as in production.
+Needs PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres) and Redis on 127.0.0.1:6379 (db 12
+holds the rate-limit counts, shared by the processes as in production); makes and drops its own
+database. The server is Django as docker-compose runs it: gunicorn's gthread workers on
+webapp.wsgi (persistent connections, one per thread), or, with --server uvicorn, the ASGI app
+under uvicorn workers (Django's psycopg pool). Every rater comes from 127.0.0.1, so the bench sets
+the rate limits far above its own rates: they are counted, as in production, but never refuse.
 Clip files are not streamed (stimuli have no media): the figures are those of the rating API.
 """
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import re
@@ -44,14 +53,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def configure() -> dict:
+def configure(server: str) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="synclab-bench-annotation-"))
+    database = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
     env = {
-        # Under ASGI every request runs its sync code in a thread of its own: persistent
-        # connections (CONN_MAX_AGE > 0) would open one per thread, past max_connections with
-        # 200 raters. Django's psycopg pool (`?pool=true`, 4 connections) bounds them instead.
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}?pool=true",
-        "DATABASE_CONN_MAX_AGE": "0",
+        # gunicorn's threads live as long as their process: each keeps its connection. Under
+        # ASGI every request runs its sync code in a thread of its own: persistent connections
+        # would open one per thread, past max_connections with 200 raters, so Django's psycopg
+        # pool (`?pool=true`, 4 connections) bounds them instead.
+        "DATABASE_URL": database if server == "gunicorn" else f"{database}?pool=true",
+        "DATABASE_CONN_MAX_AGE": "60" if server == "gunicorn" else "0",
+        "SYNCLAB_CACHE_URL": "redis://127.0.0.1:6379/12",
+        "SYNCLAB_RATE_RATER_SESSION": "100000/m",
+        "SYNCLAB_RATE_RATER_IP": "10000000/m",
         "SYNCLAB_VAR_DIR": str(tmp),
         "MEDIA_ROOT": str(tmp / "media"),
         "DJANGO_SETTINGS_MODULE": "webapp.settings",
@@ -70,6 +84,9 @@ def configure() -> dict:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    from django.core.cache import cache
+
+    cache.clear()
     return {**os.environ, **env}
 
 
@@ -104,6 +121,7 @@ class Rater:
         self.questions = args.questions
         self.plays = not args.no_plays
         self.double_rate = args.double_rate
+        self.think = args.think
         self.rng = random.Random(index)
         self.stats = stats
         self.intended = {}  # clip token -> {question: value}
@@ -145,8 +163,11 @@ class Rater:
         token = re.search(r"/clip/([^/]+)/", url)[1]
         values = {f"q{i}": self.rng.randint(1, 5) for i in range(self.questions)}
         self.intended[token] = values
-        if self.plays:  # the bench's clips have no media, so no length to wait for
+        if self.plays:
             await self.post(f"{url}play/", "play", {"event": "play"})
+        if self.think:  # watching the clip (the bench's clips have no media of their own)
+            await asyncio.sleep(self.rng.uniform(*self.think))
+        if self.plays:
             await self.post(f"{url}play/", "play", {"event": "ended"})
         form = {**values, "time_on_item_s": 3.2}
         response = await self.post(url, "answer", form)
@@ -198,10 +219,17 @@ def verify(raters: list[Rater]) -> dict:
 
 
 def server_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of the server process so far (Linux /proc). On a shared machine
-    the server's CPU per request is steadier than its wall-clock throughput."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds so far of the server process and its worker processes (Linux
+    /proc). On a shared machine the server's CPU per request is steadier than its throughput."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # a process that ended meanwhile
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):  # itself or a child
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def pct(values, q):
@@ -234,10 +262,13 @@ def wait_ready(base: str, server: subprocess.Popen, seconds: float = 180) -> Non
 def report(args, raters, stats, elapsed, check) -> None:
     latency = stats["latency"]
     every = [x for values in latency.values() for x in values]
+    threads = f" x{args.threads} threads" if args.server == "gunicorn" else ""
+    think = f", think {args.think[0]:g}-{args.think[1]:g} s" if args.think else ", no think time"
     print(
-        f"server: uvicorn {args.app} x{args.workers} worker(s), PostgreSQL; "
+        f"server: {args.server} x{args.web_processes} process(es){threads}, PostgreSQL; "
         f"{args.raters} raters, {args.clips} clips x {args.questions} questions each"
-        f"{'' if args.no_plays else ', play reports on'}"
+        f"{'' if args.no_plays else ', play reports on'}{think}; "
+        f"load average {os.getloadavg()[0]:.2f} at the end"
     )
     print(
         f"raters finished: {args.raters - len(stats['failed_raters'])}/{args.raters}; "
@@ -265,6 +296,35 @@ def report(args, raters, stats, elapsed, check) -> None:
                 f"p95 {pct(latency[kind], 95):7.1f} ms  max {max(latency[kind]) * 1000:7.1f} ms"
             )
     print(f"HTTP errors: {dict(stats['errors']) or 'none'}")
+    answers = latency["answer"]
+    summary = {
+        "raters": args.raters,
+        "p50_ms": round(pct(answers, 50), 1),
+        "p95_ms": round(pct(answers, 95), 1),
+        "answers_per_s": round(check["stored"] / elapsed, 1),
+        "lost": check["lost"],
+        "duplicated": check["duplicated"],
+        "altered": check["altered"],
+        "web_processes": args.web_processes,
+    }
+    print(json.dumps(summary))
+
+
+def server_command(args, port: int) -> list[str]:
+    if args.server == "gunicorn":
+        return [
+            sys.executable, "-m", "gunicorn", "webapp.wsgi:application",
+            "--bind", f"127.0.0.1:{port}", "--workers", str(args.web_processes),
+            "--worker-class", "gthread", "--threads", str(args.threads),
+            # Longer than a client's idle keep-alive (nginx keeps upstream connections 60 s):
+            # with gunicorn's 2 s, a request sent as the server closes the idle connection is lost.
+            "--keep-alive", "75", "--log-level", "warning", "--no-control-socket",
+        ]  # fmt: skip
+    return [
+        sys.executable, "-m", "uvicorn", "webapp.asgi:application",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.web_processes),
+        "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
 
 
 def main() -> None:
@@ -276,40 +336,30 @@ def main() -> None:
     parser.add_argument(
         "--double-rate", type=float, default=0.05, help="share of answers posted twice"
     )
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--think",
+        nargs=2,
+        type=float,
+        metavar=("MIN", "MAX"),
+        help="seconds a rater watches each clip before answering, drawn uniformly",
+    )
+    parser.add_argument("--web-processes", type=int, default=2, help="web server processes")
+    parser.add_argument("--server", choices=["gunicorn", "uvicorn"], default="gunicorn")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn process")
     parser.add_argument(
         "--no-plays",
         action="store_true",
         help="a study without play limit or full-play rule, and no play reports",
     )
-    parser.add_argument("--app", default="webapp.asgi:application")
     args = parser.parse_args()
-    env = configure()
+    env = configure(args.server)
     make_study(args.raters, args.clips, args.questions, args.systems, not args.no_plays)
     from django.db import connections
 
     connections.close_all()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            args.app,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    server = subprocess.Popen(server_command(args, port), cwd=ROOT, env=env)
     try:
         wait_ready(base, server)
         cpu_before = server_cpu_seconds(server.pid)
@@ -318,7 +368,11 @@ def main() -> None:
         report(args, raters, stats, elapsed, verify(raters))
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # a starved server may not finish its graceful stop
+            server.kill()
+            server.wait()
         connections.close_all()
         connections["default"].close_pool()
         subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB_NAME])

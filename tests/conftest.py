@@ -28,6 +28,15 @@ def media_root() -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_rate_limit_counts():
+    """Each test starts with no requests counted against the rate limits (the test process's cache
+    lives as long as the whole run, and every test client comes from one address)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_job_files(media_root):
     """Each test starts with no job folders, whatever the one before it left."""
     shutil.rmtree(media_root / "jobs", ignore_errors=True)

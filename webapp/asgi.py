@@ -27,7 +27,9 @@ CACHE_SWEEP = (3600, 24 * 3600)
 
 def build_application():
     upload_dir = get_upload_folder()
-    demo = build_demo(SiteBackend(upload_dir))
+    demo = build_demo(
+        SiteBackend(upload_dir), event_concurrency=settings.SYNCLAB_DEMO_EVENT_CONCURRENCY
+    )
     demo.delete_cache = CACHE_SWEEP
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app = gr.mount_gradio_app(

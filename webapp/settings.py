@@ -38,6 +38,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "webapp.accel.AccelRedirectMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -46,6 +47,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "webapp.ratelimits.RateLimitMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -97,6 +99,9 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "/media/"  # never served directly: job files go through an ownership check
+# Behind nginx, the internal location that serves MEDIA_ROOT (webapp.accel): Django checks who may
+# have a file, nginx sends it. Empty: Django streams files itself (the embedded demo).
+SYNCLAB_ACCEL_REDIRECT = os.environ.get("SYNCLAB_ACCEL_REDIRECT", "")
 WHITENOISE_USE_FINDERS = True  # serve static without collectstatic in the embedded demo
 
 # Upload limits: Django's own caps guard memory; SYNCLAB_* are the media checks of every upload.
@@ -116,6 +121,30 @@ FILE_UPLOAD_HANDLERS = ["webapp.jobs.uploads.SizeLimitedUploadHandler"]
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)  # true behind HTTPS
 SESSION_COOKIE_DOMAIN = os.environ.get("SESSION_COOKIE_DOMAIN") or None
+
+# The cache holds rate-limit counts: Redis where several web processes must share them
+# (SYNCLAB_CACHE_URL, e.g. redis://redis:6379/1), else this process's memory (the embedded demo).
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": cache_url}
+        if (cache_url := os.environ.get("SYNCLAB_CACHE_URL"))
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+# Rate limits (webapp.ratelimits), "N/s|m|h|d" or empty for none. Raters in one lab share an
+# address, so the per-address rater limit is far above what one person can post.
+SYNCLAB_RATE_JOBS_SESSION = os.environ.get("SYNCLAB_RATE_JOBS_SESSION", "20/m")
+SYNCLAB_RATE_JOBS_IP = os.environ.get("SYNCLAB_RATE_JOBS_IP", "60/m")
+SYNCLAB_RATE_RATER_SESSION = os.environ.get("SYNCLAB_RATE_RATER_SESSION", "120/m")
+SYNCLAB_RATE_RATER_IP = os.environ.get("SYNCLAB_RATE_RATER_IP", "3000/m")
+# Behind the reverse proxy every request comes from the proxy: the client's address is the
+# header it sets (docker-compose: HTTP_X_REAL_IP).
+if os.environ.get("SYNCLAB_CLIENT_IP_META"):
+    RATELIMIT_IP_META_KEY = os.environ["SYNCLAB_CLIENT_IP_META"]
+
+# Demo events of one tab that run at once: each only queues its job and then polls it, so this
+# bounds memory; below the number of visitors who click together, the rest wait to be queued.
+SYNCLAB_DEMO_EVENT_CONCURRENCY = int(os.environ.get("SYNCLAB_DEMO_EVENT_CONCURRENCY", 200))
 
 # Celery: Redis in production; the embedded demo uses kombu's filesystem transport (no server).
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")

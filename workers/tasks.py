@@ -162,3 +162,11 @@ TASKS_BY_KIND = {
 
 def task_for_kind(kind: str):
     return TASKS_BY_KIND[kind]
+
+
+def queue_of_kind(kind: str) -> str:
+    """The Celery queue (gpu or cpu) that a kind's jobs wait in."""
+    from workers.celery import CeleryConfig
+
+    route = CeleryConfig.task_routes.get(task_for_kind(kind).name)
+    return route["queue"] if route else CeleryConfig.task_default_queue

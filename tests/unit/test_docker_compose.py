@@ -1,5 +1,10 @@
-"""docker-compose.yml has DESIGN.md's production shape: services, GPU, volumes, healthchecks."""
+"""docker-compose.yml has DESIGN.md's production shape: services, GPU, volumes, healthchecks, and
+a reverse proxy in front of Django's pool of processes and the Gradio process."""
 
+import re
+import shlex
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,7 +24,9 @@ def _command(service: dict) -> list[str]:
 
 
 def test_every_service_is_present_with_a_healthcheck(services):
-    assert set(services) == {"postgres", "redis", "web", "worker-gpu", "worker-cpu"}
+    assert set(services) == {
+        "postgres", "redis", "proxy", "web", "demo", "worker-gpu", "worker-cpu"
+    }  # fmt: skip
     for name, service in services.items():
         assert service["healthcheck"]["test"], name
 
@@ -41,7 +48,7 @@ def test_cpu_worker_consumes_the_cpu_queue_without_a_gpu(services):
 
 
 def test_app_services_share_media_and_hub_cache_volumes_and_real_servers(services):
-    for name in ("web", "worker-gpu", "worker-cpu"):
+    for name in ("web", "demo", "worker-gpu", "worker-cpu"):
         service = services[name]
         env = service["environment"]
         mounts = dict(volume.split(":") for volume in service["volumes"])
@@ -52,13 +59,70 @@ def test_app_services_share_media_and_hub_cache_volumes_and_real_servers(service
         assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
 
 
-def test_web_is_one_uvicorn_process_on_the_asgi_app(services):
-    command = " ".join(_command(services["web"]))
-    assert "uvicorn webapp.asgi:application" in command and "--workers 1" in command
+def test_django_runs_in_a_pool_of_gunicorn_processes_and_gradio_in_one_of_its_own(services):
+    web = services["web"]
+    assert " ".join(_command(web)).endswith('exec gunicorn webapp.wsgi:application"')
+    args = shlex.split(web["environment"]["GUNICORN_CMD_ARGS"])
+    assert args[args.index("--worker-class") + 1] == "gthread"
+    assert args[args.index("--workers") + 1] == "${WEB_PROCESSES:-4}"
+    # Idle connections outlive nginx's upstream keep-alive (60 s), so none closes under a request.
+    assert int(args[args.index("--keep-alive") + 1]) > 60
+    demo = " ".join(_command(services["demo"]))
+    assert "uvicorn webapp.asgi:application" in demo and "--workers 1" in demo
+    assert "--proxy-headers" in demo  # Gradio sees the visitor's address, not the proxy's
 
 
-def test_web_pools_database_connections_and_workers_keep_theirs(services):
-    assert services["web"]["environment"]["DATABASE_URL"].endswith("?pool=true")
-    assert "DATABASE_CONN_MAX_AGE" not in services["web"]["environment"]
+def test_gunicorn_threads_keep_connections_and_the_demo_pools_them(services):
+    assert "pool=true" not in services["web"]["environment"].get("DATABASE_URL", "")
+    assert int(services["web"]["environment"]["DATABASE_CONN_MAX_AGE"]) > 0
+    assert services["demo"]["environment"]["DATABASE_URL"].endswith("?pool=true")
     for name in ("worker-gpu", "worker-cpu"):
         assert int(services[name]["environment"]["DATABASE_CONN_MAX_AGE"]) > 0
+
+
+def test_proxy_fronts_both_and_reads_static_and_media_from_the_shared_volumes(services):
+    proxy = services["proxy"]
+    env = proxy["environment"]
+    assert env["SYNCLAB_DJANGO_UPSTREAM"] == "web:8000"
+    assert env["SYNCLAB_DEMO_UPSTREAM"] == "demo:8000"
+    mounts = {v.split(":")[0]: v.split(":")[1] for v in proxy["volumes"]}
+    assert mounts["media"] == env["SYNCLAB_MEDIA_ROOT"]
+    assert mounts["static"] == env["SYNCLAB_STATIC_ROOT"]
+    template = "./webapp/proxy/nginx.conf.template"
+    assert (ROOT / template).is_file() and mounts[template].startswith("/etc/nginx/templates/")
+    web_mounts = dict(v.split(":")[:2] for v in services["web"]["volumes"])
+    assert web_mounts["static"] == "/app/var/staticfiles"  # where the image's settings collect
+    assert set(proxy["depends_on"]) == {"web", "demo"}
+    assert proxy["ports"] == ["${PORT:-8000}:80"] and "ports" not in services["web"]
+
+
+def test_django_hands_media_to_nginx_and_trusts_only_its_address_header(services):
+    template = (ROOT / "webapp/proxy/nginx.conf.template").read_text()
+    internal = re.search(r"location (\S+) \{\s*internal;", template)[1]
+    assert "proxy_set_header X-Real-IP $remote_addr;" in template
+    for name in ("web", "demo"):
+        env = services[name]["environment"]
+        assert env["SYNCLAB_ACCEL_REDIRECT"] == internal
+        assert env["SYNCLAB_CLIENT_IP_META"] == "HTTP_X_REAL_IP"
+        assert env["SYNCLAB_CACHE_URL"].startswith("redis://")  # rate-limit counts shared
+
+
+def _compose_command() -> list[str] | None:
+    """`docker compose` (the plugin) where it is installed, else `docker-compose` (Debian's)."""
+    if shutil.which("docker"):
+        plugin = subprocess.run(["docker", "compose", "version"], capture_output=True)
+        if plugin.returncode == 0:
+            return ["docker", "compose"]
+    return ["docker-compose"] if shutil.which("docker-compose") else None
+
+
+@pytest.mark.skipif(_compose_command() is None, reason="neither docker compose nor docker-compose")
+def test_docker_compose_config_validates():
+    done = subprocess.run(
+        [*_compose_command(), "config", "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "SECRET_KEY": "test"},
+    )
+    assert done.returncode == 0, done.stderr

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import gradio as gr
+from anyio.to_thread import run_sync
 
 from webapp.demo.examples import example_photo, example_speech_clip
 
@@ -22,6 +25,11 @@ EXAMPLE_TEXT = (
 )
 VIDEO_CORRUPTIONS = ["none", "gaussian", "blur", "occlusion"]
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"}
+POLL_SECONDS = 0.5
+# Events of one tab that run at once. A submission's handler queues its job and then waits in an
+# asyncio sleep that holds no thread, so this bounds memory, not work: Gradio's default of one at a
+# time made every visitor's job wait for a stranger's job to finish before it was even queued.
+EVENT_CONCURRENCY = 200
 
 
 @dataclass
@@ -34,6 +42,7 @@ class JobUpdate:
     message: str
     error: str = ""
     outputs: list[Path] = field(default_factory=list)
+    ahead: int | None = None  # queued jobs before this one on its worker queue, where known
 
     @property
     def finished(self) -> bool:
@@ -41,12 +50,13 @@ class JobUpdate:
 
 
 class Backend(Protocol):
-    def submit(
-        self, kind: str, model: str, params: dict, files: dict[str, str], request
-    ) -> Iterator[JobUpdate]:
-        """Validate, run or enqueue, and yield updates until the job finishes.
+    def submit(self, kind: str, model: str, params: dict, files: dict[str, str], request) -> str:
+        """Validate and queue a job; return its id without waiting for it to run.
 
         Bad input raises gr.Error with a message naming the problem."""
+
+    def poll(self, job_id: str) -> JobUpdate:
+        """The job as it stands now."""
 
     def list_jobs(self, request) -> list[list]:
         """Rows [id, kind, model, status, progress, message, created] of the requester's jobs."""
@@ -83,16 +93,39 @@ def _status_line(update: JobUpdate) -> str:
         return f"**Failed** (job `{update.job_id}`): {update.error}"
     if update.status == "succeeded":
         return f"**Done** (job `{update.job_id}`)."
+    if update.status == "queued" and update.ahead is not None:
+        waiting = {0: "nobody", 1: "1 job"}.get(update.ahead, f"{update.ahead} jobs")
+        return (
+            f"**Queued**: number {update.ahead + 1} in the queue ({waiting} ahead of yours; "
+            f"job `{update.job_id}`)"
+        )
     state = f"**{update.status.capitalize()}** {update.progress:.0%}"
     return f"{state}: {update.message} (job `{update.job_id}`)"
 
 
-def _follow(updates: Iterator[JobUpdate], progress: gr.Progress, results) -> Iterator[tuple]:
+async def _updates(
+    backend: Backend, kind: str, model: str, params: dict, files: dict[str, str], request
+) -> AsyncIterator[JobUpdate]:
+    """Submit a job, then poll it until it finishes. The backend's calls run in threads (they
+    touch the database and ffprobe); the waiting between polls holds none."""
+    job_id = await run_sync(backend.submit, kind, model, params, files, request)
+    while True:
+        update = await run_sync(backend.poll, job_id)
+        yield update
+        if update.finished:
+            return
+        await asyncio.sleep(POLL_SECONDS)
+
+
+async def _follow(
+    updates: AsyncIterator[JobUpdate], progress: gr.Progress, results: Callable
+) -> AsyncIterator[tuple]:
     """Turn job updates into (status markdown, *results(update)) for a tab's result components;
-    `results` gets the update once the job has finished and None (empty results) before."""
-    for update in updates:
+    `results` gets the update once the job has finished and None (empty results) before; it runs
+    in a thread, as it may read files and draw plots."""
+    async for update in updates:
         progress(update.progress, desc=update.message or update.status)
-        yield _status_line(update), *results(update if update.finished else None)
+        yield _status_line(update), *await run_sync(results, update if update.finished else None)
 
 
 def _media_role(path: str) -> str:
@@ -118,25 +151,28 @@ def _result_components(tab: str):
     return status, video, audio, files
 
 
-def build_demo(backend: Backend, *, title: str = "SyncLab") -> gr.Blocks:
+def build_demo(
+    backend: Backend, *, title: str = "SyncLab", event_concurrency: int | None = EVENT_CONCURRENCY
+) -> gr.Blocks:
+    """`event_concurrency`: how many visitors' events of one tab run at once (None: no limit)."""
     with gr.Blocks(title=title, analytics_enabled=False) as demo:
         gr.Markdown(
             f"# {title}\nTalking-face generation (CALS, Audio-Lip Memory) and robust audio-visual "
             "speech recognition (AV-RelScore). Your jobs are private to this browser session."
         )
         with gr.Tab("Generate", id="generate"):
-            _generate_tab(backend)
+            _generate_tab(backend, event_concurrency)
         with gr.Tab("Transcribe", id="transcribe"):
-            _transcribe_tab(backend)
+            _transcribe_tab(backend, event_concurrency)
         with gr.Tab("Corrupt", id="corrupt"):
-            _corrupt_tab(backend)
+            _corrupt_tab(backend, event_concurrency)
         with gr.Tab("Jobs", id="jobs"):
             table, rows = _jobs_tab(backend)
         demo.load(rows, None, table)
     return demo
 
 
-def _corrupt_tab(backend: Backend) -> None:
+def _corrupt_tab(backend: Backend, concurrency: int | None) -> None:
     gr.Markdown("Add audio noise at an exact SNR and/or visual noise, blur or occlusion to a clip.")
     with gr.Row():
         with gr.Column():
@@ -159,7 +195,7 @@ def _corrupt_tab(backend: Backend) -> None:
         with gr.Column():
             results = _result_components("corrupt")
 
-    def submit(
+    async def submit(
         path,
         noise,
         snr_db,
@@ -173,13 +209,17 @@ def _corrupt_tab(backend: Backend) -> None:
         if not path:
             raise gr.Error("Upload a video or audio file first.")
         params = corruption_params(noise, snr_db, partial, visual, fraction, seed)
-        yield from _follow(
-            backend.submit("corrupt", "", params, {_media_role(path): path}, request),
-            progress,
-            _media_results,
-        )
+        files = {await run_sync(_media_role, path): path}
+        updates = _updates(backend, "corrupt", "", params, files, request)
+        async for outputs in _follow(updates, progress, _media_results):
+            yield outputs
 
-    run.click(submit, [media, noise, snr, partial, visual, fraction, seed], list(results))
+    run.click(
+        submit,
+        [media, noise, snr, partial, visual, fraction, seed],
+        list(results),
+        concurrency_limit=concurrency,
+    )
 
 
 def _model_picker(choices: list[tuple[str, str]], what: str):
@@ -190,7 +230,7 @@ def _model_picker(choices: list[tuple[str, str]], what: str):
     )
 
 
-def _generate_tab(backend: Backend) -> None:
+def _generate_tab(backend: Backend, concurrency: int | None) -> None:
     choices = backend.models("generate")
     gr.Markdown(
         "A face (video or photo) and speech (an audio file, or text spoken by espeak-ng) in; "
@@ -221,15 +261,18 @@ def _generate_tab(backend: Backend) -> None:
         with gr.Column():
             results = _result_components("generate")
 
-    def submit(
+    async def submit(
         model_id, face_path, audio_path, text, voice, request: gr.Request, progress=gr.Progress()
     ):
         params, files = _generate_request(face_path, audio_path, text, voice)
-        updates = backend.submit("generate", model_id or "", params, files, request)
-        yield from _follow(updates, progress, _media_results)
+        updates = _updates(backend, "generate", model_id or "", params, files, request)
+        async for outputs in _follow(updates, progress, _media_results):
+            yield outputs
 
-    run.click(submit, [model, face, audio, text, voice], list(results))
-    _compare_section(backend, choices, [face, audio, text, voice])
+    run.click(
+        submit, [model, face, audio, text, voice], list(results), concurrency_limit=concurrency
+    )
+    _compare_section(backend, choices, [face, audio, text, voice], concurrency)
 
 
 def _generate_request(face_path, audio_path, text, voice) -> tuple[dict, dict[str, str]]:
@@ -251,7 +294,9 @@ def _first_of(choices: list[tuple[str, str]], architecture: str) -> str | None:
     return next((mid for _, mid in choices if entry(mid).architecture == architecture), None)
 
 
-def _compare_section(backend: Backend, choices: list[tuple[str, str]], inputs: list) -> None:
+def _compare_section(
+    backend: Backend, choices: list[tuple[str, str]], inputs: list, concurrency: int | None
+) -> None:
     """Two generate jobs on the Generate tab's inputs, submitted together, shown side by side:
     Audio-Lip Memory on the left, CALS on the right, so that how CALS's phonetic context (its
     Audio-to-Lip stage reads the neighbouring phones) changes the lips can be seen."""
@@ -278,36 +323,31 @@ def _compare_section(backend: Backend, choices: list[tuple[str, str]], inputs: l
                 for side in ("left", "right")
             ]  # fmt: skip
 
-    def submit(
+    async def submit(
         left, right, face_path, audio_path, text, voice, request: gr.Request,
         progress=gr.Progress(),
     ):  # fmt: skip
         if not left or not right:
             raise gr.Error("Choose a model for each side.")
         params, files = _generate_request(face_path, audio_path, text, voice)
-        jobs = [backend.submit("generate", m, params, files, request) for m in (left, right)]
-        for updates in _together(jobs):
+        # both jobs are queued before either is waited on
+        jobs = [await run_sync(backend.submit, "generate", m, params, files, request)
+                for m in (left, right)]  # fmt: skip
+        while True:
+            updates = [await run_sync(backend.poll, job) for job in jobs]
             progress(sum(u.progress for u in updates) / 2, desc="generating with both models")
             pairs = zip((left, right), updates, strict=True)
             lines = "\n\n".join(f"`{m}`: {_status_line(u)}" for m, u in pairs)
-            yield lines, *(_media_results(u if u.finished else None)[0] for u in updates)
+            videos = [await run_sync(_media_results, u if u.finished else None) for u in updates]
+            yield lines, *(v[0] for v in videos)
+            if all(u.finished for u in updates):
+                return
+            await asyncio.sleep(POLL_SECONDS)
 
-    run.click(submit, [*sides, *inputs], [status, *videos])
-
-
-def _together(jobs: list[Iterator[JobUpdate]]) -> Iterator[list[JobUpdate]]:
-    """The latest update of each job, until all have finished. A backend submits a job on its
-    first step, so every job is submitted before any is waited on."""
-    latest = [next(job) for job in jobs]
-    yield list(latest)
-    while not all(u.finished for u in latest):
-        for i, job in enumerate(jobs):
-            if not latest[i].finished:
-                latest[i] = next(job)
-        yield list(latest)
+    run.click(submit, [*sides, *inputs], [status, *videos], concurrency_limit=concurrency)
 
 
-def _transcribe_tab(backend: Backend) -> None:
+def _transcribe_tab(backend: Backend, concurrency: int | None) -> None:
     choices = backend.models("transcribe")
     gr.Markdown(
         "A speaking-face video in; its transcript out, with how much the model relied on the "
@@ -371,7 +411,7 @@ def _transcribe_tab(backend: Backend) -> None:
                 elem_id="transcribe-files",
             )
 
-    def submit(
+    async def submit(
         model_id,
         media_path,
         decoder,
@@ -395,26 +435,26 @@ def _transcribe_tab(backend: Backend) -> None:
         if corrupt_first:
             corrupted = None
             settings = corruption_params(noise, snr_db, partial, visual, fraction, seed)
-            job = backend.submit("corrupt", "", settings, {_media_role(media_path): media_path},
-                                 request)  # fmt: skip
-            for update in job:
+            files = {await run_sync(_media_role, media_path): media_path}
+            async for update in _updates(backend, "corrupt", "", settings, files, request):
                 progress(update.progress, desc=f"corrupting: {update.message or update.status}")
                 yield f"Corrupting first. {_status_line(update)}", "", "", None, None
                 corrupted = update
             if corrupted is None or corrupted.status != "succeeded":
                 return
             media_path, corruption = _corrupted_media(corrupted.outputs)
-        role = _media_role(media_path)
-        updates = backend.submit("transcribe", model_id or "", params, {role: media_path}, request)
-        yield from _follow(
-            updates, progress, lambda update: _transcript_results(update, corruption)
-        )
+        files = {await run_sync(_media_role, media_path): media_path}
+        updates = _updates(backend, "transcribe", model_id or "", params, files, request)
+        results = functools.partial(_transcript_results, corruption=corruption)
+        async for outputs in _follow(updates, progress, results):
+            yield outputs
 
     run.click(
         submit,
         [model, video, decoder, beam_size, corrupt_first, noise, snr, partial, visual, fraction,
          seed],
         [status, transcript, notice, plot, files],
+        concurrency_limit=concurrency,
     )  # fmt: skip
 
 

@@ -1,24 +1,22 @@
 """The demo's backend on the Django site: submissions become Jobs run by Celery workers."""
 
 import json
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import gradio as gr
 from django.core.files.uploadedfile import UploadedFile
 from django.db import close_old_connections
+from django.http import HttpRequest
 
 from webapp.jobs.forms import JobForm
 from webapp.jobs.models import Job
-from webapp.jobs.selectors import jobs_visible_to
+from webapp.jobs.selectors import jobs_ahead, jobs_visible_to
 from webapp.jobs.services import Owner
+from webapp.ratelimits import over_limit
 
 from .blocks import JobUpdate, model_choices
 from .guard import job_output_link
-from .sessions import owner_from_cookies
-
-POLL_SECONDS = 0.5
+from .sessions import owner_from_cookies, session_store
 
 
 class LocalUpload(UploadedFile):
@@ -30,6 +28,18 @@ class LocalUpload(UploadedFile):
 
     def temporary_file_path(self) -> str:
         return self._path
+
+
+def as_django_request(request: gr.Request, session_key: str) -> HttpRequest:
+    """What the rate limits read of a request (its headers, address and session), for Gradio's."""
+    django_request = HttpRequest()
+    django_request.method = "POST"
+    for name, value in request.headers.items():
+        django_request.META["HTTP_" + name.upper().replace("-", "_")] = value
+    # Without a peer (an in-process call) everything counts against one unspecified address.
+    django_request.META["REMOTE_ADDR"] = request.client.host if request.client else "0.0.0.0"
+    django_request.session = session_store(session_key)
+    return django_request
 
 
 def owner_from_request(request: gr.Request) -> Owner:
@@ -49,34 +59,39 @@ class SiteBackend:
             job_output_link(self.upload_dir, str(job.id), job.directory / item["path"])
             for item in job.outputs
         ]
-        return JobUpdate(str(job.id), job.status, job.progress, job.message, job.error, outputs)
+        ahead = jobs_ahead(job) if job.status == Job.Status.QUEUED else None
+        return JobUpdate(
+            str(job.id), job.status, job.progress, job.message, job.error, outputs, ahead
+        )
 
-    def submit(self, kind, model, params, files, request) -> Iterator[JobUpdate]:
-        owner = owner_from_request(request)
-        if not owner.session_key:
-            raise gr.Error("Your browser session is missing; reload the page (cookies must be on).")
-        uploads = {role: LocalUpload(path) for role, path in files.items()}
+    def submit(self, kind, model, params, files, request) -> str:
         try:
-            form = JobForm({"kind": kind, "model": model, "params": json.dumps(params)}, uploads)
-            if not form.is_valid():
-                raise gr.Error(form.first_error())
-            job = form.create_job(owner)
+            owner = owner_from_request(request)
+            if not owner.session_key:
+                raise gr.Error(
+                    "Your browser session is missing; reload the page (cookies must be on)."
+                )
+            if refusal := over_limit(as_django_request(request, owner.session_key), "jobs"):
+                raise gr.Error(refusal.message[0].upper() + refusal.message[1:] + ".")
+            uploads = {role: LocalUpload(path) for role, path in files.items()}
+            try:
+                data = {"kind": kind, "model": model, "params": json.dumps(params)}
+                form = JobForm(data, uploads)
+                if not form.is_valid():
+                    raise gr.Error(form.first_error())
+                return str(form.create_job(owner).pk)
+            finally:
+                for upload in uploads.values():
+                    upload.close()
         finally:
-            for upload in uploads.values():
-                upload.close()
-        yield from self.watch(job.pk)
+            close_old_connections()  # each call may run on another of Gradio's threads
 
-    def watch(self, job_id) -> Iterator[JobUpdate]:
+    def poll(self, job_id: str) -> JobUpdate:
         try:
-            while True:
-                job = Job.objects.filter(pk=job_id).first()
-                if job is None:
-                    raise gr.Error(f"Job {job_id} was deleted.")
-                update = self.job_update(job)
-                yield update
-                if update.finished:
-                    return
-                time.sleep(POLL_SECONDS)
+            job = Job.objects.filter(pk=job_id).first()
+            if job is None:
+                raise gr.Error(f"Job {job_id} was deleted.")
+            return self.job_update(job)
         finally:
             close_old_connections()
 

@@ -1,4 +1,4 @@
-"""Read-side queries for jobs: which jobs a requester may see."""
+"""Read-side queries for jobs: which jobs a requester may see, and how many wait before a job."""
 
 from django.db.models import QuerySet
 
@@ -15,3 +15,14 @@ def jobs_visible_to(owner: Owner) -> QuerySet[Job]:
     if owner.session_key:
         return Job.objects.filter(owner__isnull=True, owner_session=owner.session_key)
     return Job.objects.none()
+
+
+def jobs_ahead(job: Job) -> int:
+    """Queued jobs created before `job` that wait for the same worker queue (GPU or CPU)."""
+    from workers.tasks import queue_of_kind  # the routing is the worker app's
+
+    queue = queue_of_kind(job.kind)
+    kinds = [kind for kind in Job.Kind.values if queue_of_kind(kind) == queue]
+    return Job.objects.filter(
+        status=Job.Status.QUEUED, kind__in=kinds, created_at__lt=job.created_at
+    ).count()

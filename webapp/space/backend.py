@@ -1,22 +1,22 @@
 """The demo's backend in a Hugging Face Space: jobs run in this process, with no Django or Celery.
 
 Each job gets a folder under the work dir (input/ copies of the uploads, output/ for results); the
-pipeline runs in a thread and its progress comes back through a queue, so the page sees updates
-while it works. Jobs live in memory for the Jobs tab and belong to the browser's Gradio session.
+pipeline runs in a thread of its own, `runners` jobs at a time (the rest wait their turn, and the
+page shows their place), and writes its progress on the job, which the page polls. Jobs live in
+memory for the Jobs tab and belong to the browser's Gradio session.
 On ZeroGPU (`spaces` importable) the pipeline function is decorated with `spaces.GPU`.
 """
 
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import os
-import queue
 import shutil
 import tempfile
 import threading
 import traceback
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +30,7 @@ from modelzoo.zoo.cache import ModelCache
 from webapp.demo.blocks import JobUpdate, model_choices
 
 DEFAULT_MODEL_BUDGET = 4 * 2**30  # bytes of loaded weights kept between jobs
+DEFAULT_RUNNERS = 1  # jobs computed at once: they share one device and its memory
 GPU_SECONDS = 120  # ZeroGPU's time slot per job
 
 
@@ -89,6 +90,7 @@ class InProcessBackend:
         budget_bytes: int = DEFAULT_MODEL_BUDGET,
         device: str | None = None,
         limits: MediaLimits | None = None,
+        runners: int = DEFAULT_RUNNERS,
     ):
         self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="synclab-space-"))
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -97,6 +99,7 @@ class InProcessBackend:
         self.models_cache = ModelCache(self._load, budget_bytes)
         self._jobs: dict[str, SpaceJob] = {}
         self._lock = threading.Lock()  # Gradio runs handlers on several threads
+        self._runners = threading.Semaphore(runners)
 
     def _load(self, model_id: str, revision: str):
         from modelzoo.pipelines import load_for_jobs
@@ -107,23 +110,28 @@ class InProcessBackend:
     def models(self, kind: str) -> list[tuple[str, str]]:
         return model_choices(kind)
 
-    def submit(self, kind, model, params, files, request) -> Iterator[JobUpdate]:
+    def submit(self, kind, model, params, files, request) -> str:
         try:
             params = self.check(kind, model, params, files)
         except UserError as err:
             raise gr.Error(str(err)) from None
         job = self._create(kind, model, files, request)
-        updates: queue.Queue[JobUpdate] = queue.Queue()
         work = contextvars.copy_context()  # ZeroGPU finds the request through context variables
-        threading.Thread(
-            target=work.run, args=(self._run, job, params, updates), daemon=True
-        ).start()
-        while True:
-            update = updates.get()
-            job.update = update
-            yield update
-            if update.finished:
-                return
+        threading.Thread(target=work.run, args=(self._run, job, params), daemon=True).start()
+        return job.id
+
+    def poll(self, job_id: str) -> JobUpdate:
+        with self._lock:
+            job = self._jobs[job_id]
+            update = job.update
+            if update.status == "queued":
+                ahead = sum(
+                    1
+                    for other in self._jobs.values()
+                    if other.update.status == "queued" and other.created < job.created
+                )
+                update = dataclasses.replace(update, ahead=ahead)
+        return update
 
     def check(self, kind: str, model_id: str, params: dict, files: dict[str, str]) -> dict:
         """The site's checks of a request (modelzoo.job_requests); returns the parsed params."""
@@ -149,21 +157,26 @@ class InProcessBackend:
             self._jobs[job_id] = job
         return job
 
-    def _run(self, job: SpaceJob, params: dict, updates: queue.Queue) -> None:
+    def _run(self, job: SpaceJob, params: dict) -> None:
+        def report(update: JobUpdate) -> None:
+            with self._lock:
+                job.update = update
+
         def progress(fraction: float, message: str) -> None:
-            updates.put(JobUpdate(job.id, "running", float(fraction), message))
+            report(JobUpdate(job.id, "running", float(fraction), message))
 
         out_dir = job.folder / "output"
-        try:
-            updates.put(JobUpdate(job.id, "running", 0.0, "loading the model" if job.model else ""))
-            model = self.models_cache.get(job.model) if job.model else None
-            outputs = run_pipeline(job.kind, model, params, job.inputs, out_dir, progress)
-            updates.put(JobUpdate(job.id, "succeeded", 1.0, "done", outputs=list(outputs)))
-        except UserError as err:
-            updates.put(JobUpdate(job.id, "failed", 0.0, "", error=str(err)))
-        except Exception as err:  # noqa: BLE001 - the page must learn the job ended
-            traceback.print_exc()
-            updates.put(JobUpdate(job.id, "failed", 0.0, "", error=f"internal error: {err}"))
+        with self._runners:
+            try:
+                report(JobUpdate(job.id, "running", 0.0, "loading the model" if job.model else ""))
+                model = self.models_cache.get(job.model) if job.model else None
+                outputs = run_pipeline(job.kind, model, params, job.inputs, out_dir, progress)
+                report(JobUpdate(job.id, "succeeded", 1.0, "done", outputs=list(outputs)))
+            except UserError as err:
+                report(JobUpdate(job.id, "failed", 0.0, "", error=str(err)))
+            except Exception as err:  # noqa: BLE001 - the page must learn the job ended
+                traceback.print_exc()
+                report(JobUpdate(job.id, "failed", 0.0, "", error=f"internal error: {err}"))
 
     def list_jobs(self, request) -> list[list]:
         owner = getattr(request, "session_hash", None) or ""

@@ -142,6 +142,7 @@ def test_upload_over_the_limit_is_refused_while_it_streams(asgi, tmp_path):
         upload_dir=asgi.get_upload_folder(),
         max_upload_bytes=1000,
     )
+
     def stored_files():
         upload_dir = Path(asgi.get_upload_folder())
         return {p: p.stat().st_size for p in upload_dir.rglob("*") if p.is_file()}

@@ -2,6 +2,8 @@
 
 import subprocess
 import sys
+import threading
+import time
 from types import SimpleNamespace
 
 import gradio as gr
@@ -15,6 +17,7 @@ from modelzoo.zoo.loading import save
 from modelzoo.zoo.registry import REGISTRY, ZooEntry
 from tests.conftest import ROOT, make_clip
 from tests.unit.modelzoo.avrelscore.conftest import tiny_config
+from webapp.space import backend as space_backend
 from webapp.space.backend import InProcessBackend
 
 CORRUPT = {"audio": {"noise": "white", "snr_db": 5}, "seed": 0}
@@ -22,6 +25,17 @@ CORRUPT = {"audio": {"noise": "white", "snr_db": 5}, "seed": 0}
 
 def browser(session: str):
     return SimpleNamespace(session_hash=session)
+
+
+def follow(backend: InProcessBackend, job_id: str) -> list:
+    """Poll a job as the page does until it finishes; the distinct updates seen."""
+    seen = []
+    while not seen or not seen[-1].finished:
+        update = backend.poll(job_id)
+        if not seen or update != seen[-1]:
+            seen.append(update)
+        time.sleep(0.01)
+    return seen
 
 
 @pytest.fixture
@@ -55,8 +69,10 @@ def test_importing_the_space_imports_neither_django_nor_celery():
 
 def test_corrupt_job_reports_progress_then_its_output_in_the_job_folder(backend, tmp_path):
     clip = make_clip(tmp_path / "talk.mp4", seconds=1.0)
-    updates = list(backend.submit("corrupt", "", CORRUPT, {"video": str(clip)}, browser("a")))
-    assert updates[0].status == "running" and updates[-1].status == "succeeded"
+    job_id = backend.submit("corrupt", "", CORRUPT, {"video": str(clip)}, browser("a"))
+    updates = follow(backend, job_id)
+    assert updates[-1].status == "succeeded"
+    assert {u.status for u in updates[:-1]} <= {"queued", "running"}
     progress = [u.progress for u in updates[:-1]]
     assert progress == sorted(progress)
     output, stretches = updates[-1].outputs
@@ -68,19 +84,19 @@ def test_bad_upload_is_refused_with_the_file_named(backend, tmp_path):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\0" * 1000)
     with pytest.raises(gr.Error, match="broken.mp4"):
-        next(backend.submit("corrupt", "", CORRUPT, {"video": str(broken)}, browser("a")))
+        backend.submit("corrupt", "", CORRUPT, {"video": str(broken)}, browser("a"))
 
 
 def test_model_without_weights_here_is_refused(backend, tmp_path):
     clip = make_clip(tmp_path / "talk.mp4", seconds=1.0)
     with pytest.raises(gr.Error, match="'avrelscore-lrs3' has no weights on this server"):
-        next(backend.submit("transcribe", "avrelscore-lrs3", {}, {"video": str(clip)}, None))
+        backend.submit("transcribe", "avrelscore-lrs3", {}, {"video": str(clip)}, None)
 
 
 def test_jobs_tab_lists_only_the_requesting_sessions_jobs(backend, tmp_path):
     clip = make_clip(tmp_path / "talk.mp4", seconds=1.0)
-    (done,) = [u for u in backend.submit("corrupt", "", CORRUPT, {"video": str(clip)}, browser("a"))
-               if u.finished]  # fmt: skip
+    done = follow(backend, backend.submit("corrupt", "", CORRUPT, {"video": str(clip)},
+                                          browser("a")))[-1]  # fmt: skip
     assert [row[0] for row in backend.list_jobs(browser("a"))] == [done.job_id]
     assert backend.list_jobs(browser("b")) == []
     assert backend.list_jobs(browser("a"))[0][3:5] == ["succeeded", "100%"]
@@ -95,7 +111,30 @@ def test_transcribe_jobs_load_their_model_once(backend, asr_tiny, tmp_path, monk
     clip = make_clip(tmp_path / "talk.mp4", seconds=1.0)
     assert backend.models("transcribe")[-1][1] == asr_tiny.id
     for _ in range(2):
-        last = list(backend.submit("transcribe", asr_tiny.id, {}, {"video": str(clip)}, None))[-1]
+        job_id = backend.submit("transcribe", asr_tiny.id, {}, {"video": str(clip)}, None)
+        last = follow(backend, job_id)[-1]
         assert last.status == "succeeded", last.error
     assert sorted(p.name for p in last.outputs) == ["transcript.json", "transcript.txt"]
     assert loads == [(asr_tiny.id,)]
+
+
+def test_jobs_wait_their_turn_and_know_their_place(backend, tmp_path, monkeypatch):
+    release = threading.Event()
+    real_run = space_backend.run_pipeline
+
+    def held(*args):
+        release.wait(60)
+        return real_run(*args)
+
+    monkeypatch.setattr(space_backend, "run_pipeline", held)
+    clip = make_clip(tmp_path / "talk.mp4", seconds=1.0)
+    jobs = [backend.submit("corrupt", "", CORRUPT, {"video": str(clip)}, browser(s)) for s in "abc"]
+    while backend.poll(jobs[0]).status != "running":  # the first holds the one runner
+        time.sleep(0.01)
+    assert [(backend.poll(j).status, backend.poll(j).ahead) for j in jobs] == [
+        ("running", None),
+        ("queued", 0),
+        ("queued", 1),
+    ]
+    release.set()
+    assert [follow(backend, j)[-1].status for j in jobs] == ["succeeded"] * 3
