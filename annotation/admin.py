@@ -59,15 +59,9 @@ class StudyAdmin(admin.ModelAdmin):
         """Create the lip-sync paper study in one step from ticked generation jobs."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        from webapp.jobs.models import Job
+        from webapp.jobs.selectors import finished_generations
 
-        jobs = [
-            job
-            for job in Job.objects.filter(
-                kind=Job.Kind.GENERATE, status=Job.Status.SUCCEEDED
-            ).order_by("created_at")[:200]
-            if "video" in (job.inputs or {})
-        ]
+        jobs = [job for job in finished_generations()[:200] if "video" in (job.inputs or {})]
         initial = [
             {
                 "job": job.pk,

@@ -6,7 +6,6 @@ in the jobs API.
 
 import json
 import tempfile
-import uuid
 from functools import wraps
 from pathlib import Path
 
@@ -120,27 +119,17 @@ def _stimulus_fields(post) -> dict:
     }
 
 
-def is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
 @staff_required
 @require_POST
 def stimulus_create(request, slug):
     """Add a stimulus from an uploaded `video` or from a finished generation `job` (its uuid)."""
-    from webapp.jobs.models import Job
+    from webapp.jobs.selectors import job_or_none
 
     study = get_object_or_404(Study, slug=slug)
     fields = _stimulus_fields(request.POST)
     try:
         if request.POST.get("job"):
-            job_id = request.POST["job"]
-            # A malformed uuid would make the lookup raise: it is a bad request, not a 500.
-            job = Job.objects.filter(pk=job_id).first() if is_uuid(job_id) else None
+            job = job_or_none(request.POST["job"])
             if job is None:
                 return error(f"no job {request.POST['job']}", 404)
             stimulus = services.stimulus_add_from_job(study=study, job=job, **fields)

@@ -69,11 +69,10 @@ def qc_reason_counts(study) -> list[tuple[str, int]]:
 def generation_jobs_to_offer(study, limit: int = 200):
     """Succeeded generation jobs whose clips the study does not hold yet, oldest first (a job
     finishing meanwhile joins the end of the list, so the rows on a page keep their places)."""
-    from webapp.jobs.models import Job
+    from webapp.jobs.selectors import finished_generations
 
     used = study.stimuli.filter(source_job__isnull=False).values("source_job")
-    jobs = Job.objects.filter(kind=Job.Kind.GENERATE, status=Job.Status.SUCCEEDED)
-    return jobs.exclude(pk__in=used).order_by("created_at")[:limit]
+    return finished_generations().exclude(pk__in=used)[:limit]
 
 
 def stimuli_to_lipread(study):

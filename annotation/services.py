@@ -13,7 +13,6 @@ from collections import Counter, defaultdict
 from datetime import timedelta
 from pathlib import Path
 
-from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
@@ -297,15 +296,13 @@ def stimuli_add_from_jobs(*, study: Study, items: list[dict]) -> list[Stimulus]:
     "system": "" (optional, defaults to the job's model)}. The first bad item raises an
     AnnotationError naming its position; the rows roll back and the clips already copied go too.
     """
-    from webapp.jobs.models import Job
+    from webapp.jobs.selectors import job_or_none
 
     stored = []
     try:
         with transaction.atomic():
             for index, item in enumerate(items):
-                job = item.get("job")
-                if not isinstance(job, Job):
-                    job = job_or_none(Job, job)
+                job = job_or_none(item.get("job"))
                 if job is None:
                     raise AnnotationError(f"item {index}: no job {item.get('job')!r}")
                 try:
@@ -325,13 +322,6 @@ def stimuli_add_from_jobs(*, study: Study, items: list[dict]) -> list[Stimulus]:
             stimulus.media.delete(save=False)
         raise
     return stored
-
-
-def job_or_none(job_model, job_id):
-    try:
-        return job_model.objects.filter(pk=job_id).first() if job_id else None
-    except ValidationError:  # not a UUID
-        return None
 
 
 def _section_blocks(rows, size: int) -> list[list[int]]:

@@ -69,13 +69,11 @@ def lipsync_study_create(
     (needed for lip reading), "system": optional, defaults to the job's model}. At least two
     sentences are needed (one rated, one lip-read).
     """
-    from webapp.jobs.models import Job
+    from webapp.jobs.selectors import job_or_none
 
     jobs = []
     for index, item in enumerate(items):
-        job = item.get("job")
-        if not isinstance(job, Job):
-            job = services.job_or_none(Job, job)
+        job = job_or_none(item.get("job"))
         if job is None:
             raise services.AnnotationError(f"item {index}: no job {item.get('job')!r}")
         utterance = str(item.get("utterance_id", "")).strip()

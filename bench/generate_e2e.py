@@ -3,17 +3,17 @@
     .venv/bin/python bench/generate_e2e.py [--models alm-demo cals-demo] [--inputs photo video]
         [--seconds 10] [--repeats 2] [--threads N]
 
-Loads each model as a worker does (`modelzoo.pipelines.load_for_jobs`: strict load, then the fused
-inference copy) and runs generate jobs through `modelzoo.pipelines.run_kind`, the entry point the
-Celery task and the Space share (the CLI's `generate` calls the same `generation.generate`): speech
-decoding, the mel, face tracking, the generator on every frame, paste-back and H.264/AAC encoding
-all count. The photo is also generated once by `python -m modelzoo generate` in its own process
-("cli_photo": the CLI's own "seconds" figure, which counts oneDNN's first-call packing, and the
-process's wall time with start-up and loading), so the two paths can be compared in one run.
-Inputs: skimage's astronaut photograph as a PNG ("photo"), and a `--seconds` 1280x720
-25 fps H.264 clip of that face panning and zooming ("video", `bench/faces.py`'s clip), each with
-espeak-ng speech cut to `--seconds`. One short job warms the model first (oneDNN packs its weights
-on the first call; a worker keeps them packed between jobs); its time is reported apart.
+Loads each model as a worker does (`modelzoo.zoo.loading.load_for_inference`: strict load, then the
+fused inference copy) and runs generate jobs through `modelzoo.pipelines.run_kind`, the entry point
+the Celery task and the Space share (the CLI's `generate` calls the same `generation.generate`):
+speech decoding, the mel, face tracking, the generator on every frame, paste-back and H.264/AAC
+encoding all count. The photo is also generated once by `python -m modelzoo generate` in its own
+process ("cli_photo": the CLI's own "seconds" figure, which counts oneDNN's first-call packing, and
+the process's wall time with start-up and loading), so the two paths can be compared in one run.
+Inputs: skimage's astronaut photograph as a PNG ("photo"), and a `--seconds` 1280x720 25 fps H.264
+clip of that face panning and zooming ("video", `bench/faces.py`'s clip), each with espeak-ng speech
+cut to `--seconds`. One short job warms the model first (oneDNN packs its weights on the first call;
+a worker keeps them packed between jobs); its time is reported apart.
 
 Prints one JSON document: per model and input, the best and each run's wall seconds, CPU seconds
 (this process and its children: ffmpeg and espeak-ng), both per second of output video, and the
@@ -47,7 +47,8 @@ from faces import make_clip  # noqa: E402  (bench/faces.py)
 
 from modelzoo.media.io import FPS, VideoWriter  # noqa: E402
 from modelzoo.media.tts import speak  # noqa: E402
-from modelzoo.pipelines import load_for_jobs, run_kind  # noqa: E402
+from modelzoo.pipelines import run_kind  # noqa: E402
+from modelzoo.zoo.loading import load_for_inference  # noqa: E402
 
 TEXT = (
     "Could you pass me the salt and the pepper, please? The train to the coast leaves at half "
@@ -116,7 +117,7 @@ def cli_job(model_id: str, face: Path, speech: Path, out: Path) -> dict:
 def measure(model_id: str, faces: dict, speech: Path, warm_up: Path, args, tmp: Path) -> dict:
     """Load `model_id` as a worker does, warm it up, time `args.repeats` jobs per face input."""
     started = time.perf_counter()
-    model = load_for_jobs(model_id)
+    model = load_for_inference(model_id)
     report: dict = {"load_s": round(time.perf_counter() - started, 2)}
     role, face = next(iter(faces.values()))
     report["warm_up_job_1s"] = job(model, role, face, warm_up, tmp / "warm-up")

@@ -215,13 +215,13 @@ def run_generate(args: argparse.Namespace) -> int:
     import ffmpeg
 
     from modelzoo.generation import generate
-    from modelzoo.pipelines import load_for_jobs
+    from modelzoo.zoo.loading import load_for_inference
 
     if args.out.suffix.lower() != ".mp4":
         raise UserError(f"--out: {args.out.name} must be an .mp4 file")
     # The Hub mixin prints while loading; stdout must stay one JSON document.
     with contextlib.redirect_stdout(io.StringIO()):
-        model = load_for_jobs(args.model)  # the fused copy that workers serve
+        model = load_for_inference(args.model)  # the fused copy that workers serve
     start = time.perf_counter()
     out = generate(
         model,
@@ -305,7 +305,7 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def add_evaluate(subparsers) -> None:
-    from modelzoo.evaluation import DEFAULT_LIMIT
+    from modelzoo.evaluation.corpus import DEFAULT_LIMIT
 
     parser = subparsers.add_parser(
         "evaluate", help="score zoo models on a corpus; write report.json, report.md and plots"

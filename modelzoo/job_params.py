@@ -96,7 +96,7 @@ MAX_EVALUATE_CLIPS = 500
 def parse_evaluate_params(params: dict | str | None) -> dict:
     """{"corpus": a corpus folder's name on the server (required), "split": "test", "limit":
     clips (1..500, default modelzoo.evaluation.DEFAULT_LIMIT), "seed": 0, "syncnet": a zoo id}."""
-    from modelzoo.evaluation import DEFAULT_LIMIT
+    from modelzoo.evaluation.corpus import DEFAULT_LIMIT
 
     params = _as_object(params, "evaluate")
     _check_keys(params, ("corpus", "split", "limit", "seed", "syncnet"), "evaluate")

@@ -17,7 +17,7 @@ from modelzoo.job_params import (
 from modelzoo.media.faces import detect_faces
 from modelzoo.media.io import read_image
 from modelzoo.media.probe import MediaInfo, MediaLimits, validate
-from modelzoo.zoo import registry
+from modelzoo.zoo import loading, registry
 
 KINDS = ("generate", "transcribe", "corrupt", "evaluate")
 # What each file role must contain (modelzoo.media.probe.validate's keyword arguments).
@@ -74,7 +74,7 @@ def check_request(
 def check_model(kind: str, model_id: str) -> str:
     """The pinned revision of a registry model that serves `kind` and has weights here."""
     entries = {e.id: e for e in registry.models_for_kind(kind)}
-    usable = sorted(i for i, e in entries.items() if registry.weights_available(e))
+    usable = sorted(i for i, e in entries.items() if loading.weights_available(e))
     offer = f"one of: {', '.join(usable)}" if usable else "none is installed on this server"
     if not model_id:
         raise UserError(f"model: {kind} needs a model id ({offer})")

@@ -216,20 +216,6 @@ def _reporting(
         )
 
 
-def load_for_jobs(model_id: str, device: str = "cpu"):
-    """A zoo model ready to serve jobs: loaded strictly, and for the face generators, their
-    inference-only fused copy (batch norms folded, oneDNN layout), which is what makes the Audio-Lip
-    Memory generator real-time on a CPU. Workers and the Space cache what this returns."""
-    from modelzoo.alm.inference import optimize_for_inference
-    from modelzoo.alm.model import FaceGenerator
-    from modelzoo.zoo.loading import load
-
-    model = load(model_id, device=device)
-    if isinstance(model, FaceGenerator):
-        model = optimize_for_inference(model, inplace=True)
-    return model
-
-
 def evaluate_job(
     model_id: str,
     corpus: Path,

@@ -5,22 +5,18 @@ import socket
 import sys
 import threading
 import time
-import uuid
 
 from celery import Celery, signals
 from celery.utils.log import get_logger
 from kombu import Exchange, Queue
+
+from workers.identity import WORKER_BOOT, set_hostname, worker_identity
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
 HEARTBEAT_SECONDS = 5
 # Every this many beats a worker re-queues running jobs whose worker is gone (any worker may).
 REAP_EVERY_BEATS = 3
-# This worker process's run; pool children inherit it. A restarted worker keeps its name (and
-# heartbeat row) but not this, which tells its predecessor's jobs apart from its own.
-WORKER_BOOT = uuid.uuid4().hex
-_worker = {"hostname": ""}
-
 app = Celery("synclab")
 logger = get_logger(__name__)
 
@@ -124,11 +120,6 @@ def worker_command(*, name: str, queues: str = "gpu,cpu", loglevel: str = "INFO"
 app.autodiscover_tasks(["workers"])
 
 
-def worker_identity() -> tuple[str, str]:
-    """(hostname, boot id) of the worker this process belongs to; ("", boot) outside a worker."""
-    return _worker["hostname"], WORKER_BOOT
-
-
 @signals.worker_init.connect
 def start_heartbeat(sender=None, **kwargs):
     """Write this worker's row before it takes any task, then every few seconds, so that /healthz
@@ -138,7 +129,7 @@ def start_heartbeat(sender=None, **kwargs):
 
     django.setup()  # idempotent; the Django fixup may not have run yet
     hostname = getattr(sender, "hostname", None) or socket.gethostname()
-    _worker["hostname"] = hostname
+    set_hostname(hostname)
     _beat_once(hostname)
     connections.close_all()  # the pool forks after this: children must not share the socket
     threading.Thread(target=_beat, args=(hostname,), daemon=True).start()
@@ -152,10 +143,11 @@ def requeue_on_shutdown(sender=None, **kwargs):
     def requeue():
         from django.db import close_old_connections
 
-        from webapp.jobs.services import job_requeue_from_worker
+        from workers.recovery import requeue_from_worker
 
+        hostname, boot = worker_identity()
         try:
-            job_requeue_from_worker(hostname=_worker["hostname"], boot=WORKER_BOOT)
+            requeue_from_worker(hostname=hostname, boot=boot)
         finally:
             close_old_connections()
 
@@ -180,14 +172,14 @@ def _beat_once(hostname: str) -> None:
 def _beat(hostname: str) -> None:
     from django.db import close_old_connections
 
-    from webapp.jobs.services import job_requeue_lost
+    from workers.recovery import requeue_lost
 
     beats = 0
     while True:
         try:
             _beat_once(hostname)
             if beats % REAP_EVERY_BEATS == 0:
-                for job in job_requeue_lost():
+                for job in requeue_lost():
                     logger.warning("job %s: its worker is gone; %s", job.id, job.message)
         except Exception:  # a missed beat must not kill the thread; the next one retries
             logger.exception("heartbeat of %s failed", hostname)

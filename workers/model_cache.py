@@ -16,7 +16,7 @@ def model_cache() -> ModelCache:
     if _process_cache is None:
         from django.conf import settings
 
-        from modelzoo.pipelines import load_for_jobs
+        from modelzoo.zoo.loading import load_for_inference
 
         device = settings.SYNCLAB_DEVICE
         if device == "auto":
@@ -35,7 +35,7 @@ def model_cache() -> ModelCache:
                     f"{model_id} is now at revision {current}, not {revision} as when this job "
                     "was submitted; submit it again"
                 )
-            return load_for_jobs(model_id, device=device)
+            return load_for_inference(model_id, device=device)
 
         _process_cache = ModelCache(load, settings.SYNCLAB_MODEL_CACHE_BYTES)
     return _process_cache

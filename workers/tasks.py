@@ -10,6 +10,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from modelzoo import pipelines
 from modelzoo.errors import UserError
+from workers.identity import worker_identity
 from workers.model_cache import model_cache
 
 log = logging.getLogger(__name__)
@@ -22,8 +23,7 @@ def run_job(job_id: str, work: Callable, delivery: int | None = None) -> None:
     re-queued (`delivery` older than the job's). One for a job left running by a dead worker
     starts it over from a clean output folder, unless that was its last attempt.
     """
-    from webapp.jobs.models import Job, JobCancelled
-    from workers.celery import worker_identity
+    from webapp.jobs.models import Job, JobCancelled, content_type_of
 
     job = Job.objects.filter(pk=job_id).first()
     if job is None or job.is_finished:
@@ -42,7 +42,10 @@ def run_job(job_id: str, work: Callable, delivery: int | None = None) -> None:
             produced = work(job, out)
             names = [Path(p).name for p in produced]
         job.mark_succeeded(
-            [{"name": n, "path": f"output/{n}", "content_type": _content_type(n)} for n in names]
+            [
+                {"name": n, "path": f"output/{n}", "content_type": content_type_of(Path(n))}
+                for n in names
+            ]
         )
     except JobCancelled:
         log.info("job %s was cancelled or deleted while running", job_id)
@@ -66,12 +69,6 @@ def _fail(job, error: str, tb: str = "") -> None:
         job.mark_failed(error, tb)
     except JobCancelled:
         pass
-
-
-def _content_type(name: str) -> str:
-    from webapp.jobs.services import content_type_of
-
-    return content_type_of(Path(name))
 
 
 def _run_pipeline(job, out: Path) -> list[Path]:
@@ -160,13 +157,15 @@ TASKS_BY_KIND = {
 }
 
 
-def task_for_kind(kind: str):
-    return TASKS_BY_KIND[kind]
-
-
 def queue_of_kind(kind: str) -> str:
     """The Celery queue (gpu or cpu) that a kind's jobs wait in."""
-    from workers.celery import CeleryConfig
+    task = TASKS_BY_KIND[kind]
+    route = task.app.conf.task_routes.get(task.name)
+    return route["queue"] if route else task.app.conf.task_default_queue
 
-    route = CeleryConfig.task_routes.get(task_for_kind(kind).name)
-    return route["queue"] if route else CeleryConfig.task_default_queue
+
+def enqueue(job) -> None:
+    """Send the job's task once its row is committed; the job's uuid is the task id."""
+    TASKS_BY_KIND[job.kind].apply_async(
+        args=[str(job.id)], kwargs={"delivery": job.delivery}, task_id=str(job.id)
+    )

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from modelzoo.errors import UserError
 from modelzoo.evaluation import avsr, corpus, generators, judges, report
+from modelzoo.evaluation.corpus import DEFAULT_LIMIT
 from modelzoo.metrics import coarticulation, fid, lipreading
 from modelzoo.metrics.clip import Judges
 
-DEFAULT_LIMIT = 10  # clips: every bundled model in under 15 minutes on 2 CPU cores
 ROLES = {"alm": "generator", "cals": "generator", "avrelscore": "recogniser", "syncnet": "judge"}
 REPORT_VERSION = "synclab-evaluate-1"
 
@@ -31,16 +31,17 @@ Loader = Callable[[str], object]
 
 
 def load_quietly(model_id: str):
-    """A zoo model as jobs run it (`modelzoo.pipelines.load_for_jobs`), on the CPU."""
-    from modelzoo.pipelines import load_for_jobs
+    """A zoo model as jobs run it (`modelzoo.zoo.loading.load_for_inference`), on the CPU."""
+    from modelzoo.zoo.loading import load_for_inference
 
     with contextlib.redirect_stdout(io.StringIO()):  # the Hub mixin prints while loading
-        return load_for_jobs(model_id)
+        return load_for_inference(model_id)
 
 
 def _load(model_id: str, loader: Loader):
     """(role, loaded model, revision, architecture) of a zoo id with weights here."""
-    from modelzoo.zoo.registry import entry, pinned_revision, weights_available
+    from modelzoo.zoo.loading import weights_available
+    from modelzoo.zoo.registry import entry, pinned_revision
 
     e = entry(model_id)
     if not weights_available(e):

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from modelzoo.errors import UserError
 
+DEFAULT_LIMIT = 10  # clips: every bundled model in under 15 minutes on 2 CPU cores
+
 
 @dataclass(frozen=True)
 class CorpusClip:

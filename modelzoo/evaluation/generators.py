@@ -1,8 +1,9 @@
 """Rows of the talking-face generators: each model, plus the `real` clips and a `static` baseline.
 
 Each generator is driven through the generation pipeline that jobs use (`modelzoo.generation`,
-with `modelzoo.pipelines.load_for_jobs`' inference copy) from the clip's first frame as a photo
-and the clip's own audio; its output is scored against the real clip (`modelzoo.metrics.clip`).
+with `modelzoo.zoo.loading.load_for_inference`' inference copy) from the clip's first frame as a
+photo and the clip's own audio; its output is scored against the real clip
+(`modelzoo.metrics.clip`).
 `real` is the corpus clip scored against itself (PSNR capped, SSIM 1, LMD 0: the ceiling of the
 full-reference metrics and the judges' figures on real video); `static` repeats the first frame
 with the real audio, the floor that a generator whose mouth never moves would reach.

@@ -29,7 +29,8 @@ PREFERRED_READERS = ("avsr-video-demo", "avrelscore-demo")
 
 def lip_reader_id() -> str | None:
     """The first preferred lip reader whose weights are here, None when there is none."""
-    from modelzoo.zoo.registry import REGISTRY, weights_available
+    from modelzoo.zoo.loading import weights_available
+    from modelzoo.zoo.registry import REGISTRY
 
     for model_id in PREFERRED_READERS:
         if model_id in REGISTRY and weights_available(REGISTRY[model_id]):

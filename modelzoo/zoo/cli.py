@@ -18,7 +18,6 @@ from modelzoo.zoo.registry import (
     ZooEntry,
     bundled_folder,
     entry,
-    weights_available,
 )
 
 CARD_FILE = "README.md"
@@ -72,7 +71,7 @@ def run_list(args: argparse.Namespace) -> int:
                 "kind": e.kind,
                 "licence": e.licence,
                 "revision": e.revision,
-                "available": weights_available(e),
+                "available": loading.weights_available(e),
             }
             for e in REGISTRY.values()
         ]
@@ -83,7 +82,7 @@ def run_info(args: argparse.Namespace) -> int:
     e = entry(args.model_id)
     bundled = bundled_folder(e)
     weights = {
-        "available": weights_available(e),
+        "available": loading.weights_available(e),
         "bundled_folder": str(bundled) if bundled else None,
         "hub": f"https://huggingface.co/{e.repo_id}"
         + (f"/tree/{e.revision}" if e.revision else ""),

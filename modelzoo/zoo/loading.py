@@ -165,11 +165,33 @@ def in_hub_cache(e: ZooEntry) -> bool:
     )
 
 
+def weights_available(e: ZooEntry) -> bool:
+    """True when `e` can load without a download: its bundled folder holds the weights, or the
+    Hub cache holds them at its pinned revision."""
+    bundled = bundled_folder(e)
+    if bundled is not None and (bundled / WEIGHTS_FILE).is_file():
+        return True
+    return in_hub_cache(e)
+
+
 def hub_offline() -> bool:
     from huggingface_hub import constants
 
     env = os.environ.get("HF_HUB_OFFLINE", "")
     return env.upper() in {"1", "ON", "YES", "TRUE"} or constants.HF_HUB_OFFLINE
+
+
+def load_for_inference(model_id: str, device: str = "cpu"):
+    """`load(model_id)` ready to serve: for the face generators, their inference-only fused copy
+    (batch norms folded, oneDNN layout), which is what makes the Audio-Lip Memory generator
+    real-time on a CPU. Workers, the Space, the CLI and evaluation all serve models this way."""
+    from modelzoo.alm.inference import optimize_for_inference
+    from modelzoo.alm.model import FaceGenerator
+
+    model = load(model_id, device=device)
+    if isinstance(model, FaceGenerator):
+        model = optimize_for_inference(model, inplace=True)
+    return model
 
 
 def load_folder(folder: Path, *, device: str = "cpu", architecture: str | None = None):

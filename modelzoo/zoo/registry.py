@@ -254,19 +254,6 @@ def bundled_folder(e: ZooEntry) -> Path | None:
     return WEIGHTS_DIR / e.bundled if e.bundled else None
 
 
-def weights_available(e: ZooEntry) -> bool:
-    """True when `e` can load without a download: its bundled folder holds the weights, or the
-    Hub cache holds them at its pinned revision."""
-    bundled = bundled_folder(e)
-    if bundled is not None and (bundled / "model.safetensors").is_file():
-        return True
-    if e.revision is None:
-        return False
-    from modelzoo.zoo.loading import in_hub_cache  # loading imports this module
-
-    return in_hub_cache(e)
-
-
 def pinned_revision(e: ZooEntry) -> str:
     """What a job records as the revision of the weights it ran: the Hub commit, else for
     bundled weights "bundled:" and the start of their checksum (empty until the trainer lists it).

@@ -96,8 +96,8 @@ def test_transcribe_tab_reads_its_example_clip_and_plots_reliability(page, site,
     # well it reads is `python -m modelzoo evaluate`'s question: this held-out clip has a face and
     # a voice no training clip used, which today's lip-reading avrelscore-demo cannot read.
     from modelzoo.avrelscore.inference import transcribe
-    from modelzoo.pipelines import load_for_jobs
+    from modelzoo.zoo.loading import load_for_inference
 
-    served = transcribe(load_for_jobs("avrelscore-demo"), clip, decoder="greedy")
+    served = transcribe(load_for_inference("avrelscore-demo"), clip, decoder="greedy")
     assert page.locator("#transcribe-text textarea").input_value() == served.text
     assert served.text

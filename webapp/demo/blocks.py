@@ -68,7 +68,8 @@ class Backend(Protocol):
 def model_choices(kind: str) -> list[tuple[str, str]]:
     """(label, id) of the registry's models for a job kind that have weights here, with their
     kind of weights (paper or demo) and licence in the label."""
-    from modelzoo.zoo.registry import models_for_kind, weights_available
+    from modelzoo.zoo.loading import weights_available
+    from modelzoo.zoo.registry import models_for_kind
 
     return [
         (f"{e.id} ({e.kind} weights, licence {e.licence})", e.id)

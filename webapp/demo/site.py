@@ -10,13 +10,23 @@ from django.http import HttpRequest
 
 from webapp.jobs.forms import JobForm
 from webapp.jobs.models import Job
-from webapp.jobs.selectors import jobs_ahead, jobs_visible_to
+from webapp.jobs.selectors import jobs_visible_to
 from webapp.jobs.services import Owner
 from webapp.ratelimits import over_limit
+from workers.tasks import queue_of_kind  # the routing is the worker app's
 
 from .blocks import JobUpdate, model_choices
 from .guard import job_output_link
 from .sessions import owner_from_cookies, session_store
+
+
+def jobs_ahead(job: Job) -> int:
+    """Queued jobs created before `job` that wait for the same worker queue (GPU or CPU)."""
+    queue = queue_of_kind(job.kind)
+    kinds = [kind for kind in Job.Kind.values if queue_of_kind(kind) == queue]
+    return Job.objects.filter(
+        status=Job.Status.QUEUED, kind__in=kinds, created_at__lt=job.created_at
+    ).count()
 
 
 class LocalUpload(UploadedFile):

@@ -11,7 +11,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.datastructures import MultiValueDict
 
-from modelzoo.zoo import registry
+from modelzoo.zoo import loading, registry
 
 from .api import owner_of
 from .forms import JobForm, corpus_names
@@ -22,7 +22,7 @@ ROLE_TITLES = {"generator": "Generation", "recogniser": "Recognition", "judge": 
 
 def _models() -> list[str]:
     entries = registry.models_for_kind(Job.Kind.EVALUATE)
-    return [e.id for e in entries if registry.weights_available(e)]
+    return [e.id for e in entries if loading.weights_available(e)]
 
 
 def _start(request):

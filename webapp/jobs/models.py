@@ -1,6 +1,7 @@
 """The Job row: one generation, transcription, corruption or evaluation request, its files,
 progress and result."""
 
+import mimetypes
 import shutil
 import time
 import uuid
@@ -11,6 +12,10 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+
+
+def content_type_of(path: Path) -> str:
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
 class JobCancelled(Exception):

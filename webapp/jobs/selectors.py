@@ -1,9 +1,11 @@
-"""Read-side queries for jobs: which jobs a requester may see, and how many wait before a job."""
+"""Read-side queries for jobs: which jobs a requester may see, and the finished generations that
+crowd studies take their clips from (the annotation app reads jobs only through these)."""
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from .models import Job
-from .services import Owner
+from .owners import Owner
 
 
 def jobs_visible_to(owner: Owner) -> QuerySet[Job]:
@@ -17,12 +19,18 @@ def jobs_visible_to(owner: Owner) -> QuerySet[Job]:
     return Job.objects.none()
 
 
-def jobs_ahead(job: Job) -> int:
-    """Queued jobs created before `job` that wait for the same worker queue (GPU or CPU)."""
-    from workers.tasks import queue_of_kind  # the routing is the worker app's
+def finished_generations() -> QuerySet[Job]:
+    """Succeeded generate jobs, oldest first: the clips a study may take as stimuli."""
+    return Job.objects.filter(kind=Job.Kind.GENERATE, status=Job.Status.SUCCEEDED).order_by(
+        "created_at"
+    )
 
-    queue = queue_of_kind(job.kind)
-    kinds = [kind for kind in Job.Kind.values if queue_of_kind(kind) == queue]
-    return Job.objects.filter(
-        status=Job.Status.QUEUED, kind__in=kinds, created_at__lt=job.created_at
-    ).count()
+
+def job_or_none(job) -> Job | None:
+    """A job given as itself or by its id; None for an unknown or malformed id."""
+    if isinstance(job, Job):
+        return job
+    try:
+        return Job.objects.filter(pk=job).first() if job else None
+    except ValidationError:  # not a UUID
+        return None

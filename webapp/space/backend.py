@@ -102,10 +102,10 @@ class InProcessBackend:
         self._runners = threading.Semaphore(runners)
 
     def _load(self, model_id: str, revision: str):
-        from modelzoo.pipelines import load_for_jobs
+        from modelzoo.zoo.loading import load_for_inference
 
         self._device = self._device or default_device()
-        return load_for_jobs(model_id, device=self._device)
+        return load_for_inference(model_id, device=self._device)
 
     def models(self, kind: str) -> list[tuple[str, str]]:
         return model_choices(kind)

@@ -28,7 +28,7 @@ def test_dashboard_button_has_a_worker_read_each_generated_clip_with_the_lip_rea
     admin_client, start_worker
 ):
     from modelzoo.metrics import lipreading
-    from modelzoo.pipelines import load_for_jobs
+    from modelzoo.zoo.loading import load_for_inference
     from webapp.demo.examples import example_speech_clip
 
     clip, sentence = example_speech_clip()  # a face saying a GRID sentence
@@ -43,7 +43,7 @@ def test_dashboard_button_has_a_worker_read_each_generated_clip_with_the_lip_rea
 
     reader = lipreading.lip_reader_id()
     expected = lipreading.read_lips_file(
-        load_for_jobs(reader), Stimulus.objects.filter(study=study).first().media.path
+        load_for_inference(reader), Stimulus.objects.filter(study=study).first().media.path
     )
     assert [r["reader"] for r in readings] == [reader, reader]
     assert [r["text"] for r in readings] == [expected, expected]  # the same clip twice

@@ -10,9 +10,8 @@ import gradio as gr
 import pytest
 import torch
 
-from modelzoo import pipelines
 from modelzoo.avrelscore import model as avrelscore_model
-from modelzoo.zoo import registry
+from modelzoo.zoo import loading, registry
 from modelzoo.zoo.loading import save
 from modelzoo.zoo.registry import REGISTRY, ZooEntry
 from tests.conftest import ROOT, make_clip
@@ -104,9 +103,9 @@ def test_jobs_tab_lists_only_the_requesting_sessions_jobs(backend, tmp_path):
 
 def test_transcribe_jobs_load_their_model_once(backend, asr_tiny, tmp_path, monkeypatch):
     loads = []
-    real_load = pipelines.load_for_jobs
+    real_load = loading.load_for_inference
     monkeypatch.setattr(
-        pipelines, "load_for_jobs", lambda *a, **k: loads.append(a) or real_load(*a, **k)
+        loading, "load_for_inference", lambda *a, **k: loads.append(a) or real_load(*a, **k)
     )
     clip = make_clip(tmp_path / "talk.mp4", seconds=1.0)
     assert backend.models("transcribe")[-1][1] == asr_tiny.id

@@ -226,9 +226,9 @@ def test_rejected_upload_leaves_no_temporary_job_folder(client, tmp_path, media_
 @pytest.fixture
 def installed(monkeypatch):
     """Every registry model counts as installed, so the checks after the model's are reached."""
-    from modelzoo.zoo import registry
+    from modelzoo.zoo import loading
 
-    monkeypatch.setattr(registry, "weights_available", lambda entry: True)
+    monkeypatch.setattr(loading, "weights_available", lambda entry: True)
 
 
 def _photo(path: Path, image) -> Path:

@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from webapp.jobs import services
 from webapp.jobs.models import Job, WorkerHeartbeat
+from workers import recovery
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def enqueued(monkeypatch):
     sent = []
-    monkeypatch.setattr(services, "_enqueue", lambda job: sent.append((str(job.id), job.delivery)))
+    monkeypatch.setattr(recovery, "enqueue", lambda job: sent.append((str(job.id), job.delivery)))
     return sent
 
 
@@ -43,7 +43,7 @@ def test_job_of_a_live_worker_stays(enqueued, django_capture_on_commit_callbacks
     _beat("w1@host", "boot-a")
     job = _running()
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.job_requeue_lost() == []
+        assert recovery.requeue_lost() == []
     job.refresh_from_db()
     assert job.status == "running" and enqueued == []
 
@@ -58,7 +58,7 @@ def test_job_of_a_gone_worker_is_requeued_as_attempt_2_of_3(
         _beat("w1@host", "boot-b")  # same name, a new process
     job = _running()
     with django_capture_on_commit_callbacks(execute=True):
-        assert [j.id for j in services.job_requeue_lost()] == [job.id]
+        assert [j.id for j in recovery.requeue_lost()] == [job.id]
     job.refresh_from_db()
     assert job.status == "queued" and job.progress == 0.0
     assert job.message == "queued, attempt 2 of 3"
@@ -68,14 +68,14 @@ def test_job_of_a_gone_worker_is_requeued_as_attempt_2_of_3(
 
 def test_job_just_started_is_left_to_its_worker_first_beat(enqueued):
     job = _running(started_s_ago=2)
-    assert services.job_requeue_lost() == []
+    assert recovery.requeue_lost() == []
     job.refresh_from_db()
     assert job.status == "running"
 
 
 def test_third_lost_attempt_fails_the_job_with_a_message(enqueued):
     job = _running(attempts=3)
-    assert [j.id for j in services.job_requeue_lost()] == [job.id]
+    assert [j.id for j in recovery.requeue_lost()] == [job.id]
     job.refresh_from_db()
     assert job.status == "failed" and job.error == Job.LOST_TOO_OFTEN
     assert "3 times" in job.error and enqueued == []
@@ -85,8 +85,8 @@ def test_two_reapers_take_a_job_over_once(enqueued, django_capture_on_commit_cal
     job = _running()
     stale_copy = Job.objects.get(pk=job.pk)
     with django_capture_on_commit_callbacks(execute=True):
-        assert len(services.job_requeue_lost()) == 1
-        assert services._requeue(stale_copy, count_attempt=True) is False
+        assert len(recovery.requeue_lost()) == 1
+        assert recovery._requeue(stale_copy, count_attempt=True) is False
     assert len(enqueued) == 1
 
 
@@ -96,7 +96,7 @@ def test_shutdown_hands_back_its_own_jobs_without_counting_an_attempt(
     mine = _running(started_s_ago=1)
     other = _running(hostname="w2@host")
     with django_capture_on_commit_callbacks(execute=True):
-        handed = services.job_requeue_from_worker(hostname="w1@host", boot="boot-a")
+        handed = recovery.requeue_from_worker(hostname="w1@host", boot="boot-a")
     assert [j.id for j in handed] == [mine.id]
     mine.refresh_from_db()
     other.refresh_from_db()
@@ -108,7 +108,7 @@ def test_embedded_restart_makes_old_messages_stale(enqueued, django_capture_on_c
     queued = Job.objects.create(kind="corrupt")
     running = _running()
     with django_capture_on_commit_callbacks(execute=True):
-        assert len(services.job_requeue_unfinished()) == 2
+        assert len(recovery.requeue_unfinished()) == 2
     queued.refresh_from_db()
     running.refresh_from_db()
     assert (queued.delivery, running.delivery) == (2, 2)

@@ -50,9 +50,8 @@ def test_a_model_over_the_budget_still_stays_alone():
 def test_process_cache_loads_registry_models_once_and_refuses_a_stale_revision(
     monkeypatch, settings
 ):
-    from modelzoo import pipelines
     from modelzoo.errors import UserError
-    from modelzoo.zoo import registry
+    from modelzoo.zoo import loading, registry
     from workers import model_cache as module
 
     entry = registry.ZooEntry(
@@ -63,7 +62,7 @@ def test_process_cache_loads_registry_models_once_and_refuses_a_stale_revision(
     settings.SYNCLAB_DEVICE = "cpu"
     loads = []
     monkeypatch.setattr(
-        pipelines, "load_for_jobs", lambda i, device: loads.append((i, device)) or object()
+        loading, "load_for_inference", lambda i, device: loads.append((i, device)) or object()
     )
 
     cache = module.model_cache()

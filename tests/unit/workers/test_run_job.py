@@ -131,7 +131,7 @@ def test_an_attempt_taken_over_by_another_stops_at_its_next_report(job):
 
 
 def test_every_kind_takes_the_delivery_its_enqueuer_sends():
-    """services._enqueue passes delivery= to every kind's task (a merged-in kind once did not)."""
+    """enqueue passes delivery= to every kind's task (a merged-in kind once did not)."""
     import inspect
 
     from workers.tasks import TASKS_BY_KIND

@@ -23,7 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, no_worker, **options):
         import uvicorn
 
-        from webapp.jobs.services import job_requeue_unfinished
+        from workers.recovery import requeue_unfinished
 
         for folder in (settings.MEDIA_ROOT, settings.VAR_DIR):
             folder.mkdir(parents=True, exist_ok=True)
@@ -32,7 +32,7 @@ class Command(BaseCommand):
         if not no_worker:
             # With no worker running yet, anything left queued or running was lost with the last
             # run (the filesystem broker has no redelivery): hand it to the new worker.
-            requeued = job_requeue_unfinished()
+            requeued = requeue_unfinished()
             if requeued:
                 self.stdout.write(f"re-queued {len(requeued)} unfinished job(s)")
             worker = start_worker()

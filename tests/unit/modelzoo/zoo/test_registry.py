@@ -2,7 +2,7 @@
 
 import pytest
 
-from modelzoo.zoo import registry
+from modelzoo.zoo import loading, registry
 from modelzoo.zoo.loading import model_card
 
 from .conftest import REVISION, hub_cache, replace_entry
@@ -28,24 +28,24 @@ def test_demo_entries_are_bundled_demo_checkpoints_on_the_demo_config(model_id):
 
 
 def test_entry_without_bundled_or_cached_weights_is_not_available(weights_dir):
-    assert not registry.weights_available(registry.entry("avrelscore-demo"))
-    assert not registry.weights_available(registry.entry("avrelscore-lrs3"))
+    assert not loading.weights_available(registry.entry("avrelscore-demo"))
+    assert not loading.weights_available(registry.entry("avrelscore-lrs3"))
 
 
 def test_bundled_folder_with_weights_is_available(saved, tiny, weights_dir, monkeypatch):
     _, folder = saved
     e = replace_entry(monkeypatch, tiny, revision=None, bundled="syncnet-tiny")
-    assert not registry.weights_available(e)
+    assert not loading.weights_available(e)
     folder.rename(weights_dir / "syncnet-tiny")
-    assert registry.weights_available(e)
+    assert loading.weights_available(e)
 
 
 def test_hub_cache_at_the_pinned_revision_is_available(saved, tiny, tmp_path, monkeypatch):
     _, folder = saved
     hub_cache(tmp_path, monkeypatch, folder, tiny.repo_id, REVISION)
-    assert registry.weights_available(tiny)
+    assert loading.weights_available(tiny)
     other_revision = replace_entry(monkeypatch, tiny, revision="f" * 40)
-    assert not registry.weights_available(other_revision)
+    assert not loading.weights_available(other_revision)
 
 
 def test_pinned_revision_is_the_hub_commit_or_the_bundled_checksum(tiny, monkeypatch):

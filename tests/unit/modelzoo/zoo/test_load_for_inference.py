@@ -1,18 +1,17 @@
-"""load_for_jobs: generators come back as their fused inference copy, other models as loaded."""
+"""load_for_inference: generators come back fused for inference, other models as loaded."""
 
 import torch
 
 from modelzoo.alm.inference import FusedConv
 from modelzoo.alm.model import ALMConfig, AudioLipMemoryModel
 from modelzoo.avrelscore.model import CONFIGS, AVRelScore
-from modelzoo.pipelines import load_for_jobs
-from modelzoo.zoo.loading import save
+from modelzoo.zoo.loading import load_for_inference, save
 
 
 def test_generator_is_served_fused_and_gives_the_saved_models_frames(tmp_path):
     torch.manual_seed(0)
     eager = AudioLipMemoryModel(ALMConfig(width=32, num_slots=8)).eval()
-    served = load_for_jobs(str(save(eager, tmp_path / "alm", architecture="alm")))
+    served = load_for_inference(str(save(eager, tmp_path / "alm", architecture="alm")))
     assert any(isinstance(m, FusedConv) for m in served.modules())
     mels, faces = torch.randn(2, 1, 80, 16), torch.rand(2, 6, 128, 128)
     with torch.inference_mode():
@@ -21,5 +20,5 @@ def test_generator_is_served_fused_and_gives_the_saved_models_frames(tmp_path):
 
 def test_other_models_are_served_as_loaded(tmp_path):
     model = AVRelScore(CONFIGS["demo"])
-    served = load_for_jobs(str(save(model, tmp_path / "asr", architecture="avrelscore")))
+    served = load_for_inference(str(save(model, tmp_path / "asr", architecture="avrelscore")))
     assert type(served) is AVRelScore and not served.training

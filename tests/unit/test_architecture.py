@@ -1,0 +1,97 @@
+"""The import arrows of ARCHITECTURE.md: no cycle between first-party files, and each part imports
+only what it may (imports inside functions count: they are arrows too, only later)."""
+
+import ast
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("modelzoo", "webapp", "workers", "annotation")
+APPS = ("webapp", "workers", "annotation")
+SERVERS = ("django", "celery", "kombu", "gradio")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {
+        _module_name(path): path
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        if "migrations" not in path.parts
+    }
+
+
+MODULES = _modules()
+
+
+def _imports(name: str, path: Path) -> set[str]:
+    """Every module `name` imports, anywhere in the file: first-party ones as the most specific
+    module named (`from a import b` is a.b when that is a module), others as their top package."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([base] if base else [])])
+            for alias in node.names:
+                found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base)
+    resolved = set()
+    for target in found:
+        while target not in MODULES and "." in target:
+            target = target.rpartition(".")[0]
+        resolved.add(target)
+    return resolved - {name}
+
+
+@pytest.fixture(scope="module")
+def graph() -> nx.DiGraph:
+    g = nx.DiGraph()
+    for name, path in MODULES.items():
+        g.add_node(name)
+        g.add_edges_from((name, target) for target in _imports(name, path))
+    return g
+
+
+def _top(module: str) -> str:
+    return module.split(".")[0]
+
+
+def test_no_import_cycle_between_first_party_files(graph):
+    first_party = graph.subgraph(MODULES)
+    cycles = [sorted(c) for c in nx.strongly_connected_components(first_party) if len(c) > 1]
+    assert cycles == [], "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def test_modelzoo_imports_no_server_and_no_app(graph):
+    wrong = sorted(
+        (source, target)
+        for source, target in graph.edges
+        if _top(source) == "modelzoo" and _top(target) in (*SERVERS, *APPS)
+    )
+    assert wrong == []
+
+
+def test_annotation_reads_jobs_through_one_selector(graph):
+    reached = {target for source, target in graph.edges if _top(source) == "annotation"}
+    reads = sorted(reached & {m for m in MODULES if _top(m) == "webapp"})
+    assert reads == ["webapp.jobs.selectors"]
+    # it queues its own worker task (the machine lip reading of a study) and nothing else there
+    assert sorted(reached & {m for m in MODULES if _top(m) == "workers"}) in ([], ["workers.tasks"])
+
+
+def test_workers_reach_the_jobs_app_only_through_its_models(graph):
+    reached = {target for source, target in graph.edges if _top(source) == "workers"}
+    assert sorted(reached & {m for m in MODULES if _top(m) == "webapp"}) == ["webapp.jobs.models"]
+    # the study lip-reading task reads the annotation app through its models and selectors
+    annotation = sorted(reached & {m for m in MODULES if _top(m) == "annotation"})
+    assert set(annotation) <= {"annotation.models", "annotation.selectors"}
