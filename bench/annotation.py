@@ -41,6 +41,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import httpx
+from site_database import fresh_site_database  # bench/site_database.py
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "synclab_bench_annotation"
@@ -73,17 +74,7 @@ def configure(server: str) -> dict:
         "HF_HUB_OFFLINE": "1",
         "LOG_LEVEL": "WARNING",
     }
-    os.environ.update(env)
-    pg = ["-h", "127.0.0.1", "-U", "postgres"]
-    subprocess.run(["dropdb", *pg, "--if-exists", DB_NAME], check=True)
-    subprocess.run(["createdb", *pg, DB_NAME], check=True)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    fresh_site_database(DB_NAME, env)
     from django.core.cache import cache
 
     cache.clear()

@@ -8,10 +8,11 @@ import argparse
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from site_database import fresh_site_database  # bench/site_database.py
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "synclab_bench"
@@ -27,18 +28,7 @@ def configure() -> dict:
         "MEDIA_ROOT": str(tmp / "media"),
         "DJANGO_SETTINGS_MODULE": "webapp.settings",
     }
-    os.environ.update(env)
-    subprocess.run(
-        ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB_NAME], check=True
-    )
-    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB_NAME], check=True)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    fresh_site_database(DB_NAME, env)
     import redis
 
     redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()

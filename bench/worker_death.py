@@ -12,10 +12,11 @@ import argparse
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from site_database import fresh_site_database  # bench/site_database.py
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "synclab_bench_worker_death"
@@ -23,24 +24,14 @@ DB_NAME = "synclab_bench_worker_death"
 
 def configure() -> Path:
     tmp = Path(tempfile.mkdtemp(prefix="synclab-bench-"))
-    os.environ.update(
+    env = dict(
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
         CELERY_BROKER_URL=os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14"),
         SYNCLAB_VAR_DIR=str(tmp),
         MEDIA_ROOT=str(tmp / "media"),
         DJANGO_SETTINGS_MODULE="webapp.settings",
     )
-    for command in ("dropdb", "createdb"):
-        args = [command, "-h", "127.0.0.1", "-U", "postgres"]
-        args += ["--if-exists", DB_NAME] if command == "dropdb" else [DB_NAME]
-        subprocess.run(args, check=True)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    fresh_site_database(DB_NAME, env)
     import redis
 
     redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).flushdb()
