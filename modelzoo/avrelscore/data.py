@@ -94,7 +94,7 @@ def _sample(video: torch.Tensor, wav: np.ndarray, text: str) -> Sample:
     return video, torch.from_numpy(normalized_waveform(wav, len(video))), text
 
 
-class _Corrupting:
+class TrainingCorruptionMixin:
     """The training corruption of a dataset and its random stream (none outside training)."""
 
     def __init__(self, corruption: TrainingCorruption | None, train: bool, seed: int):
@@ -115,7 +115,7 @@ class _Corrupting:
         return mouths, wav
 
 
-class LRSClips(_Corrupting, Dataset):
+class LRSClips(TrainingCorruptionMixin, Dataset):
     """LRS2 or LRS3 in the authors' preprocessed layout, the clips of one split file.
 
     With `corruption` (training only) the audio gets noise and the crops noise and blur, but no
@@ -178,7 +178,7 @@ class LRSClips(_Corrupting, Dataset):
         return _sample(model_video(mouths, self.rng), wav, read_transcript(text_path))
 
 
-class PairFolder(_Corrupting, Dataset):
+class PairFolder(TrainingCorruptionMixin, Dataset):
     """Any folder of (video, transcript) pairs: NAME.mp4 (or .mov, .mkv, .webm, .avi) with
     NAME.txt beside it, in any sub-folder. Each video's face is tracked once; its mouth crops, their
     landmarks in crop pixels and the 16 kHz audio are cached in `cache_dir` (default

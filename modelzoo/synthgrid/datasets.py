@@ -15,7 +15,7 @@ import soundfile as sf
 import torch
 
 from modelzoo.avrelscore.augment import ModalityDropout, TrainingCorruption
-from modelzoo.avrelscore.data import model_video
+from modelzoo.avrelscore.data import TrainingCorruptionMixin, model_video
 from modelzoo.avrelscore.model import SAMPLES_PER_FRAME
 from modelzoo.errors import UserError
 from modelzoo.media.crops import MOUTH_SIZE
@@ -47,7 +47,7 @@ CROP_LANDMARKS = (CANONICAL_FACE - MOUTH_CORNER).astype(np.float32)
 CONDITIONS = ("clean", "static_video", "silent_audio")
 
 
-class AVSRClips(torch.utils.data.Dataset):
+class AVSRClips(TrainingCorruptionMixin, torch.utils.data.Dataset):
     """One split's clips. For training, `corruption` (the paper's recipe) and `dropout` (whole
     streams withheld) draw from a random stream apart from the crops' own; `condition` withholds
     a stream from every clip, for validation."""
@@ -65,12 +65,11 @@ class AVSRClips(torch.utils.data.Dataset):
     ):
         if condition not in CONDITIONS:
             raise ValueError(f"condition {condition!r} is not one of {', '.join(CONDITIONS)}")
+        super().__init__(corruption, train, seed)
         self.root, self.train, self.condition = Path(root), train, condition
         self.names = clip_names(self.root, split)
         self.rng = np.random.default_rng(seed)
-        self.corruption = corruption if train else None
         self.dropout = dropout if train else None
-        self.corruption_rng = np.random.default_rng([seed, 1])
 
     def __len__(self) -> int:
         return len(self.names)
@@ -80,10 +79,8 @@ class AVSRClips(torch.utils.data.Dataset):
         mouths = np.load(self.root / name / "mouth.npy")  # (T, 96, 96) uint8
         wav, _ = sf.read(self.root / name / "audio.wav", dtype="float32")
         wav = wav[: len(mouths) * SAMPLES_PER_FRAME]
-        if self.corruption is not None:
-            landmarks = np.broadcast_to(CROP_LANDMARKS, (len(mouths), *CROP_LANDMARKS.shape))
-            mouths = self.corruption.corrupt_video(mouths, landmarks, self.corruption_rng)
-            wav = self.corruption.corrupt_audio(wav, self.corruption_rng)
+        landmarks = np.broadcast_to(CROP_LANDMARKS, (len(mouths), *CROP_LANDMARKS.shape))
+        mouths, wav = self._corrupt(mouths, landmarks, wav)
         if self.dropout is not None:
             noise = (self.corruption or TrainingCorruption()).noise_bank()
             mouths, wav = self.dropout.apply(mouths, wav, noise, self.corruption_rng)
