@@ -6,7 +6,8 @@ and `transforms.py::AddNoise` (CC BY-NC 4.0; this is an independent implementati
 occlusion (`occlude_training_crops`) and then 1-3 segments (`recipe_spans(..., "train")`) of which
 each is Gaussian noise with p 0.3, Gaussian blur with p 0.3 or left alone. Every training clip gets
 babble at an SNR drawn from {-5, 0, 5, 10, 15} dB and, with p 0.5, four dropouts of the mixture
-(`add_training_noise`). The occluders default to `default_occluders()` and the noise to the bundled
+(`add_training_noise`); `p_clean_audio` can leave a share of clips' audio clean, which the recipe
+does not. The occluders default to `default_occluders()` and the noise to the bundled
 espeak-ng babble; a folder of occluders or a noise recording of one's own replaces them.
 """
 
@@ -47,6 +48,7 @@ class TrainingCorruption:
     p_blur: float = 0.3  # per visual segment
     snrs_db: tuple[float, ...] = TRAIN_SNRS_DB
     p_audio_dropout: float = 0.5
+    p_clean_audio: float = 0.0  # the recipe's: every clip noisy
 
     def __post_init__(self):
         # load both now, so that a wrong path stops the run before its first step
@@ -87,9 +89,10 @@ class TrainingCorruption:
         return crops
 
     def corrupt_audio(self, wav: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Mono 16 kHz `wav` with bank noise at one of `snrs_db` (dropouts with p_audio_dropout);
-        a silent clip is returned as it is, since no SNR can be set on silence."""
-        if not np.any(wav):
+        """Mono 16 kHz `wav` with bank noise at one of `snrs_db` (dropouts with p_audio_dropout),
+        or `wav` itself with p_clean_audio; a silent clip is returned as it is, since no SNR can be
+        set on silence."""
+        if not np.any(wav) or (self.p_clean_audio and rng.random() < self.p_clean_audio):
             return wav
         return add_training_noise(
             wav, self.noise_bank(), rng, snrs_db=self.snrs_db, dropout_p=self.p_audio_dropout

@@ -122,15 +122,16 @@ def validate(model: AVRelScore, loader: DataLoader, device="cpu") -> dict:
     return {"loss": total / max(count, 1), "wer": jiwer.wer(refs, [h or "-" for h in hyps])}
 
 
-def warm_start(model: AVRelScore, source: AVRelScore) -> list[str]:
+def warm_start(model: AVRelScore, source: AVRelScore, prefix: str = "") -> list[str]:
     """Copy into `model` every tensor of `source` with the same name and shape (the variants share
-    all but their stream scorers and unused front-end); the names copied. A run that resumes from
-    `last.pt` overwrites them, so warm-starting a resumed run changes nothing."""
+    all but their stream scorers and unused front-end) whose name starts with `prefix`; the names
+    copied. A run that resumes from `last.pt` overwrites them, so warm-starting a resumed run
+    changes nothing."""
     own = model.state_dict()
     shared = {
         name: tensor
         for name, tensor in source.state_dict().items()
-        if name in own and own[name].shape == tensor.shape
+        if name.startswith(prefix) and name in own and own[name].shape == tensor.shape
     }
     model.load_state_dict(shared, strict=False)
     return sorted(shared)

@@ -68,6 +68,9 @@ AVSR_TRAIN = avsr_train.TrainConfig(batch_size=BATCH["avrelscore"], warmup=200, 
 # Steps at --scale 1. The AVSR demos start from the previous demo checkpoint's tensors
 # (--init-avsr), which already hold a lip reader and the vocabulary, so they need fewer.
 AVSR_STEPS = 1600
+# The recipe puts babble on every clip; a demo visitor mostly brings clean speech, which a model
+# that never heard it reads worse than speech at 15 dB (0.67 against 0.55 WER, 1600 steps).
+CLEAN_AUDIO_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -284,12 +287,21 @@ class WERGate:
 
 
 def train_avsr(
-    name: str, corpus: Path, runs: Path, scale: float, hw: Hardware, init: Path | None = None
+    name: str,
+    corpus: Path,
+    runs: Path,
+    scale: float,
+    hw: Hardware,
+    init: Path | None = None,
+    init_audio: Path | None = None,
 ):
     demo = AVSR_DEMOS[name]
     model = AVRelScore(AVSR_CONFIGS[demo.config])
     warm = avsr_train.warm_start(model, AVRelScore.from_pretrained(init)) if init else []
-    corrupt = TrainingCorruption()
+    if init_audio and model.config.uses_audio:
+        audio = AVRelScore.from_pretrained(init_audio)
+        warm += avsr_train.warm_start(model, audio, prefix="audio_frontend.")
+    corrupt = TrainingCorruption(p_clean_audio=CLEAN_AUDIO_SHARE)
     if model.config.variant == "audio_only":  # its video is never read: keep the draws cheap
         corrupt = replace(corrupt, p_clean_video=1.0)
     train_set = AVSRClips(corpus, "train", train=True, corruption=corrupt, dropout=demo.dropout)
@@ -322,7 +334,11 @@ def train_avsr(
         "logged_seconds": round(time.monotonic() - began),  # this process's (no resume log)
         "corruption": asdict(corrupt),
         "modality_dropout": asdict(demo.dropout) if demo.dropout else None,
-        "warm_start": {"from": str(init), "tensors": len(warm)} if init else None,
+        "warm_start": {
+            "from": str(init) if init else None,
+            "audio_frontend_from": str(init_audio) if init_audio else None,
+            "tensors": len(set(warm)),
+        },
         **(ends_of_curve(history) if history else {}),
         "validations": validations[-3:],
     }
@@ -384,6 +400,12 @@ def main(argv=None) -> None:
         help="a speech-recogniser checkpoint folder whose matching tensors start the AVSR demos",
     )
     parser.add_argument(
+        "--init-avsr-audio",
+        type=Path,
+        help="a speech-recogniser checkpoint folder (say, avsr-audio's) whose audio front-end"
+        " starts the AVSR demos' in place of --init-avsr's",
+    )
+    parser.add_argument(
         "--record", action="store_true", help="write the new sha256 digests into registry.py"
     )
     args = parser.parse_args(argv)
@@ -400,7 +422,9 @@ def main(argv=None) -> None:
         "alm": lambda: train_generator("alm", corpus, runs, args.scale, hw),
         "cals": lambda: train_generator("cals", corpus, runs, args.scale, hw),
         **{
-            name: functools.partial(train_avsr, name, corpus, runs, args.scale, hw, args.init_avsr)
+            name: functools.partial(
+                train_avsr, name, corpus, runs, args.scale, hw, args.init_avsr, args.init_avsr_audio
+            )
             for name in AVSR_DEMOS
         },
     }

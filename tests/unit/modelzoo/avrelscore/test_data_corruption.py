@@ -149,3 +149,13 @@ def test_modality_dropout_withholds_at_most_one_stream_in_its_shares():
     assert all(abs(shares[k] - expected[k]) < 0.04 for k in expected), shares
     with pytest.raises(ValueError, match="sum to at most 1"):
         ModalityDropout(p_static_video=0.6, p_silent_audio=0.6)
+
+
+def test_clean_audio_share_leaves_that_share_of_clips_untouched(noise_file):
+    rng = np.random.default_rng(0)
+    wav = rng.normal(0, 0.1, 8000).astype(np.float32)
+    corruption = TrainingCorruption(noise_file=noise_file, p_clean_audio=0.3)
+    clean = sum(np.array_equal(corruption.corrupt_audio(wav, rng), wav) for _ in range(1000))
+    assert abs(clean / 1000 - 0.3) < 0.05
+    recipe = TrainingCorruption(noise_file=noise_file)  # the paper's: every clip noisy
+    assert not any(np.array_equal(recipe.corrupt_audio(wav, rng), wav) for _ in range(100))

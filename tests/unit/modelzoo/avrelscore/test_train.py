@@ -238,3 +238,6 @@ def test_warm_start_copies_the_tensors_a_variant_shares_and_leaves_the_rest():
     assert all(torch.equal(state[name], untouched[name]) for name in kept)
     audio_only = warm_start(AVRelScore(tiny_config(variant="audio_only")), source)
     assert not any(name.startswith("video_") for name in audio_only)
+    frontend = warm_start(AVRelScore(tiny_config()), source, prefix="audio_frontend.")
+    assert frontend and all(name.startswith("audio_frontend.") for name in frontend)
+    assert "audio_frontend.conv1.weight" in frontend
