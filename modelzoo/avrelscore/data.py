@@ -94,6 +94,22 @@ def _sample(video: torch.Tensor, wav: np.ndarray, text: str) -> Sample:
     return video, torch.from_numpy(normalized_waveform(wav, len(video))), text
 
 
+def corrupted_frames(
+    mouths: np.ndarray, corrupted_mouths: np.ndarray, wav: np.ndarray, corrupted_wav: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per stream, (T,) True at the video frames whose crop or 640 audio samples the corruption
+    changed: the labels of `AVRelScoreConfig.reliability_weight`."""
+    frames = len(mouths)
+
+    def by_frame(samples: np.ndarray) -> np.ndarray:
+        samples = samples[: frames * SAMPLES_PER_FRAME]
+        return np.pad(samples, (0, frames * SAMPLES_PER_FRAME - len(samples))).reshape(frames, -1)
+
+    video = (mouths != corrupted_mouths).reshape(frames, -1).any(1)
+    audio = (by_frame(wav) != by_frame(corrupted_wav)).any(1)
+    return {"video": video, "audio": audio}
+
+
 class TrainingCorruptionMixin:
     """The training corruption of a dataset and its random stream (none outside training)."""
 

@@ -44,6 +44,10 @@ class AVRelScoreConfig:
     attention_dropout: float = 0.1
     ctc_weight: float = 0.1  # loss = ctc_weight * CTC + (1 - ctc_weight) * attention
     label_smoothing: float = 0.1
+    # The paper's scorers learn through the recognition loss alone (0). A demo trained for minutes
+    # gets scores that do not move (AUROC 0.50 against corruption), so it may add this weight of
+    # a BCE between each frame's mean channel score and whether its stream was left clean.
+    reliability_weight: float = 0.0
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
@@ -500,6 +504,7 @@ class AVRelScoreOutput:
     ctc_loss: torch.Tensor | None = None  # summed over frames, averaged over the batch
     att_loss: torch.Tensor | None = None  # label-smoothed KL, summed over tokens, batch mean
     att_logits: torch.Tensor | None = None  # (B, L + 1, V) teacher-forced decoder output
+    reliability_loss: torch.Tensor | None = None  # BCE summed over frames, batch mean
 
 
 def fit_frames(x: torch.Tensor, frames: int) -> torch.Tensor:
@@ -563,8 +568,10 @@ class AVRelScore(nn.Module, PyTorchModelHubMixin, library_name="synclab"):
     def ctc_log_probs(self, encoded: Encoded) -> torch.Tensor:
         return self.ctc_head(encoded.hidden).log_softmax(-1)  # (B, T, V)
 
-    def forward(self, video, audio, lengths, targets=None) -> AVRelScoreOutput:
-        """Encode; with targets (B, L) padded with vocab.IGNORE, also the joint loss."""
+    def forward(self, video, audio, lengths, targets=None, corrupted=None) -> AVRelScoreOutput:
+        """Encode; with targets (B, L) padded with vocab.IGNORE, also the joint loss, to which
+        `corrupted` ({"video": (B, T), "audio": (B, T)} True where that stream was corrupted)
+        adds the reliability loss when the config weighs it."""
         encoded = self.encode(video, audio, lengths)
         ctc_logits = self.ctc_head(self.ctc_dropout(encoded.hidden))  # (B, T, V)
         out = AVRelScoreOutput(encoded, ctc_logits)
@@ -574,7 +581,24 @@ class AVRelScore(nn.Module, PyTorchModelHubMixin, library_name="synclab"):
         out.att_logits, out.att_loss = self.attention_loss(encoded, targets)
         w = self.config.ctc_weight
         out.loss = w * out.ctc_loss + (1 - w) * out.att_loss
+        if (
+            corrupted is not None
+            and self.config.reliability_weight
+            and encoded.video_scores is not None
+        ):
+            out.reliability_loss = self.reliability_loss(encoded, corrupted)
+            out.loss = out.loss + self.config.reliability_weight * out.reliability_loss
         return out
+
+    @staticmethod
+    def reliability_loss(encoded: Encoded, corrupted: dict) -> torch.Tensor:
+        """BCE of each valid frame's mean channel score against its stream being clean."""
+        total = 0.0
+        for stream, scores in (("video", encoded.video_scores), ("audio", encoded.audio_scores)):
+            clean = (~corrupted[stream][:, : scores.size(1)]).float()
+            bce = F.binary_cross_entropy(scores.float().mean(-1), clean, reduction="none")
+            total = total + (bce * encoded.mask).sum()
+        return total / encoded.mask.size(0)
 
     def ctc_loss(self, logits, lengths, targets):
         valid = targets != vocab.IGNORE
@@ -618,6 +642,7 @@ DEMO_CONFIG = AVRelScoreConfig(
     decoder_layers=2,
     decoder_ffn=512,
     ctc_weight=0.3,
+    reliability_weight=0.1,
 )
 CONFIGS = {
     "paper": AVRelScoreConfig(),

@@ -68,12 +68,16 @@ class Batch:
     lengths: torch.Tensor  # (B,) valid video frames
     targets: torch.Tensor  # (B, L) character ids padded with vocab.IGNORE
     texts: list[str]
+    corrupted: dict[str, torch.Tensor] | None = None  # per stream (B, T), True where corrupted
 
 
 def collate(samples: Iterable[tuple], max_text_len: int = 150) -> Batch:
-    """Pad (video, waveform, text) samples into one batch; audio is aligned to video frames."""
-    videos, audios, texts = [], [], []
-    for video, audio, text in samples:
+    """Pad (video, waveform, text) samples into one batch; audio is aligned to video frames. A
+    training sample may add a fourth item, {"video": (T,), "audio": (T,)} True at the frames
+    whose stream was corrupted, which the batch keeps zero-padded."""
+    videos, audios, texts, labels = [], [], [], []
+    for video, audio, text, *corrupted in samples:
+        labels += corrupted
         video = torch.as_tensor(video, dtype=torch.float32)
         videos.append(video if video.dim() == 4 else video[:, None])
         n = video.size(0) * SAMPLES_PER_FRAME
@@ -91,7 +95,16 @@ def collate(samples: Iterable[tuple], max_text_len: int = 150) -> Batch:
     targets = torch.full((len(ids), max(1, max(map(len, ids)))), vocab.IGNORE)
     for i, row in enumerate(ids):
         targets[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-    return Batch(video, audio, lengths, targets, texts)
+    corrupted = None
+    if labels and len(labels) == len(videos):
+        corrupted = {
+            stream: torch.nn.utils.rnn.pad_sequence(
+                [torch.as_tensor(label[stream], dtype=torch.bool)[:frames] for label in labels],
+                batch_first=True,
+            )
+            for stream in ("video", "audio")
+        }
+    return Batch(video, audio, lengths, targets, texts, corrupted)
 
 
 def noam_lr(step: int, d_model: int, warmup: int, factor: float = 1.0) -> float:
@@ -145,7 +158,8 @@ def _save_atomic(obj, path: Path) -> None:
 
 def _resume(model, optimizer, path: Path) -> tuple[int, float]:
     state = torch.load(path, map_location="cpu", weights_only=False)
-    if state["config"] != asdict(model.config):
+    # read through the config class, so that a field added since takes its default
+    if AVRelScoreConfig(**state["config"]) != model.config:
         raise CheckpointMismatchError(
             f"{path} was written for config {state['config']}, not {asdict(model.config)}"
         )
@@ -189,13 +203,16 @@ def train(
     logs: dict = {}
     while step < config.steps:
         for i, batch in enumerate(batches(train_set, True)):
-            out = model(*_inputs(model, batch, device), batch.targets.to(device))
+            corrupted = batch.corrupted and {k: v.to(device) for k, v in batch.corrupted.items()}
+            out = model(*_inputs(model, batch, device), batch.targets.to(device), corrupted)
             (out.loss / config.accumulate).backward()
             if (i + 1) % config.accumulate:
                 continue
             step += 1
             logs = _update(model, optimizer, step, config)
             logs.update(loss=out.loss.item(), ctc=out.ctc_loss.item(), att=out.att_loss.item())
+            if out.reliability_loss is not None:
+                logs["reliability"] = out.reliability_loss.item()
             if step % config.eval_every == 0 or step == config.steps:
                 if val_loader is not None:
                     logs.update(

@@ -3,7 +3,8 @@
 Items are what `modelzoo.avrelscore.train.collate` takes: the 96x96 grey mouth ROIs cut to 88x88
 and normalised by `modelzoo.avrelscore.data.model_video` (a random crop and a coin-flip mirror for
 training, the centre otherwise, as ms-dot-k/AVSR's transforms do), the utterance-normalised 16 kHz
-waveform trimmed to the video, and the transcript from the clip's LRS-style .txt file.
+waveform trimmed to the video, and the transcript from the clip's LRS-style .txt file. Training
+items add the frames that corruption or dropout changed in each stream (`corrupted_frames`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import soundfile as sf
 import torch
 
 from modelzoo.avrelscore.augment import ModalityDropout, TrainingCorruption
-from modelzoo.avrelscore.data import TrainingCorruptionMixin, model_video
+from modelzoo.avrelscore.data import TrainingCorruptionMixin, corrupted_frames, model_video
 from modelzoo.avrelscore.model import SAMPLES_PER_FRAME
 from modelzoo.errors import UserError
 from modelzoo.media.crops import MOUTH_SIZE
@@ -74,12 +75,13 @@ class AVSRClips(TrainingCorruptionMixin, torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.names)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, str]:
+    def __getitem__(self, index: int) -> tuple:
         name = self.names[index]
         mouths = np.load(self.root / name / "mouth.npy")  # (T, 96, 96) uint8
         wav, _ = sf.read(self.root / name / "audio.wav", dtype="float32")
         wav = wav[: len(mouths) * SAMPLES_PER_FRAME]
         landmarks = np.broadcast_to(CROP_LANDMARKS, (len(mouths), *CROP_LANDMARKS.shape))
+        clean_mouths, clean_wav = mouths, wav
         mouths, wav = self._corrupt(mouths, landmarks, wav)
         if self.dropout is not None:
             noise = (self.corruption or TrainingCorruption()).noise_bank()
@@ -91,4 +93,11 @@ class AVSRClips(TrainingCorruptionMixin, torch.utils.data.Dataset):
         video = model_video(mouths, self.rng if self.train else None)
         audio = normalized_waveform(wav, len(mouths))
         text = read_transcript(self.root / f"{name}.txt")
+        if self.train:  # the frames each stream lost, for the reliability scorers' labels
+            return (
+                video,
+                torch.from_numpy(audio),
+                text,
+                corrupted_frames(clean_mouths, mouths, clean_wav, wav),
+            )
         return video, torch.from_numpy(audio), text

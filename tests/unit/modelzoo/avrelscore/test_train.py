@@ -241,3 +241,31 @@ def test_warm_start_copies_the_tensors_a_variant_shares_and_leaves_the_rest():
     frontend = warm_start(AVRelScore(tiny_config()), source, prefix="audio_frontend.")
     assert frontend and all(name.startswith("audio_frontend.") for name in frontend)
     assert "audio_frontend.conv1.weight" in frontend
+
+
+def test_reliability_loss_teaches_the_scores_which_frames_were_corrupted():
+    """Blanked frames labelled corrupted: after a few dozen updates their mean channel score is
+    below the clean frames', and without the weight no reliability loss is computed."""
+    torch.manual_seed(0)
+    model = AVRelScore(tiny_config(reliability_weight=1.0))
+    video, audio = torch.randn(4, 8, 1, 88, 88), torch.randn(4, 8 * 640)
+    lost = torch.zeros(4, 8, dtype=torch.bool)
+    lost[:, 4:] = True
+    video[lost] = 0.0  # the second half of every clip's video is blank
+    audio[:, 4 * 640 :] = 0.0  # and so is the audio's
+    corrupted, lengths = {"video": lost, "audio": lost}, torch.full((4,), 8)
+    targets = torch.tensor([[5, 6, 7]] * 4)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = model(video, audio, lengths, targets, corrupted).reliability_loss.item()
+    for _ in range(40):
+        out = model(video, audio, lengths, targets, corrupted)
+        optimizer.zero_grad()
+        out.loss.backward()
+        optimizer.step()
+    assert out.reliability_loss.item() < 0.5 * first
+    model.eval()
+    encoded = model.encode(video, audio, lengths)
+    for scores in (encoded.video_scores.mean(-1), encoded.audio_scores.mean(-1)):
+        assert scores[:, :4].min() > scores[:, 4:].max()
+    plain = AVRelScore(tiny_config())
+    assert plain(video, audio, lengths, targets, corrupted).reliability_loss is None

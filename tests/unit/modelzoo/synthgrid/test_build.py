@@ -11,7 +11,7 @@ import torch
 from modelzoo.__main__ import main
 from modelzoo.alm.data import TalkingFaceDataset, folder_clips
 from modelzoo.avrelscore import vocab
-from modelzoo.avrelscore.augment import TrainingCorruption
+from modelzoo.avrelscore.augment import ModalityDropout, TrainingCorruption
 from modelzoo.avrelscore.data import model_video
 from modelzoo.avrelscore.train import collate
 from modelzoo.media.crops import mouth_crops_video
@@ -86,10 +86,29 @@ def test_mouth_opening_in_the_video_follows_the_speech_energy(corpus):
 
 def test_avsr_items_batch_with_the_avrelscore_collate(corpus):
     items = [AVSRClips(corpus[0], split, train=split == "train")[0] for split in ("train", "val")]
-    for video, audio, _ in items:
+    for video, audio, *_ in items:
         assert video.shape[1:] == (1, 88, 88) and audio.shape == (video.shape[0] * 640,)
     batch = collate(items)
     assert batch.video.shape[0] == 2 and batch.targets.ne(vocab.IGNORE).sum() > 20
+    assert batch.corrupted is None  # the validation item carries no labels
+
+
+def test_training_items_label_the_frames_each_stream_lost(corpus):
+    clean = AVSRClips(corpus[0], "train", train=True)[0][3]
+    assert not clean["video"].any() and not clean["audio"].any()
+    silent = ModalityDropout(p_static_video=0, p_blank_video=0, p_silent_audio=1, p_noise_audio=0)
+    muted = AVSRClips(corpus[0], "train", train=True, dropout=silent)
+    video, _, _, lost = muted[0]
+    assert lost["audio"].all() and not lost["video"].any() and len(lost["video"]) == len(video)
+    recipe = AVSRClips(
+        corpus[0], "train", train=True, corruption=TrainingCorruption(p_clean_video=0)
+    )
+    batch = collate([recipe[0], recipe[0]])  # two draws of the one training clip
+    assert batch.corrupted["video"].shape == batch.video.shape[:2]
+    for row, frames in enumerate(batch.lengths):
+        assert batch.corrupted["video"][row, :frames].any()  # every clip occluded
+        assert batch.corrupted["audio"][row, :frames].all()  # babble over the whole clip
+        assert not batch.corrupted["audio"][row, frames:].any()  # padding is no corruption
 
 
 def test_avsr_items_are_the_avrelscore_model_input_of_the_mouth_rois(corpus):
