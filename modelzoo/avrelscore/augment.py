@@ -110,7 +110,8 @@ class ModalityDropout:
     stream is dropped per clip, after the training corruption.
     """
 
-    p_static_video: float = 0.15
+    # a still photo is what demo visitors bring most; at 0.15 a model still read a photo at 0.95 WER
+    p_static_video: float = 0.25
     p_blank_video: float = 0.05
     p_silent_audio: float = 0.1
     p_noise_audio: float = 0.05
