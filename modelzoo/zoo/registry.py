@@ -173,7 +173,7 @@ REGISTRY: dict[str, ZooEntry] = {
         demo_entry(
             "avrelscore",
             sha256={
-                "config.json": "d0ccee729dbc31b5840d71547bdf9dc20bf5a945368b04507e675fad3843c38b",
+                "config.json": "d7741feb7abf6c4cb3b6a8016d6577cfa8bd55a51b4fb231e3b1cbdf5db1a1ef",
                 "model.safetensors": "cad4aec61ae95230bb215d48af5009f569c2bb63942c44956e54c511e6771f29",
             },
         ),
@@ -196,7 +196,7 @@ REGISTRY: dict[str, ZooEntry] = {
         demo_entry(
             "avsr-video",
             sha256={
-                "config.json": "6a772bb23fc676b86e4f0c1e5e8238511db358b0c907fa9d7da43a186aa0d896",
+                "config.json": "c10e1a6a7456d6dd6c148597ff87d2a2e8e76ed383531336334d50e68142ca29",
                 "model.safetensors": "06b5a5d549a2391b654a58de401332a1ab77272509cfb09169a77079e3e74f7a",
             },
         ),
