@@ -127,6 +127,7 @@ def evaluate(
     scorers = Judges.load(syncnet, reader, in_memory)
     stages = [role for role in ("generator", "recogniser", "judge") if loaded[role]]
     rows, reliability, traces, strips, unavailable = [], {}, {}, {}, {}
+    by_engine = {}
     protocol = {"version": REPORT_VERSION, "seed": seed, **scorers.protocol()}
     if loaded["generator"]:
         tick = _stage(progress, stages.index("generator"), len(stages), len(clips))
@@ -143,6 +144,8 @@ def evaluate(
             rows += tally.rows(model_id)
             reliability[model_id] = tally.reliability()
             traces[model_id] = tally.traces
+            if engines := tally.by_engine():
+                by_engine[model_id] = engines
         protocol["recognition"] = avsr.PROTOCOL
     if loaded["judge"]:
         tick = _stage(progress, stages.index("judge"), len(stages), len(clips))
@@ -154,6 +157,7 @@ def evaluate(
         "models": models,
         "rows": rows,
         "reliability": reliability,
+        "recognition_by_engine": by_engine,
         "traces": traces,
         "unavailable": unavailable,
         "seconds": round(time.perf_counter() - started, 1),

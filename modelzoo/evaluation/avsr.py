@@ -149,6 +149,8 @@ class ModelTally:
     scores: dict[str, list[np.ndarray]] = field(default_factory=lambda: {"audio": [], "video": []})
     clean: dict[str, list[np.ndarray]] = field(default_factory=lambda: {"audio": [], "video": []})
     traces: list[dict] = field(default_factory=list)
+    # (speech engine, condition) -> word counts, to tell unseen engines' clips from the rest
+    engine_words: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
 
     def add_reliability(self, per_frame: dict, corrupted: Corrupted) -> None:
         masks = {"audio": corrupted.audio_mask, "video": corrupted.video_mask}
@@ -167,6 +169,13 @@ class ModelTally:
                 "clips": len(self.words[condition]),
             }
             out.append({"model": model_id, "condition": condition, "metrics": metrics})
+        return out
+
+    def by_engine(self) -> dict[str, dict[str, float]]:
+        """WER per speech engine and condition, for corpora that say which engine voiced a clip."""
+        out: dict[str, dict[str, float]] = {}
+        for (engine, condition), counts in self.engine_words.items():
+            out.setdefault(engine, {})[condition] = text.error_rate(counts)
         return out
 
     def reliability(self) -> dict:
@@ -201,6 +210,10 @@ def evaluate_recognisers(
                 said, per_frame = lipreading.decode(model, model_inputs(model, corrupted))
                 tally = tallies[model_id]
                 tally.words[condition].append(text.word_counts(clip.text, said))
+                if clip.engine:
+                    tally.engine_words.setdefault((clip.engine, condition), []).append(
+                        tally.words[condition][-1]
+                    )
                 tally.chars[condition].append(text.char_counts(clip.text, said))
                 if condition not in WITHHELD:
                     tally.add_reliability(per_frame, corrupted)

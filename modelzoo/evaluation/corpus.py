@@ -27,6 +27,7 @@ class CorpusClip:
     video: Path
     text: str
     phones: tuple = ()  # ([symbol, start s, end s], ...) from SynthGrid's <name>.json, if any
+    engine: str = ""  # the speech engine that voiced it (SynthGrid's <name>.json), if known
 
 
 def _filelist(root: Path, split: str) -> Path:
@@ -51,12 +52,10 @@ def transcript(path: Path) -> str:
     return first.split(":", 1)[1].strip() if first.startswith("Text:") else first.strip()
 
 
-def phones(video: Path) -> tuple:
-    """The phone timings of SynthGrid's `<name>.json` beside the clip; () when there are none."""
+def synthgrid_meta(video: Path) -> dict:
+    """SynthGrid's `<name>.json` beside the clip (phone timings, voice, face); {} without one."""
     meta = video.with_suffix(".json")
-    if not meta.is_file():
-        return ()
-    return tuple(tuple(p) for p in json.loads(meta.read_text()).get("phones", ()))
+    return json.loads(meta.read_text()) if meta.is_file() else {}
 
 
 def read_clips(root: Path, split: str = "test", limit: int | None = None) -> list[CorpusClip]:
@@ -76,7 +75,9 @@ def read_clips(root: Path, split: str = "test", limit: int | None = None) -> lis
     for name in names:
         video = _video(root, name)
         text = transcript(video.with_suffix(".txt"))
-        clips.append(CorpusClip(name, video, text, phones(video)))
+        meta = synthgrid_meta(video)
+        phones = tuple(tuple(p) for p in meta.get("phones", ()))
+        clips.append(CorpusClip(name, video, text, phones, meta.get("voice", {}).get("engine", "")))
     return clips
 
 

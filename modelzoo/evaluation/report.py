@@ -83,6 +83,18 @@ def _table(rows: list[dict], columns: tuple[str, ...], with_condition: bool) -> 
     return lines
 
 
+def _engine_table(by_engine: dict[str, dict[str, dict[str, float]]]) -> list[str]:
+    """One row per model and speech engine, one column per condition."""
+    conditions = list(dict.fromkeys(c for e in by_engine.values() for w in e.values() for c in w))
+    lines = ["| model | engine | " + " | ".join(conditions) + " |"]
+    lines.append("|" + "---|" * (len(conditions) + 2))
+    for model_id, engines in by_engine.items():
+        for engine, wer in sorted(engines.items()):
+            cells = [_cell(wer.get(c)) for c in conditions]
+            lines.append(f"| {model_id} | {engine} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(result: dict, plots: list[str]) -> str:
     rows = result["rows"]
     roles = {m["id"]: m["role"] for m in result["models"]}
@@ -104,6 +116,8 @@ def markdown(result: dict, plots: list[str]) -> str:
         lines += ["", "## Generation", "", *_table(generation, GENERATION_COLUMNS, False)]
     if recognition:
         lines += ["", "## Recognition", "", *_table(recognition, RECOGNITION_COLUMNS, True)]
+    if by_engine := result.get("recognition_by_engine"):
+        lines += ["", "## Recognition WER by speech engine", "", *_engine_table(by_engine)]
     if result["reliability"]:
         lines += ["", "## Reliability (AUROC, clean vs corrupted frames)", ""]
         lines += ["| model | video_auroc | audio_auroc |", "|---|---|---|"]

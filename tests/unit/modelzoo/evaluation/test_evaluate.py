@@ -86,6 +86,16 @@ def test_recogniser_has_a_row_per_condition_and_reliability(report):
     assert reliability["video_frames"]["corrupted"] > 0
 
 
+def test_recognition_is_also_broken_down_by_the_speech_engine_of_each_clip(report):
+    out, result, _ = report
+    engines = result["recognition_by_engine"]["avrelscore-demo"]
+    rows = rows_of(result, "avrelscore-demo")
+    assert len(engines) == 1  # the one clip's engine, with every condition's WER as in the rows
+    (wer,) = engines.values()
+    assert wer == {condition: rows[condition]["wer"] for condition in avsr.CONDITIONS}
+    assert f"| avrelscore-demo | {next(iter(engines))} |" in (out / "report.md").read_text()
+
+
 def test_corruption_is_reproducible_from_the_seed_and_its_mask_is_exact(synthgrid):
     root, names = synthgrid
     clip = ClipMedia.read(root / f"{names[0]}.mp4")
