@@ -14,6 +14,7 @@ video frames per clip. The audio and video features are both at 25 Hz, one per v
 import math
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
@@ -21,8 +22,10 @@ from torch import nn
 
 from modelzoo import cpu_linear
 from modelzoo.avrelscore import vocab
+from modelzoo.media.mel import MelConfig, mel_basis
 
 VARIANTS = ("avrelscore", "av_concat", "audio_only", "video_only")
+AUDIO_FRONTENDS = ("waveform", "mel")
 SAMPLES_PER_FRAME = 640  # 16 kHz audio / 25 fps video; the audio front-end's total stride
 VIDEO_MEAN, VIDEO_STD = 0.421, 0.165  # the reference's normalisation of gray crops in [0, 1]
 INITIAL_CACHE_LENGTH = 128  # decoder positions first reserved per hypothesis (DecoderState)
@@ -33,6 +36,7 @@ class AVRelScoreConfig:
     variant: str = "avrelscore"  # avrelscore | av_concat (no scoring) | audio_only | video_only
     vocab_size: int = len(vocab.CHARS)  # 41 characters, not sentencepiece
     frontend_width: int = 64  # ResNet-18 stages are 1, 2, 4, 8 x this wide: 512-d features
+    audio_frontend: str = "waveform"  # the paper's raw-waveform ResNet-18, or "mel" (MelFrontend)
     d_model: int = 256
     heads: int = 4
     encoder_layers: int = 12  # paper: 12-layer conformer
@@ -54,6 +58,10 @@ class AVRelScoreConfig:
             raise ValueError(f"variant {self.variant!r} is not one of {', '.join(VARIANTS)}")
         if self.d_model % self.heads:
             raise ValueError(f"d_model {self.d_model} is not a multiple of heads {self.heads}")
+        if self.audio_frontend not in AUDIO_FRONTENDS:
+            raise ValueError(
+                f"audio_frontend {self.audio_frontend!r} is not one of {AUDIO_FRONTENDS}"
+            )
         if self.conv_kernel % 2 == 0:
             raise ValueError(f"conv_kernel {self.conv_kernel} must be odd to keep the length")
 
@@ -172,6 +180,35 @@ class AudioFrontend(nn.Module):
         x = self.act(self.bn1(self.conv1(audio[:, None, :n])))  # (B, W, S/4)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # (B, 8W, S/32)
         return self.pool(x).transpose(1, 2)  # (B, S/640, 8W)
+
+
+class MelFrontend(nn.Module):
+    """Log-mel filterbank (25 ms windows every 10 ms), a conv stem and two stride-2 1D ResNet
+    blocks: features at 25 Hz, as wide as the waveform front-end's. Not the paper's: at demo size
+    on CPU the raw-waveform ResNet-18 still read clean speech at 0.62 WER after 1000 steps."""
+
+    n_fft, hop, n_mels = 400, 160, 80
+
+    def __init__(self, width: int):
+        super().__init__()
+        config = MelConfig(n_fft=self.n_fft, win_length=self.n_fft, hop_length=self.hop)
+        basis = torch.from_numpy(mel_basis(config).astype(np.float32))
+        self.register_buffer("basis", basis, persistent=False)  # (n_mels, n_fft // 2 + 1)
+        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+        self.norm = nn.BatchNorm1d(self.n_mels)
+        self.conv1 = nn.Conv1d(self.n_mels, 4 * width, 5, 1, 2, bias=False)
+        self.bn1 = nn.BatchNorm1d(4 * width)
+        self.act = nn.SiLU()
+        self.layer1 = BasicBlock(nn.Conv1d, nn.BatchNorm1d, 4 * width, 8 * width, stride=2)
+        self.layer2 = BasicBlock(nn.Conv1d, nn.BatchNorm1d, 8 * width, 8 * width, stride=2)
+
+    def forward(self, audio):
+        spec = torch.stft(
+            audio.float(), self.n_fft, self.hop, window=self.window, return_complex=True
+        )
+        mel = torch.log(self.basis @ spec.abs().pow(2) + 1e-6)  # (B, n_mels, S/160 + 1)
+        x = self.act(self.bn1(self.conv1(self.norm(mel.to(audio.dtype)))))
+        return self.layer2(self.layer1(x)).transpose(1, 2)  # (B, about S/640, 8W)
 
 
 class ReliabilityScorer(nn.Module):
@@ -523,7 +560,8 @@ class AVRelScore(nn.Module, PyTorchModelHubMixin, library_name="synclab"):
         if cfg.uses_video:
             self.video_frontend = VideoFrontend(cfg.frontend_width)
         if cfg.uses_audio:
-            self.audio_frontend = AudioFrontend(cfg.frontend_width)
+            frontend = MelFrontend if cfg.audio_frontend == "mel" else AudioFrontend
+            self.audio_frontend = frontend(cfg.frontend_width)
         if cfg.variant == "avrelscore":
             self.video_scorer = ReliabilityScorer(c)
             self.audio_scorer = ReliabilityScorer(c)
@@ -643,6 +681,7 @@ DEMO_CONFIG = AVRelScoreConfig(
     decoder_ffn=512,
     ctc_weight=0.3,
     reliability_weight=0.1,
+    audio_frontend="mel",
 )
 CONFIGS = {
     "paper": AVRelScoreConfig(),

@@ -173,7 +173,7 @@ REGISTRY: dict[str, ZooEntry] = {
         demo_entry(
             "avrelscore",
             sha256={
-                "config.json": "d7741feb7abf6c4cb3b6a8016d6577cfa8bd55a51b4fb231e3b1cbdf5db1a1ef",
+                "config.json": "abd44b95599d60ea51287515fe46919ba603d431416225a07674758024d71e7e",
                 "model.safetensors": "cad4aec61ae95230bb215d48af5009f569c2bb63942c44956e54c511e6771f29",
             },
         ),
@@ -196,7 +196,7 @@ REGISTRY: dict[str, ZooEntry] = {
         demo_entry(
             "avsr-video",
             sha256={
-                "config.json": "c10e1a6a7456d6dd6c148597ff87d2a2e8e76ed383531336334d50e68142ca29",
+                "config.json": "2502592d05c5fc1ddcaa58cdc4d17be96b4a859670bdb89eb7331e588bd83d02",
                 "model.safetensors": "06b5a5d549a2391b654a58de401332a1ab77272509cfb09169a77079e3e74f7a",
             },
         ),

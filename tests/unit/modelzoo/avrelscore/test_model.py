@@ -148,8 +148,23 @@ def test_hub_save_and_strict_load_round_trip(tmp_path, inputs):
 
 
 @pytest.mark.parametrize(
-    "changes", [{"variant": "lips"}, {"d_model": 30, "heads": 4}, {"conv_kernel": 4}]
+    "changes",
+    [{"variant": "lips"}, {"d_model": 30, "heads": 4}, {"conv_kernel": 4}, {"audio_frontend": "x"}],
 )
 def test_config_rejects_impossible_settings(changes):
     with pytest.raises(ValueError):
         AVRelScoreConfig(**changes)
+
+
+def test_mel_front_end_gives_one_feature_per_video_frame_that_follows_the_audio(inputs):
+    model = _model(audio_frontend="mel")
+    out = model(*inputs)
+    assert out.encoded.hidden.shape == (2, 8, 16)
+    audio = inputs[1]
+    features = model.audio_frontend(audio)  # (B, about T, C) before fitting to the video
+    assert abs(features.size(1) - audio.size(1) // 640) <= 1
+    assert features.size(2) == model.config.feature_dim
+    silenced = audio.clone()
+    silenced[:, 4 * 640 :] = 0.0  # the second half's features change, the first's barely
+    changed = (model.audio_frontend(silenced) - features).abs().mean((0, 2))
+    assert changed[6:].min() > 10 * changed[:2].max()
