@@ -26,6 +26,7 @@ from modelzoo.media.mel import MelConfig, mel_basis
 
 VARIANTS = ("avrelscore", "av_concat", "audio_only", "video_only")
 AUDIO_FRONTENDS = ("waveform", "mel")
+FUSIONS = ("time", "sum")
 SAMPLES_PER_FRAME = 640  # 16 kHz audio / 25 fps video; the audio front-end's total stride
 VIDEO_MEAN, VIDEO_STD = 0.421, 0.165  # the reference's normalisation of gray crops in [0, 1]
 INITIAL_CACHE_LENGTH = 128  # decoder positions first reserved per hypothesis (DecoderState)
@@ -37,6 +38,10 @@ class AVRelScoreConfig:
     vocab_size: int = len(vocab.CHARS)  # 41 characters, not sentencepiece
     frontend_width: int = 64  # ResNet-18 stages are 1, 2, 4, 8 x this wide: 512-d features
     audio_frontend: str = "waveform"  # the paper's raw-waveform ResNet-18, or "mel" (MelFrontend)
+    # "time": the paper's temporal concatenation (video tokens, then audio tokens, one encoder
+    # read out at the video positions); "sum": the two streams' (scored) features added frame by
+    # frame, so that a video token need not find its audio token at an offset of one clip length
+    fusion: str = "time"
     d_model: int = 256
     heads: int = 4
     encoder_layers: int = 12  # paper: 12-layer conformer
@@ -58,6 +63,8 @@ class AVRelScoreConfig:
             raise ValueError(f"variant {self.variant!r} is not one of {', '.join(VARIANTS)}")
         if self.d_model % self.heads:
             raise ValueError(f"d_model {self.d_model} is not a multiple of heads {self.heads}")
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"fusion {self.fusion!r} is not one of {FUSIONS}")
         if self.audio_frontend not in AUDIO_FRONTENDS:
             raise ValueError(
                 f"audio_frontend {self.audio_frontend!r} is not one of {AUDIO_FRONTENDS}"
@@ -591,9 +598,11 @@ class AVRelScore(nn.Module, PyTorchModelHubMixin, library_name="synclab"):
         feats, scores = self.streams(video, audio)
         frames = feats[0].size(1)
         valid = length_mask(lengths, frames)  # (B, T)
-        # temporal concatenation: video tokens 0..T-1, audio tokens T..2T-1, one padding mask each
-        x = torch.cat(feats, dim=1)  # (B, 2T, C) or (B, T, C) for one stream
-        mask = torch.cat([valid] * len(feats), dim=1)
+        if self.config.fusion == "sum":
+            x, mask = sum(feats), valid  # (B, T, C)
+        else:  # temporal: video tokens 0..T-1, audio tokens T..2T-1, one padding mask each
+            x = torch.cat(feats, dim=1)  # (B, 2T, C) or (B, T, C) for one stream
+            mask = torch.cat([valid] * len(feats), dim=1)
         n = x.size(1)
         x = self.embed_dropout(self.embed(x) * math.sqrt(self.config.d_model))
         offsets = torch.arange(n - 1, -n, -1, device=x.device)
@@ -682,6 +691,7 @@ DEMO_CONFIG = AVRelScoreConfig(
     ctc_weight=0.3,
     reliability_weight=0.1,
     audio_frontend="mel",
+    fusion="sum",
 )
 CONFIGS = {
     "paper": AVRelScoreConfig(),

@@ -294,13 +294,15 @@ def train_avsr(
     hw: Hardware,
     init: Path | None = None,
     init_audio: Path | None = None,
+    init_video: Path | None = None,
 ):
     demo = AVSR_DEMOS[name]
     model = AVRelScore(AVSR_CONFIGS[demo.config])
     warm = avsr_train.warm_start(model, AVRelScore.from_pretrained(init)) if init else []
-    if init_audio and model.config.uses_audio:
-        audio = AVRelScore.from_pretrained(init_audio)
-        warm += avsr_train.warm_start(model, audio, prefix="audio_frontend.")
+    for stream, folder in (("audio", init_audio), ("video", init_video)):
+        if folder and getattr(model.config, f"uses_{stream}"):
+            source = AVRelScore.from_pretrained(folder)
+            warm += avsr_train.warm_start(model, source, prefix=f"{stream}_frontend.")
     corrupt = TrainingCorruption(p_clean_audio=CLEAN_AUDIO_SHARE)
     if model.config.variant == "audio_only":  # its video is never read: keep the draws cheap
         corrupt = replace(corrupt, p_clean_video=1.0)
@@ -337,6 +339,7 @@ def train_avsr(
         "warm_start": {
             "from": str(init) if init else None,
             "audio_frontend_from": str(init_audio) if init_audio else None,
+            "video_frontend_from": str(init_video) if init_video else None,
             "tensors": len(set(warm)),
         },
         **(ends_of_curve(history) if history else {}),
@@ -406,6 +409,12 @@ def main(argv=None) -> None:
         " starts the AVSR demos' in place of --init-avsr's",
     )
     parser.add_argument(
+        "--init-avsr-video",
+        type=Path,
+        help="a speech-recogniser checkpoint folder (say, avsr-video's) whose video front-end"
+        " starts the AVSR demos' in place of --init-avsr's",
+    )
+    parser.add_argument(
         "--record", action="store_true", help="write the new sha256 digests into registry.py"
     )
     args = parser.parse_args(argv)
@@ -423,8 +432,16 @@ def main(argv=None) -> None:
         "cals": lambda: train_generator("cals", corpus, runs, args.scale, hw),
         **{
             name: functools.partial(
-                train_avsr, name, corpus, runs, args.scale, hw, args.init_avsr, args.init_avsr_audio
-            )
+                train_avsr,
+                name,
+                corpus,
+                runs,
+                args.scale,
+                hw,
+                args.init_avsr,
+                args.init_avsr_audio,
+                args.init_avsr_video,
+            )  # fmt: skip
             for name in AVSR_DEMOS
         },
     }

@@ -192,7 +192,13 @@ REGISTRY: dict[str, ZooEntry] = {
             },
         ),
         demo_entry("avsr-av", sha256={}),
-        demo_entry("avsr-audio", sha256={}),
+        demo_entry(
+            "avsr-audio",
+            sha256={
+                "config.json": "ced69f97b1eca447542636bf060aded1e67ef313e1e0455b00d1ceadfbdca56c",
+                "model.safetensors": "63c95c3299940b0a42a72e759dba544b1ff8d01012a9e66e613365128393e6f4",
+            },
+        ),
         demo_entry(
             "avsr-video",
             sha256={

@@ -149,7 +149,13 @@ def test_hub_save_and_strict_load_round_trip(tmp_path, inputs):
 
 @pytest.mark.parametrize(
     "changes",
-    [{"variant": "lips"}, {"d_model": 30, "heads": 4}, {"conv_kernel": 4}, {"audio_frontend": "x"}],
+    [
+        {"variant": "lips"},
+        {"d_model": 30, "heads": 4},
+        {"conv_kernel": 4},
+        {"audio_frontend": "x"},
+        {"fusion": "x"},
+    ],
 )
 def test_config_rejects_impossible_settings(changes):
     with pytest.raises(ValueError):
@@ -168,3 +174,13 @@ def test_mel_front_end_gives_one_feature_per_video_frame_that_follows_the_audio(
     silenced[:, 4 * 640 :] = 0.0  # the second half's features change, the first's barely
     changed = (model.audio_frontend(silenced) - features).abs().mean((0, 2))
     assert changed[6:].min() > 10 * changed[:2].max()
+
+
+def test_sum_fusion_adds_the_streams_frame_by_frame_into_one_token_per_frame(inputs, monkeypatch):
+    model = _model(fusion="sum")
+    seen = []
+    monkeypatch.setattr(model.embed, "forward", lambda x, **kw: seen.append(x) or x[..., :16])
+    feats, _ = model.streams(*inputs[:2])
+    model.encode(*inputs)
+    assert seen[0].shape == (2, 8, 32)  # one token per frame, not two
+    assert torch.allclose(seen[0], feats[0] + feats[1])
