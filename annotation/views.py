@@ -23,7 +23,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import qc, qualification, services
+from . import errors, qc, qualification, responses, selectors, sessions
 from .forms import ENTRY_FORMS, QualificationForm, TrialForm
 from .media import MediaError, speech_wav
 from .models import Question, Session, SessionItem, Stimulus, Study
@@ -50,15 +50,15 @@ def _check_owner(request, session_id) -> None:
 
 def _expire_if_overdue(session: Session) -> Session:
     # Overdue sessions are expired on first sight, whichever page sees them.
-    return services.session_expire(session=session) if session.is_overdue() else session
+    return sessions.session_expire(session=session) if session.is_overdue() else session
 
 
 def _owned_session(request, session_id) -> Session:
     """The browser's own session, with its study's questions (one query for every later
     `session.study.questions.all()` or `.count()` of this request)."""
     _check_owner(request, session_id)
-    sessions = Session.objects.select_related("study", "rater").prefetch_related("study__questions")
-    return _expire_if_overdue(get_object_or_404(sessions, pk=session_id))
+    owned = Session.objects.select_related("study", "rater").prefetch_related("study__questions")
+    return _expire_if_overdue(get_object_or_404(owned, pk=session_id))
 
 
 def _owned_item(request, session_id, token, *, questions: bool = True) -> SessionItem:
@@ -131,7 +131,7 @@ def entry(request, slug):
             and existing.platform_session_id == identity.get("platform_session_id")
         )
         if same_attempt and existing.is_overdue():
-            existing = services.session_expire(session=existing)
+            existing = sessions.session_expire(session=existing)
         if same_attempt and existing.status == Session.Status.ABANDONED:
             return _expired(request, existing)
         if same_attempt and existing.status != Session.Status.COMPLETED:
@@ -151,17 +151,17 @@ def _consent(request, study):
     if request.POST.get("consent") != "yes":
         return render(request, "annotation/declined.html", {"study": study})
     try:
-        session = services.rater_enter(
+        session = sessions.rater_enter(
             study=study,
             platform=study.platform,
             user_agent=request.headers.get("User-Agent", "")[:300],
             **identity,
         )
-    except services.AlreadyParticipated as exc:
+    except errors.AlreadyParticipated as exc:
         if exc.session and str(exc.session.pk) in request.session.get(SESSIONS_KEY, []):
             return redirect(exc.session)
         return _refuse(request, study, "You have already taken part in this study.")
-    except services.AnnotationError as exc:
+    except errors.AnnotationError as exc:
         return _refuse(request, study, str(exc), status=410)
     _grant(request, session)
     return redirect(session)
@@ -188,9 +188,9 @@ def _next_step(session: Session):
         return redirect("annotation:qualification", session.pk)
     if session.started_at is None:
         return redirect("annotation:instructions", session.pk)
-    pending = services.session_pending_items(session).first()
+    pending = selectors.session_pending_items(session).first()
     if pending is None:
-        services.session_complete(session=session)
+        sessions.session_complete(session=session)
         return redirect("annotation:done", session.pk)
     return redirect("annotation:trial", session.pk, pending.token)
 
@@ -206,8 +206,8 @@ def qualification_page(request, session_id):
     form = QualificationForm(request.POST or None, checks=checks)
     if request.method == "POST" and form.is_valid():
         try:
-            services.session_qualify(session=session, answers=form.cleaned_data)
-        except services.SessionClosed:
+            sessions.session_qualify(session=session, answers=form.cleaned_data)
+        except errors.SessionClosed:
             pass
         return redirect(session)
     if "audio" in checks:
@@ -244,7 +244,7 @@ def _question_groups(study) -> list[dict]:
         group = groups.setdefault(q.section, {"section": q.section, "questions": []})
         group["questions"].append(q)
     for group in groups.values():
-        group["muted"] = services.section_is_muted(study, group["section"])
+        group["muted"] = selectors.section_is_muted(study, group["section"])
         kinds = dict.fromkeys(q.kind for q in group["questions"])
         group["kind_help"] = [KIND_HELP[k] for k in kinds]
     return list(groups.values())
@@ -269,9 +269,9 @@ def instructions(request, session_id):
         "study": session.study,
         "session": session,
         "practice": practice,
-        "questions": services.section_questions(session.study, section),
+        "questions": selectors.section_questions(session.study, section),
         "groups": _question_groups(session.study),
-        "muted": services.section_is_muted(session.study, section),
+        "muted": selectors.section_is_muted(session.study, section),
         "training": session.items.filter(stimulus__role=Stimulus.Role.TRAINING).count(),
     }
     return render(request, "annotation/instructions.html", context)
@@ -286,13 +286,13 @@ def trial(request, session_id, token):
         return redirect(session)
     if session.started_at is None:
         return _next_step(session)
-    questions = services.section_questions(session.study, item.stimulus.section)
+    questions = selectors.section_questions(session.study, item.stimulus.section)
     error, status = "", 200
     form = TrialForm(request.POST or None, questions=questions)
     if request.method == "POST":
         if form.is_valid():
             try:
-                services.response_record(
+                responses.response_record(
                     session=session,
                     item=item,
                     answers=form.answers(),
@@ -301,9 +301,9 @@ def trial(request, session_id, token):
                 if item.stimulus.role == Stimulus.Role.TRAINING:
                     return _feedback(request, session, item, questions, form.answers())
                 return _next_step(session)  # straight to the next clip: one round trip less
-            except services.SessionClosed:
+            except errors.SessionClosed:
                 return redirect(session)
-            except services.AnnotationError as exc:
+            except errors.AnnotationError as exc:
                 error = str(exc)
         else:
             error = form.first_error()
@@ -320,7 +320,7 @@ def trial(request, session_id, token):
         "item": item,
         "questions": questions,
         "has_text": any(q.kind == Question.Kind.TEXT for q in questions),
-        "muted": services.section_is_muted(session.study, item.stimulus.section),
+        "muted": selectors.section_is_muted(session.study, item.stimulus.section),
         "training": training,
         "number": trials["before"] + 1,
         "total": trials["total"],
@@ -362,12 +362,12 @@ def play(request, session_id, token):
     item = _owned_item(request, session_id, token, questions=False)
     session = item.session
     try:
-        item = services.play_record(session=session, item=item, event=request.POST.get("event"))
-    except services.PlayRefused as exc:
+        item = responses.play_record(session=session, item=item, event=request.POST.get("event"))
+    except errors.PlayRefused as exc:
         return _player_error(exc, 409)
-    except services.SessionClosed as exc:
+    except errors.SessionClosed as exc:
         return _player_error(exc, 410)
-    except services.AnnotationError as exc:
+    except errors.AnnotationError as exc:
         return _player_error(exc, 400)
     body = {
         "plays": item.plays,
