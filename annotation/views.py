@@ -6,7 +6,6 @@ reaches clips through per-item random tokens, so neither a URL nor a page names 
 utterance or another rater. Prolific and MTurk conventions follow annotation-research.md §6.
 """
 
-import re
 import secrets
 from urllib.parse import urlencode
 
@@ -22,6 +21,8 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from werkzeug.datastructures import ContentRange
+from werkzeug.http import parse_range_header
 
 from . import errors, qc, qualification, responses, selectors, sessions
 from .forms import ENTRY_FORMS, QualificationForm, TrialForm
@@ -406,43 +407,43 @@ def done(request, session_id):
     return render(request, "annotation/done.html", context)
 
 
-RANGE = re.compile(r"bytes=(\d*)-(\d*)")
-
-
-def _file_chunks(fh, length: int, chunk: int = 64 * 1024):
-    with fh:
-        while length > 0:
-            data = fh.read(min(chunk, length))
-            if not data:
-                return
-            length -= len(data)
+def _file_span(path: str, start: int, stop: int, chunk: int = 64 * 1024):
+    """The bytes [start, stop) of the file at `path`, a chunk at a time."""
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        remaining = stop - start
+        while remaining > 0 and (data := fh.read(min(chunk, remaining))):
+            remaining -= len(data)
             yield data
 
 
 @require_GET
 def media(request, token):
-    """One clip of the browser's own session, with byte ranges (Safari plays video only so)."""
+    """One clip of the browser's own session, with byte ranges (Safari plays video only so).
+
+    werkzeug parses the Range header; a request for several ranges, or in other units, gets the
+    whole clip, as RFC 9110 allows. Behind nginx, `webapp.accel` drops the Range header and
+    swaps the whole clip's FileResponse for an X-Accel-Redirect: nginx serves the ranges.
+    """
     item = get_object_or_404(SessionItem.objects.select_related("stimulus"), token=token)
     if str(item.session_id) not in request.session.get(SESSIONS_KEY, []) or not item.stimulus.media:
         raise Http404("no such clip")
     path = item.stimulus.media.path
     size = item.stimulus.media.size
-    match = RANGE.fullmatch(request.headers.get("Range", "").strip())
-    if match is None or match.groups() == ("", ""):
+    wanted = parse_range_header(request.headers.get("Range"))
+    if wanted is None or wanted.units != "bytes" or len(wanted.ranges) != 1:
         response = FileResponse(open(path, "rb"), content_type="video/mp4")
     else:
-        first, last = match.groups()
-        start = int(first) if first else max(size - int(last), 0)
-        end = min(int(last), size - 1) if first and last else size - 1
-        if start >= size or start > end:
-            return HttpResponse(status=416, headers={"Content-Range": f"bytes */{size}"})
-        fh = open(path, "rb")  # closed by _file_chunks
-        fh.seek(start)
+        span = wanted.range_for_length(size)
+        if span is None:
+            unsatisfied = ContentRange("bytes", None, None, size).to_header()
+            return HttpResponse(status=416, headers={"Content-Range": unsatisfied})
+        start, stop = span
         response = StreamingHttpResponse(
-            _file_chunks(fh, end - start + 1), status=206, content_type="video/mp4"
+            _file_span(path, start, stop), status=206, content_type="video/mp4"
         )
-        response["Content-Range"] = f"bytes {start}-{end}/{size}"
-        response["Content-Length"] = str(end - start + 1)
+        response["Content-Range"] = wanted.to_content_range_header(size)
+        response["Content-Length"] = str(stop - start)
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = "private, max-age=3600"
     return response
