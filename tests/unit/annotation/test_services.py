@@ -156,6 +156,21 @@ def test_lipreading_stimulus_is_stored_without_audio_or_metadata(db, tiny_clip):
     assert "sysA" not in stimulus.media.name
 
 
+def test_a_file_that_is_no_video_is_refused_by_name_and_leaves_no_stimulus(acr_study, tmp_path):
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("these are not frames")
+    with pytest.raises(errors.AnnotationError, match="notes.mp4: not a usable video"):
+        services.stimulus_add(study=acr_study, path=notes, system="sysA", utterance_id="u0")
+    assert not acr_study.stimuli.exists()
+
+
+def test_stored_stimulus_knows_its_length(acr_study, tiny_clip):
+    stimulus = services.stimulus_add(
+        study=acr_study, path=tiny_clip, system="sysA", utterance_id="u0"
+    )
+    assert stimulus.duration_s == pytest.approx(1.0, abs=0.1)
+
+
 def test_stimulus_from_a_finished_generation_job_keeps_its_model_as_system(db, tiny_clip, tmp_path):
     from webapp.jobs.models import Job
 
