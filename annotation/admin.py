@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from . import design, selectors, services, study_templates
+from . import design, errors, selectors, services, study_templates
 from .forms import JobStimulusFormSet, LipsyncStudyForm
 from .models import Question, Rater, Response, Session, SessionItem, Stimulus, Study
 
@@ -59,9 +59,9 @@ class StudyAdmin(admin.ModelAdmin):
         """Create the lip-sync paper study in one step from ticked generation jobs."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        from webapp.jobs.selectors import finished_generations
-
-        jobs = [job for job in finished_generations()[:200] if "video" in (job.inputs or {})]
+        jobs = [
+            job for job in selectors.generation_jobs(limit=200) if "video" in (job.inputs or {})
+        ]
         initial = [
             {
                 "job": job.pk,
@@ -76,7 +76,7 @@ class StudyAdmin(admin.ModelAdmin):
             items = [f.cleaned_data for f in formset if f.cleaned_data.get("add")]
             try:
                 study = study_templates.lipsync_study_create(**form.cleaned_data, items=items)
-            except services.AnnotationError as exc:
+            except errors.AnnotationError as exc:
                 self.message_user(request, f"No study was created: {exc}.", messages.ERROR)
             else:
                 self.message_user(request, f"Created {study}.", messages.SUCCESS)
@@ -111,9 +111,9 @@ class StudyAdmin(admin.ModelAdmin):
             items = [form.cleaned_data for form in formset if form.cleaned_data.get("add")]
             try:
                 if not items:
-                    raise services.AnnotationError("tick at least one job")
+                    raise errors.AnnotationError("tick at least one job")
                 stored = services.stimuli_add_from_jobs(study=study, items=items)
-            except services.AnnotationError as exc:
+            except errors.AnnotationError as exc:
                 self.message_user(request, f"Nothing was added: {exc}.", messages.ERROR)
             else:
                 self.message_user(request, f"Added {len(stored)} stimuli.", messages.SUCCESS)
@@ -145,7 +145,7 @@ class StimulusForm(forms.ModelForm):
                     gold_answers=data.get("gold_answers") or {},
                     name=f"{data.get('system')}/{data.get('utterance_id')}",
                 )
-            except services.AnnotationError as exc:
+            except errors.AnnotationError as exc:
                 raise forms.ValidationError(str(exc)) from exc
         return data
 

@@ -14,7 +14,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import analysis, exports, imports, paper, selectors, services
+from . import analysis, errors, exports, imports, paper, qc, selectors, services
 from .models import Study
 
 EXPORTS = {
@@ -97,7 +97,7 @@ def study_collection(request):
         return error("slug and title are required")
     try:
         study = services.study_create(**body)
-    except services.AnnotationError as exc:
+    except errors.AnnotationError as exc:
         return error(str(exc))
     except (IntegrityError, TypeError) as exc:
         return error(f"cannot create study: {exc}")
@@ -123,19 +123,17 @@ def _stimulus_fields(post) -> dict:
 @require_POST
 def stimulus_create(request, slug):
     """Add a stimulus from an uploaded `video` or from a finished generation `job` (its uuid)."""
-    from webapp.jobs.selectors import job_or_none
-
     study = get_object_or_404(Study, slug=slug)
     fields = _stimulus_fields(request.POST)
     try:
         if request.POST.get("job"):
-            job = job_or_none(request.POST["job"])
+            job = selectors.generation_job(request.POST["job"])
             if job is None:
                 return error(f"no job {request.POST['job']}", 404)
             stimulus = services.stimulus_add_from_job(study=study, job=job, **fields)
         else:
             stimulus = _stimulus_from_upload(study, request, fields)
-    except (services.AnnotationError, ValueError) as exc:
+    except (errors.AnnotationError, ValueError) as exc:
         return error(str(exc))
     body = {
         "id": stimulus.pk,
@@ -164,7 +162,7 @@ def stimuli_from_jobs(request, slug):
         return error('"items" must be a list of objects')
     try:
         stored = services.stimuli_add_from_jobs(study=study, items=items)
-    except services.AnnotationError as exc:
+    except errors.AnnotationError as exc:
         return error(str(exc))
     created = [{"id": s.pk, "system": s.system, "utterance_id": s.utterance_id} for s in stored]
     return JsonResponse({"created": created}, status=201)
@@ -173,9 +171,9 @@ def stimuli_from_jobs(request, slug):
 def _stimulus_from_upload(study, request, fields):
     upload = request.FILES.get("video")
     if upload is None:
-        raise services.AnnotationError("send a `video` file or a `job` id")
+        raise errors.AnnotationError("send a `video` file or a `job` id")
     if not fields["system"] or not fields["utterance_id"]:
-        raise services.AnnotationError("system and utterance_id are required")
+        raise errors.AnnotationError("system and utterance_id are required")
     gold = json.loads(request.POST.get("gold_answers") or "{}")
     options = {
         "is_real": request.POST.get("is_real") in {"1", "true", "on"},
@@ -248,7 +246,7 @@ def study_import(request, slug, fmt):
             )
         else:
             return error(f"unknown import {fmt!r}; use long.csv or sureal.py", 404)
-    except services.AnnotationError as exc:
+    except errors.AnnotationError as exc:
         return error(str(exc))
     return JsonResponse({"created": created}, status=201)
 
@@ -258,4 +256,4 @@ def study_import(request, slug, fmt):
 def study_qc(request, slug):
     """Re-run QC over all completed sessions, with the study-wide leave-one-out check."""
     study = get_object_or_404(Study, slug=slug)
-    return JsonResponse({"changed": services.qc_rerun(study=study)})
+    return JsonResponse({"changed": qc.verdicts_rerun(study=study)})

@@ -10,7 +10,7 @@ from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from . import analysis, design, paper, selectors, services
+from . import analysis, design, errors, paper, qc, selectors, services
 from .models import Study
 
 
@@ -54,7 +54,7 @@ def study(request, slug):
 @require_POST
 def qc_rerun(request, slug):
     study = get_object_or_404(Study, slug=slug)
-    services.qc_rerun(study=study)
+    qc.verdicts_rerun(study=study)
     return redirect("annotation:dashboard-study", study.slug)
 
 
@@ -64,6 +64,6 @@ def lipread(request, slug):
     study = get_object_or_404(Study, slug=slug)
     try:
         services.study_lipread(study=study)
-    except services.AnnotationError as err:
+    except errors.AnnotationError as err:
         return HttpResponseBadRequest(str(err))
     return redirect("annotation:dashboard-study", study.slug)

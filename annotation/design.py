@@ -1,21 +1,72 @@
-"""Design warnings shown in the admin and on the dashboard before a study opens.
+"""A study's design: the Latin-square blocks of stimuli that sessions are given, and the warnings
+shown in the admin and on the dashboard before a study opens.
 
-Each names a trap a published study fell into (issue 19): too few clips per rater for the QC
+Blocks follow annotation-research.md §9: balanced blocks as in P.808's `balanced_block`, a Latin
+square across blocks (block g shows utterance u under system (u + g) mod S, so no rater meets one
+utterance under two systems).
+
+Each warning names a trap a published study fell into (issue 19): too few clips per rater for the QC
 checks the study runs (a 3-clip pilot whose low-variance check excluded honest raters; three
 stimuli from three systems, one clip per rater), and questions whose answers nothing analyses
 (a transcript collected with the sound on, transcripts without reference words, an A/B choice on
 clips that are not side by side).
 """
 
-from . import qc, services
-from .models import Question, Stimulus
+from collections import defaultdict
+
+from . import qc
+from .models import Question, Stimulus, Study
 
 MIN_CLIPS_FOR_VARIANCE = 5
 
 
+def _section_blocks(rows, size: int) -> list[list[int]]:
+    """Latin-square blocks of one section's (pk, system, utterance) rows."""
+    grid = defaultdict(dict)
+    for pk, system, utterance in rows:
+        grid[utterance][system] = pk
+    systems = sorted({s for row in grid.values() for s in row})
+    utterances = sorted(grid)
+    chunks = [utterances[i : i + size] for i in range(0, len(utterances), size)]
+    blocks = []
+    for g in range(len(systems)):
+        for chunk_start, chunk in zip(range(0, len(utterances), size), chunks, strict=True):
+            block = []
+            for offset, utterance in enumerate(chunk):
+                system = systems[(chunk_start + offset + g) % len(systems)]
+                if system in grid[utterance]:
+                    block.append(grid[utterance][system])
+            if block:
+                blocks.append(block)
+    return blocks
+
+
+def study_blocks(study: Study) -> list[list[int]]:
+    """The study's regular stimuli split into Latin-square blocks (lists of stimulus ids).
+
+    Within a section, block (g, c) holds, for the c-th chunk of utterances, utterance i under
+    system (i + g) mod S: every stimulus lies in exactly one block and every block shows an
+    utterance at most once. A study with several sections (a rating part and a lip-reading
+    part) joins the k-th block of each section, cycling through a section's blocks when it has
+    fewer, so every session covers every section.
+    """
+    rows = defaultdict(list)
+    for pk, system, utterance, section in Stimulus.objects.filter(
+        study=study, role=Stimulus.Role.REGULAR
+    ).values_list("pk", "system", "utterance_id", "section"):
+        rows[section].append((pk, system, utterance))
+    size = max(1, study.stimuli_per_session)
+    per_section = [_section_blocks(rows[name], size) for name in sorted(rows)]
+    per_section = [blocks for blocks in per_section if blocks]
+    if len(per_section) <= 1:
+        return per_section[0] if per_section else []
+    count = max(len(blocks) for blocks in per_section)
+    return [[pk for blocks in per_section for pk in blocks[g % len(blocks)]] for g in range(count)]
+
+
 def design_warnings(study) -> list[str]:
     warnings = []
-    blocks = services.study_blocks(study)
+    blocks = study_blocks(study)
     stimuli = list(study.stimuli.filter(role=Stimulus.Role.REGULAR))
     config = qc.checks_config(study)
     rating_sections = {q.section for q in study.questions.all() if q.kind == Question.Kind.SCALE}

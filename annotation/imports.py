@@ -24,8 +24,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import qc
+from .errors import AnnotationError
 from .models import Question, Rater, Response, Session, Stimulus, Study
-from .services import AnnotationError
 
 REQUIRED_LONG = {"rater", "system", "utterance_id", "question"}
 

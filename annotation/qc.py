@@ -17,6 +17,7 @@ standard is written) or {"bt500": {"mode": "sureal"}} (as Netflix sureal compute
 from collections import defaultdict
 
 import numpy as np
+from django.db import transaction
 from scipy import stats
 
 from .models import Question, Response, Session, Stimulus
@@ -298,6 +299,20 @@ def study_verdicts(study) -> dict:
             )
             reasons[pk].append({"check": "bt500", "action": cfg["action"], "detail": detail})
     return {pk: (_verdict(reasons[pk]), reasons[pk]) for pk in sessions}
+
+
+def verdicts_rerun(*, study) -> int:
+    """Recompute every completed session's verdict, adding the study-wide checks; count changes."""
+    verdicts = study_verdicts(study)
+    changed = 0
+    with transaction.atomic():
+        for session in Session.objects.filter(study=study, status=Session.Status.COMPLETED):
+            verdict, reasons = verdicts[session.pk]
+            if (verdict, reasons) != (session.qc_verdict, session.qc_reasons):
+                session.qc_verdict, session.qc_reasons = verdict, reasons
+                session.save(update_fields=["qc_verdict", "qc_reasons"])
+                changed += 1
+    return changed
 
 
 def _used_scale_votes(rows_by_session, reasons) -> dict:

@@ -1,14 +1,67 @@
-"""Read-only queries for the dashboard, the API and the admin: a study's progress (no statistics
-here) and the generation jobs it could take stimuli from."""
+"""Read-only queries: the questions of a study's sections, a session's pending clips, how full each
+block is, a study's progress (no statistics here), and the generation jobs a study can take clips
+from (the one place where the annotation app reads the jobs app, through its selectors)."""
 
 from collections import Counter
 from datetime import timedelta
 from statistics import median
 
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from .models import Question, Response, Session, Stimulus
+from webapp.jobs.selectors import finished_generations, job_or_none
+
+from .models import Question, Response, Session, Stimulus, Study
+
+
+def section_questions(study: Study, section: str) -> list[Question]:
+    """The questions a clip of `section` is asked (from the prefetched questions if any)."""
+    return [q for q in study.questions.all() if q.section == section]
+
+
+def section_is_muted(study: Study, section: str) -> bool:
+    """Whether clips of `section` play without sound: no question of it needs sound."""
+    questions = section_questions(study, section)
+    if not questions:
+        return study.kind == Study.Kind.TRANSCRIBE
+    return not any(q.sound for q in questions)
+
+
+def section_reads_lips(study: Study, section: str) -> bool:
+    """Whether `section` asks for transcripts (lip reading), scored against reference words."""
+    questions = section_questions(study, section)
+    if not questions:
+        return study.kind == Study.Kind.TRANSCRIBE
+    return any(q.kind == Question.Kind.TEXT for q in questions)
+
+
+def session_pending_items(session: Session):
+    """The session's items still lacking an answer, in playlist order (practice excluded)."""
+    per_section = Counter(q.section for q in session.study.questions.all())  # prefetched
+    done = Q(stimulus__section="", n__lt=0)  # matches nothing; each section's rule is OR-ed on
+    for section, n_questions in per_section.items():
+        done |= Q(stimulus__section=section, n__gte=n_questions)
+    answered = (
+        Response.objects.filter(session=session)
+        .values("stimulus")
+        .annotate(n=Count("pk"))
+        .filter(done)
+        .values("stimulus")
+    )
+    return (
+        session.items.exclude(stimulus__role=Stimulus.Role.PRACTICE)
+        .exclude(stimulus__in=answered)
+        .select_related("stimulus")
+        .order_by("position")
+    )
+
+
+def block_fill(study: Study) -> dict[int, int]:
+    """Sessions per block that count towards its votes: kept completions plus live ones."""
+    counting = Q(status=Session.Status.COMPLETED) & ~Q(qc_verdict=Session.Verdict.REJECT)
+    counting |= Q(status__in=Session.LIVE)
+    rows = Session.objects.filter(counting, study=study).values("block").annotate(n=Count("pk"))
+    return {row["block"]: row["n"] for row in rows}
 
 
 def session_counts(study) -> dict:
@@ -66,11 +119,21 @@ def qc_reason_counts(study) -> list[tuple[str, int]]:
     return counter.most_common()
 
 
+def generation_job(job):
+    """The job a stimulus is to be taken from, given as itself or by its id; None for an unknown
+    id. Whether it is a finished generation is the caller's check, whose message says what the
+    job is instead."""
+    return job_or_none(job)
+
+
+def generation_jobs(limit: int = 200):
+    """Succeeded generation jobs, oldest first."""
+    return finished_generations()[:limit]
+
+
 def generation_jobs_to_offer(study, limit: int = 200):
     """Succeeded generation jobs whose clips the study does not hold yet, oldest first (a job
     finishing meanwhile joins the end of the list, so the rows on a page keep their places)."""
-    from webapp.jobs.selectors import finished_generations
-
     used = study.stimuli.filter(source_job__isnull=False).values("source_job")
     return finished_generations().exclude(pk__in=used)[:limit]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from . import questions, services
+from . import errors, questions, selectors, services
 from .models import Study
 
 REAL = "real"
@@ -36,12 +36,12 @@ CONSENT = (
 
 def _job_media(job, index: int) -> tuple[Path, Path]:
     if job.kind != job.Kind.GENERATE or job.status != job.Status.SUCCEEDED:
-        raise services.AnnotationError(f"item {index}: job {job.pk} is not a finished generation")
+        raise errors.AnnotationError(f"item {index}: job {job.pk} is not a finished generation")
     videos = [o for o in job.outputs if o["content_type"].startswith("video/")]
     if not videos:
-        raise services.AnnotationError(f"item {index}: job {job.pk} has no video output")
+        raise errors.AnnotationError(f"item {index}: job {job.pk} has no video output")
     if "video" not in (job.inputs or {}):
-        raise services.AnnotationError(
+        raise errors.AnnotationError(
             f"item {index}: job {job.pk} has no input video, so no real recording to compare with"
         )
     return job.output_path(videos[0]["name"]), job.input("video")
@@ -50,7 +50,7 @@ def _job_media(job, index: int) -> tuple[Path, Path]:
 def lipsync_questions(template: str) -> list[dict]:
     """The study's questions: the rating part (sound on) first, then the lip-reading part."""
     if template not in {"A", "B"}:
-        raise services.AnnotationError("template must be 'A' (alone) or 'B' (beside the real)")
+        raise errors.AnnotationError("template must be 'A' (alone) or 'B' (beside the real)")
     avatar = questions.template_b if template == "B" else questions.template_a
     return [
         *avatar("rating"),
@@ -69,22 +69,20 @@ def lipsync_study_create(
     (needed for lip reading), "system": optional, defaults to the job's model}. At least two
     sentences are needed (one rated, one lip-read).
     """
-    from webapp.jobs.selectors import job_or_none
-
     jobs = []
     for index, item in enumerate(items):
-        job = job_or_none(item.get("job"))
+        job = selectors.generation_job(item.get("job"))
         if job is None:
-            raise services.AnnotationError(f"item {index}: no job {item.get('job')!r}")
+            raise errors.AnnotationError(f"item {index}: no job {item.get('job')!r}")
         utterance = str(item.get("utterance_id", "")).strip()
         if not utterance:
-            raise services.AnnotationError(f"item {index}: an utterance id is needed")
+            raise errors.AnnotationError(f"item {index}: an utterance id is needed")
         generated, real = _job_media(job, index)
         system = str(item.get("system", "")).strip() or job.model_id or "generated"
         jobs.append((utterance, system, generated, real, item.get("reference_text", ""), job))
     utterances = sorted({u for u, *_ in jobs})
     if len(utterances) < 2:
-        raise services.AnnotationError(
+        raise errors.AnnotationError(
             "a lip-sync study needs at least two sentences: one half is rated with sound, the "
             "other half read from the lips"
         )
@@ -147,7 +145,7 @@ def lipsync_study_create(
 
 def _training(study: Study, real: Path, template: str) -> None:
     """A real clip (beside itself for Template B) whose every statement is true."""
-    rating = services.section_questions(study, "rating")
+    rating = selectors.section_questions(study, "rating")
     gold = {q.key: q.scale_max for q in rating if q.kind == "scale"}
     services.stimulus_add(
         study=study,

@@ -6,7 +6,6 @@ reaches clips through per-item random tokens, so neither a URL nor a page names 
 utterance or another rater. Prolific and MTurk conventions follow annotation-research.md §6.
 """
 
-import re
 import secrets
 from urllib.parse import urlencode
 
@@ -22,8 +21,10 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from werkzeug.datastructures import ContentRange
+from werkzeug.http import parse_range_header
 
-from . import qc, qualification, services
+from . import errors, qc, qualification, responses, selectors, sessions
 from .forms import ENTRY_FORMS, QualificationForm, TrialForm
 from .media import MediaError, speech_wav
 from .models import Question, Session, SessionItem, Stimulus, Study
@@ -50,15 +51,15 @@ def _check_owner(request, session_id) -> None:
 
 def _expire_if_overdue(session: Session) -> Session:
     # Overdue sessions are expired on first sight, whichever page sees them.
-    return services.session_expire(session=session) if session.is_overdue() else session
+    return sessions.session_expire(session=session) if session.is_overdue() else session
 
 
 def _owned_session(request, session_id) -> Session:
     """The browser's own session, with its study's questions (one query for every later
     `session.study.questions.all()` or `.count()` of this request)."""
     _check_owner(request, session_id)
-    sessions = Session.objects.select_related("study", "rater").prefetch_related("study__questions")
-    return _expire_if_overdue(get_object_or_404(sessions, pk=session_id))
+    owned = Session.objects.select_related("study", "rater").prefetch_related("study__questions")
+    return _expire_if_overdue(get_object_or_404(owned, pk=session_id))
 
 
 def _owned_item(request, session_id, token, *, questions: bool = True) -> SessionItem:
@@ -131,7 +132,7 @@ def entry(request, slug):
             and existing.platform_session_id == identity.get("platform_session_id")
         )
         if same_attempt and existing.is_overdue():
-            existing = services.session_expire(session=existing)
+            existing = sessions.session_expire(session=existing)
         if same_attempt and existing.status == Session.Status.ABANDONED:
             return _expired(request, existing)
         if same_attempt and existing.status != Session.Status.COMPLETED:
@@ -151,17 +152,17 @@ def _consent(request, study):
     if request.POST.get("consent") != "yes":
         return render(request, "annotation/declined.html", {"study": study})
     try:
-        session = services.rater_enter(
+        session = sessions.rater_enter(
             study=study,
             platform=study.platform,
             user_agent=request.headers.get("User-Agent", "")[:300],
             **identity,
         )
-    except services.AlreadyParticipated as exc:
+    except errors.AlreadyParticipated as exc:
         if exc.session and str(exc.session.pk) in request.session.get(SESSIONS_KEY, []):
             return redirect(exc.session)
         return _refuse(request, study, "You have already taken part in this study.")
-    except services.AnnotationError as exc:
+    except errors.AnnotationError as exc:
         return _refuse(request, study, str(exc), status=410)
     _grant(request, session)
     return redirect(session)
@@ -188,9 +189,9 @@ def _next_step(session: Session):
         return redirect("annotation:qualification", session.pk)
     if session.started_at is None:
         return redirect("annotation:instructions", session.pk)
-    pending = services.session_pending_items(session).first()
+    pending = selectors.session_pending_items(session).first()
     if pending is None:
-        services.session_complete(session=session)
+        sessions.session_complete(session=session)
         return redirect("annotation:done", session.pk)
     return redirect("annotation:trial", session.pk, pending.token)
 
@@ -206,8 +207,8 @@ def qualification_page(request, session_id):
     form = QualificationForm(request.POST or None, checks=checks)
     if request.method == "POST" and form.is_valid():
         try:
-            services.session_qualify(session=session, answers=form.cleaned_data)
-        except services.SessionClosed:
+            sessions.session_qualify(session=session, answers=form.cleaned_data)
+        except errors.SessionClosed:
             pass
         return redirect(session)
     if "audio" in checks:
@@ -244,7 +245,7 @@ def _question_groups(study) -> list[dict]:
         group = groups.setdefault(q.section, {"section": q.section, "questions": []})
         group["questions"].append(q)
     for group in groups.values():
-        group["muted"] = services.section_is_muted(study, group["section"])
+        group["muted"] = selectors.section_is_muted(study, group["section"])
         kinds = dict.fromkeys(q.kind for q in group["questions"])
         group["kind_help"] = [KIND_HELP[k] for k in kinds]
     return list(groups.values())
@@ -269,9 +270,9 @@ def instructions(request, session_id):
         "study": session.study,
         "session": session,
         "practice": practice,
-        "questions": services.section_questions(session.study, section),
+        "questions": selectors.section_questions(session.study, section),
         "groups": _question_groups(session.study),
-        "muted": services.section_is_muted(session.study, section),
+        "muted": selectors.section_is_muted(session.study, section),
         "training": session.items.filter(stimulus__role=Stimulus.Role.TRAINING).count(),
     }
     return render(request, "annotation/instructions.html", context)
@@ -286,13 +287,13 @@ def trial(request, session_id, token):
         return redirect(session)
     if session.started_at is None:
         return _next_step(session)
-    questions = services.section_questions(session.study, item.stimulus.section)
+    questions = selectors.section_questions(session.study, item.stimulus.section)
     error, status = "", 200
     form = TrialForm(request.POST or None, questions=questions)
     if request.method == "POST":
         if form.is_valid():
             try:
-                services.response_record(
+                responses.response_record(
                     session=session,
                     item=item,
                     answers=form.answers(),
@@ -301,9 +302,9 @@ def trial(request, session_id, token):
                 if item.stimulus.role == Stimulus.Role.TRAINING:
                     return _feedback(request, session, item, questions, form.answers())
                 return _next_step(session)  # straight to the next clip: one round trip less
-            except services.SessionClosed:
+            except errors.SessionClosed:
                 return redirect(session)
-            except services.AnnotationError as exc:
+            except errors.AnnotationError as exc:
                 error = str(exc)
         else:
             error = form.first_error()
@@ -320,7 +321,7 @@ def trial(request, session_id, token):
         "item": item,
         "questions": questions,
         "has_text": any(q.kind == Question.Kind.TEXT for q in questions),
-        "muted": services.section_is_muted(session.study, item.stimulus.section),
+        "muted": selectors.section_is_muted(session.study, item.stimulus.section),
         "training": training,
         "number": trials["before"] + 1,
         "total": trials["total"],
@@ -362,12 +363,12 @@ def play(request, session_id, token):
     item = _owned_item(request, session_id, token, questions=False)
     session = item.session
     try:
-        item = services.play_record(session=session, item=item, event=request.POST.get("event"))
-    except services.PlayRefused as exc:
+        item = responses.play_record(session=session, item=item, event=request.POST.get("event"))
+    except errors.PlayRefused as exc:
         return _player_error(exc, 409)
-    except services.SessionClosed as exc:
+    except errors.SessionClosed as exc:
         return _player_error(exc, 410)
-    except services.AnnotationError as exc:
+    except errors.AnnotationError as exc:
         return _player_error(exc, 400)
     body = {
         "plays": item.plays,
@@ -406,43 +407,43 @@ def done(request, session_id):
     return render(request, "annotation/done.html", context)
 
 
-RANGE = re.compile(r"bytes=(\d*)-(\d*)")
-
-
-def _file_chunks(fh, length: int, chunk: int = 64 * 1024):
-    with fh:
-        while length > 0:
-            data = fh.read(min(chunk, length))
-            if not data:
-                return
-            length -= len(data)
+def _file_span(path: str, start: int, stop: int, chunk: int = 64 * 1024):
+    """The bytes [start, stop) of the file at `path`, a chunk at a time."""
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        remaining = stop - start
+        while remaining > 0 and (data := fh.read(min(chunk, remaining))):
+            remaining -= len(data)
             yield data
 
 
 @require_GET
 def media(request, token):
-    """One clip of the browser's own session, with byte ranges (Safari plays video only so)."""
+    """One clip of the browser's own session, with byte ranges (Safari plays video only so).
+
+    werkzeug parses the Range header; a request for several ranges, or in other units, gets the
+    whole clip, as RFC 9110 allows. Behind nginx, `webapp.accel` drops the Range header and
+    swaps the whole clip's FileResponse for an X-Accel-Redirect: nginx serves the ranges.
+    """
     item = get_object_or_404(SessionItem.objects.select_related("stimulus"), token=token)
     if str(item.session_id) not in request.session.get(SESSIONS_KEY, []) or not item.stimulus.media:
         raise Http404("no such clip")
     path = item.stimulus.media.path
     size = item.stimulus.media.size
-    match = RANGE.fullmatch(request.headers.get("Range", "").strip())
-    if match is None or match.groups() == ("", ""):
+    wanted = parse_range_header(request.headers.get("Range"))
+    if wanted is None or wanted.units != "bytes" or len(wanted.ranges) != 1:
         response = FileResponse(open(path, "rb"), content_type="video/mp4")
     else:
-        first, last = match.groups()
-        start = int(first) if first else max(size - int(last), 0)
-        end = min(int(last), size - 1) if first and last else size - 1
-        if start >= size or start > end:
-            return HttpResponse(status=416, headers={"Content-Range": f"bytes */{size}"})
-        fh = open(path, "rb")  # closed by _file_chunks
-        fh.seek(start)
+        span = wanted.range_for_length(size)
+        if span is None:
+            unsatisfied = ContentRange("bytes", None, None, size).to_header()
+            return HttpResponse(status=416, headers={"Content-Range": unsatisfied})
+        start, stop = span
         response = StreamingHttpResponse(
-            _file_chunks(fh, end - start + 1), status=206, content_type="video/mp4"
+            _file_span(path, start, stop), status=206, content_type="video/mp4"
         )
-        response["Content-Range"] = f"bytes {start}-{end}/{size}"
-        response["Content-Length"] = str(end - start + 1)
+        response["Content-Range"] = wanted.to_content_range_header(size)
+        response["Content-Length"] = str(stop - start)
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = "private, max-age=3600"
     return response

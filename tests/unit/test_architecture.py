@@ -81,16 +81,53 @@ def test_modelzoo_imports_no_server_and_no_app(graph):
     assert wrong == []
 
 
+def _reached_from(graph, part: str) -> set[str]:
+    return {target for source, target in graph.edges if _top(source) == part}
+
+
 def test_annotation_reads_jobs_through_one_selector(graph):
-    reached = {target for source, target in graph.edges if _top(source) == "annotation"}
+    reached = _reached_from(graph, "annotation")
     reads = sorted(reached & {m for m in MODULES if _top(m) == "webapp"})
     assert reads == ["webapp.jobs.selectors"]
+    # and only from its own selectors, so that one file holds every read of a job
+    readers = {s for s, t in graph.edges if _top(s) == "annotation" and _top(t) == "webapp"}
+    assert readers == {"annotation.selectors"}
     # it queues its own worker task (the machine lip reading of a study) and nothing else there
     assert sorted(reached & {m for m in MODULES if _top(m) == "workers"}) in ([], ["workers.tasks"])
 
 
+def test_annotation_takes_from_modelzoo_only_metrics_media_and_errors(graph):
+    taken = {t for t in _reached_from(graph, "annotation") if _top(t) == "modelzoo"}
+    allowed = ("modelzoo.metrics", "modelzoo.media", "modelzoo.errors")
+    assert sorted(t for t in taken if not t.startswith(allowed)) == []
+    # the face tracker loads dlib's landmark model: no web process needs it
+    assert "modelzoo.media.faces" not in taken
+
+
+def test_the_web_project_never_imports_the_annotation_app(graph):
+    reached = _reached_from(graph, "webapp")
+    assert sorted(t for t in reached if _top(t) == "annotation") == []
+
+
+def test_the_web_project_uses_the_workers_to_enqueue_check_and_start_them(graph):
+    reached = _reached_from(graph, "webapp")
+    used = {t for t in reached if _top(t) == "workers"}
+    assert used <= {"workers.tasks", "workers.celery", "workers.recovery"}
+
+
+def test_only_the_space_of_the_web_project_imports_torch(graph):
+    # The Space runs its models in-process, without Django; the site leaves models to workers.
+    importers = sorted(s for s, t in graph.edges if _top(s) == "webapp" and t == "torch")
+    assert [s for s in importers if not s.startswith("webapp.space.")] == []
+
+
+def test_no_package_imports_the_benchmarks_or_the_tests(graph):
+    wrong = sorted((s, t) for s, t in graph.edges if _top(t) in ("bench", "tests"))
+    assert wrong == []
+
+
 def test_workers_reach_the_jobs_app_only_through_its_models(graph):
-    reached = {target for source, target in graph.edges if _top(source) == "workers"}
+    reached = _reached_from(graph, "workers")
     assert sorted(reached & {m for m in MODULES if _top(m) == "webapp"}) == ["webapp.jobs.models"]
     # the study lip-reading task reads the annotation app through its models and selectors
     annotation = sorted(reached & {m for m in MODULES if _top(m) == "annotation"})

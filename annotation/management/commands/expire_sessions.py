@@ -6,7 +6,7 @@ all at once (e.g. from cron), so that the dashboard and exports show them as aba
 
 from django.core.management import BaseCommand, CommandError
 
-from annotation import services
+from annotation import sessions
 from annotation.models import Session, Study
 
 
@@ -22,7 +22,7 @@ class Command(BaseCommand):
             chosen = Study.objects.filter(slug=study).first()
             if chosen is None:
                 raise CommandError(f"no study with the slug {study!r}")
-        outcome = services.sessions_expire_overdue(study=chosen)
+        outcome = sessions.sessions_expire_overdue(study=chosen)
         abandoned = outcome[Session.Status.ABANDONED]
         completed = outcome[Session.Status.COMPLETED]
         self.stdout.write(f"abandoned {abandoned} session(s), completed {completed}")

@@ -6,7 +6,7 @@ import threading
 import pytest
 from django.db import connection
 
-from annotation import services
+from annotation import design, errors, responses, services, sessions
 from annotation.models import Rater, Response
 from tests.unit.annotation.factories import watched
 
@@ -48,13 +48,13 @@ def study():
 
 
 def test_simultaneous_identical_submits_store_one_response(study):
-    session = services.rater_enter(
+    session = sessions.rater_enter(
         study=study, platform="link", external_id="r", rng=random.Random(0)
     )
     item = watched(session, session.items.first())
     results = at_once(
         8,
-        lambda i: services.response_record(session=session, item=item, answers={"realness": 3}),
+        lambda i: responses.response_record(session=session, item=item, answers={"realness": 3}),
     )
     assert [r for r in results if isinstance(r, Exception)] == []
     assert Response.objects.count() == 1
@@ -64,12 +64,12 @@ def test_simultaneous_identical_submits_store_one_response(study):
 def test_simultaneous_plays_stop_at_the_study_limit(study):
     study.max_plays = 3
     study.save()
-    session = services.rater_enter(
+    session = sessions.rater_enter(
         study=study, platform="link", external_id="r", rng=random.Random(0)
     )
     item = session.items.select_related("stimulus").first()
-    results = at_once(8, lambda i: services.play_record(session=session, item=item, event="play"))
-    refused = [r for r in results if isinstance(r, services.PlayRefused)]
+    results = at_once(8, lambda i: responses.play_record(session=session, item=item, event="play"))
+    refused = [r for r in results if isinstance(r, errors.PlayRefused)]
     assert (len(refused), len(results) - len(refused)) == (5, 3)
     item.refresh_from_db()
     assert item.plays == 3
@@ -77,16 +77,16 @@ def test_simultaneous_plays_stop_at_the_study_limit(study):
 
 def test_simultaneous_entries_of_one_rater_make_one_session(study):
     results = at_once(
-        6, lambda i: services.rater_enter(study=study, platform="link", external_id="same")
+        6, lambda i: sessions.rater_enter(study=study, platform="link", external_id="same")
     )
-    refused = [r for r in results if isinstance(r, services.AlreadyParticipated)]
+    refused = [r for r in results if isinstance(r, errors.AlreadyParticipated)]
     assert len(refused) == 5
     assert Rater.objects.count() == 1
 
 
 def test_simultaneous_raters_spread_over_the_blocks(study):
-    n_blocks = len(services.study_blocks(study))
-    sessions = at_once(
-        n_blocks, lambda i: services.rater_enter(study=study, platform="link", external_id=f"r{i}")
+    n_blocks = len(design.study_blocks(study))
+    entered = at_once(
+        n_blocks, lambda i: sessions.rater_enter(study=study, platform="link", external_id=f"r{i}")
     )
-    assert sorted(s.block for s in sessions) == list(range(n_blocks))
+    assert sorted(s.block for s in entered) == list(range(n_blocks))

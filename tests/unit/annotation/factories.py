@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from annotation import imports, services
+from annotation import imports, responses, services
 
 
 def grid(study, systems, utterances, **extra):
@@ -35,9 +35,9 @@ def load_votes(study, rows, verdicts=None):
 def watched(session, item):
     """`item` after the player reported a play and, the clip's length later, its end."""
     started = timezone.now()
-    services.play_record(session=session, item=item, event="play", now=started)
+    responses.play_record(session=session, item=item, event="play", now=started)
     ended = started + timedelta(seconds=item.stimulus.duration_s or 0)
-    return services.play_record(session=session, item=item, event="ended", now=ended)
+    return responses.play_record(session=session, item=item, event="ended", now=ended)
 
 
 def finished_job(clip, model_id, kind="generate", status="succeeded", audio_name="u0.wav"):

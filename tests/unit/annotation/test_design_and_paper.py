@@ -3,7 +3,7 @@ admin's one-step lip-sync study."""
 
 import pytest
 
-from annotation import design, paper, questions, services, study_templates
+from annotation import design, errors, paper, questions, services, study_templates
 from annotation.models import Stimulus, Study
 
 from .factories import finished_job, grid, load_votes
@@ -190,7 +190,7 @@ def test_lipsync_template_needs_two_sentences(db, tiny_clip):
     job = finished_job(tiny_clip, "wav2lip")
     job.inputs = {"video": {"path": "output/out.mp4", "name": "u0.mp4"}}
     job.save()
-    with pytest.raises(services.AnnotationError, match="at least two sentences"):
+    with pytest.raises(errors.AnnotationError, match="at least two sentences"):
         study_templates.lipsync_study_create(
             slug="one", title="One", items=[{"job": job, "utterance_id": "u0"}]
         )

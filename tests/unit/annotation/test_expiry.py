@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
-from annotation import analysis, selectors, services
+from annotation import analysis, errors, responses, selectors, services, sessions
 from annotation.models import Response, Session
 
 from .factories import grid, watched
@@ -34,7 +34,7 @@ def study(db):
 
 
 def enter(study, pid, **platform_fields):
-    return services.rater_enter(
+    return sessions.rater_enter(
         study=study, platform="prolific", external_id=pid, rng=random.Random(0), **platform_fields
     )
 
@@ -47,14 +47,14 @@ def age(session, minutes):
 
 
 def answer(session, item):
-    services.response_record(session=session, item=watched(session, item), answers={"realness": 4})
+    responses.response_record(session=session, item=watched(session, item), answers={"realness": 4})
 
 
 def test_overdue_session_is_abandoned_with_its_reason_and_keeps_its_answers(study):
     session = enter(study, "p0")
     answer(session, session.items.first())
     age(session, 31)
-    expired = services.session_expire(session=session)
+    expired = sessions.session_expire(session=session)
     assert expired.status == Session.Status.ABANDONED
     assert expired.qc_verdict == Session.Verdict.EXCLUDE
     assert [r["check"] for r in expired.qc_reasons] == ["abandoned"]
@@ -66,7 +66,7 @@ def test_overdue_session_is_abandoned_with_its_reason_and_keeps_its_answers(stud
 def test_session_within_its_timeout_is_left_alone(study):
     session = enter(study, "p0")
     age(session, 29)
-    assert services.session_expire(session=session).status == Session.Status.CONSENTED
+    assert sessions.session_expire(session=session).status == Session.Status.CONSENTED
 
 
 def test_overdue_session_with_every_clip_answered_is_completed_not_abandoned(study):
@@ -74,14 +74,14 @@ def test_overdue_session_with_every_clip_answered_is_completed_not_abandoned(stu
     for item in session.items.all():
         answer(session, item)
     age(session, 31)
-    expired = services.session_expire(session=session)
+    expired = sessions.session_expire(session=session)
     assert expired.status == Session.Status.COMPLETED
     assert analysis.used_responses(study).count() == 2
 
 
 def test_abandoned_block_goes_to_the_next_rater(study):
     first = enter(study, "p0")
-    with pytest.raises(services.StudyFull):
+    with pytest.raises(errors.StudyFull):
         enter(study, "p1")
     age(first, 31)
     second = enter(study, "p2")
@@ -93,7 +93,7 @@ def test_abandoned_block_goes_to_the_next_rater(study):
 def test_overdue_session_takes_no_more_answers(study):
     session = enter(study, "p0")
     age(session, 31)
-    with pytest.raises(services.SessionClosed):
+    with pytest.raises(errors.SessionClosed):
         answer(session, session.items.first())
     assert not Response.objects.exists()
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from annotation import analysis, exports, imports, services
+from annotation import analysis, errors, exports, imports, services
 
 from .factories import grid, load_votes
 
@@ -49,7 +49,7 @@ def test_importing_the_same_long_csv_twice_adds_nothing(rated):
 
 
 def test_long_csv_without_a_rater_column_is_refused(db):
-    with pytest.raises(services.AnnotationError, match="rater"):
+    with pytest.raises(errors.AnnotationError, match="rater"):
         imports.import_long_csv(study=other_study("x"), text="system,utterance_id,question\n")
 
 
@@ -62,7 +62,7 @@ def test_sureal_dataset_round_trips(rated):
 
 def test_sureal_file_with_code_is_refused(db):
     text = "import os\ndis_videos = [dict(os=os.system('true'))]\n"
-    with pytest.raises(services.AnnotationError, match="not executed"):
+    with pytest.raises(errors.AnnotationError, match="not executed"):
         imports.import_sureal(study=other_study("x"), text=text, question_key="realness")
 
 

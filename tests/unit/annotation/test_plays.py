@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from annotation import services
+from annotation import responses, services, sessions
 from annotation.models import Response, Session, SessionItem, Stimulus
 
 from .factories import grid
@@ -69,12 +69,12 @@ def test_plays_beyond_the_study_limit_are_refused_with_a_clear_message(study):
 
 def test_practice_clips_have_no_play_limit(study):
     services.stimulus_add(study=study, path=None, system="p", utterance_id="p", role="practice")
-    session = services.rater_enter(
+    session = sessions.rater_enter(
         study=study, platform="link", external_id="r", rng=random.Random(0)
     )
     practice = session.items.select_related("stimulus").get(stimulus__role="practice")
     for _ in range(4):
-        practice = services.play_record(session=session, item=practice, event="play")
+        practice = responses.play_record(session=session, item=practice, event="play")
     assert practice.plays == 4
 
 

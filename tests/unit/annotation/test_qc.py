@@ -6,7 +6,7 @@ from datetime import timedelta
 import jiwer
 import pytest
 
-from annotation import qc, services
+from annotation import errors, qc, responses, services, sessions
 from annotation.models import Session
 
 from .factories import grid, load_votes, watched
@@ -17,7 +17,7 @@ def run_session(study, values, played=True, pid="p0"):
     if not played:
         study.require_played_to_end = False
         study.save()
-    session = services.rater_enter(
+    session = sessions.rater_enter(
         study=study, platform="link", external_id=pid, rng=random.Random(0)
     )
     session.mark_started()
@@ -28,12 +28,12 @@ def run_session(study, values, played=True, pid="p0"):
             value = value[item.stimulus.role]
         elif isinstance(value, dict):
             value = value["regular"]
-        services.response_record(
+        responses.response_record(
             session=session,
             item=watched(session, item) if played else item,
             answers={"realness": value, "lipsync": value},
         )
-    return services.session_complete(session=session)
+    return sessions.session_complete(session=session)
 
 
 def checks(session):
@@ -137,7 +137,7 @@ def test_loo_correlation_flags_a_rater_who_contradicts_the_others(acr_study):
     ]
     rows += [("contrarian", "a", f"u{i}", "realness", 6 - v) for i, v in enumerate(truth)]
     load_votes(acr_study, rows)
-    services.qc_rerun(study=acr_study)
+    qc.verdicts_rerun(study=acr_study)
     verdicts = dict(acr_study.sessions.values_list("rater__external_id", "qc_verdict"))
     assert verdicts == {"r1": "accept", "r2": "accept", "r3": "accept", "contrarian": "exclude"}
 
@@ -178,11 +178,11 @@ def test_bt500_screening_runs_only_when_the_study_asks_for_it(acr_study):
     load_votes(acr_study, rows)
     acr_study.qc_config = {"loo_correlation": None}
     acr_study.save()
-    services.qc_rerun(study=acr_study)
+    qc.verdicts_rerun(study=acr_study)
     assert not acr_study.sessions.exclude(qc_verdict="accept").exists()
     acr_study.qc_config = {"loo_correlation": None, "bt500": {}}
     acr_study.save()
-    services.qc_rerun(study=acr_study)
+    qc.verdicts_rerun(study=acr_study)
     excluded = acr_study.sessions.filter(qc_verdict="exclude")
     assert list(excluded.values_list("rater__external_id", flat=True)) == ["swing"]
 
@@ -225,16 +225,16 @@ def lip_study(db):
 
 def lip_session(study, gold, trap):
     """Transcribe every clip: the gold and trap clips as given, the others word for word."""
-    session = services.rater_enter(
+    session = sessions.rater_enter(
         study=study, platform="link", external_id="p0", rng=random.Random(0)
     )
     session.mark_started()
     for item in session.items.select_related("stimulus"):
         words = {"gold": gold, "trap": trap}.get(item.stimulus.role, SPOKEN)
-        services.response_record(
+        responses.response_record(
             session=session, item=watched(session, item), answers={"transcript": words}
         )
-    return services.session_complete(session=session)
+    return sessions.session_complete(session=session)
 
 
 def test_lipreading_gold_and_trap_answered_within_tolerance_pass(lip_study):
@@ -268,7 +268,7 @@ def test_lipreading_trap_with_another_word_rejects(lip_study):
 
 
 def test_lipreading_trap_needs_the_words_it_asks_for(lip_study):
-    with pytest.raises(services.AnnotationError, match="on-screen instruction"):
+    with pytest.raises(errors.AnnotationError, match="on-screen instruction"):
         services.stimulus_add(
             study=lip_study, path=None, system="trap", utterance_id="t2", role="trap"
         )

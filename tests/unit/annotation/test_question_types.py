@@ -7,7 +7,7 @@ import re
 import pytest
 from django.test import Client
 
-from annotation import analysis, questions, services
+from annotation import analysis, design, errors, questions, responses, selectors, services, sessions
 from annotation.models import Response, Session, SessionItem, Stimulus
 from tests.unit.annotation.conftest import streams_and_tags
 
@@ -32,7 +32,7 @@ def parts_study(db):
 def test_each_section_gets_its_own_latin_square_and_every_session_covers_both(parts_study):
     grid(parts_study, ["m1", "m2"], ["u0", "u1"], section="rating")
     grid(parts_study, ["m1", "real"], ["u2", "u3"], section="lipreading", reference_text="a b")
-    blocks = services.study_blocks(parts_study)
+    blocks = design.study_blocks(parts_study)
     assert len(blocks) == 2
     sections = {s.pk: (s.section, s.utterance_id) for s in parts_study.stimuli.all()}
     for block in blocks:
@@ -45,28 +45,28 @@ def test_each_section_gets_its_own_latin_square_and_every_session_covers_both(pa
 def test_session_plays_the_sound_part_first_then_the_muted_part(parts_study):
     grid(parts_study, ["m1", "m2"], ["u0", "u1"], section="rating")
     grid(parts_study, ["m1", "real"], ["u2", "u3"], section="lipreading", reference_text="a b")
-    session = services.rater_enter(study=parts_study, platform="link", external_id="r1")
+    session = sessions.rater_enter(study=parts_study, platform="link", external_id="r1")
     order = [i.stimulus.section for i in session.items.select_related("stimulus")]
     assert order == ["rating", "rating", "lipreading", "lipreading"]
 
 
 def test_a_clip_is_asked_only_its_sections_questions_and_tokens_are_stored(parts_study):
     (rated,) = grid(parts_study, ["m1"], ["u0"], section="rating")
-    session = services.rater_enter(study=parts_study, platform="link", external_id="r1")
+    session = sessions.rater_enter(study=parts_study, platform="link", external_id="r1")
     session.mark_started()
     item = watched(session, session.items.get())
     answers = {key: 4 for key, _ in questions.TEMPLATE_B}
     answers["problems"] = ["Lighting", "Eyes and blinking"]
-    services.response_record(session=session, item=item, answers=answers)
+    responses.response_record(session=session, item=item, answers=answers)
     stored = Response.objects.filter(session=session)
     assert stored.count() == 4  # three statements and the tokens, no transcript
     assert stored.get(question__key="problems").tokens == ["Lighting", "Eyes and blinking"]
-    assert not services.session_pending_items(session).exists()
-    with pytest.raises(services.InvalidAnswer, match="not one of its tokens"):
-        other = services.rater_enter(study=parts_study, platform="link", external_id="r2")
+    assert not selectors.session_pending_items(session).exists()
+    with pytest.raises(errors.InvalidAnswer, match="not one of its tokens"):
+        other = sessions.rater_enter(study=parts_study, platform="link", external_id="r2")
         other.mark_started()
         item = watched(other, other.items.get())
-        services.response_record(
+        responses.response_record(
             session=other, item=item, answers={**answers, "problems": ["Bad hair"]}
         )
     assert rated.section == "rating"
@@ -75,12 +75,12 @@ def test_a_clip_is_asked_only_its_sections_questions_and_tokens_are_stored(parts
 def test_token_shares_per_system(parts_study):
     grid(parts_study, ["m1"], ["u0", "u1"], section="rating")
     for rater, ticks in [("a", ["Lighting"]), ("b", ["Lighting", "Eyes and blinking"])]:
-        session = services.rater_enter(study=parts_study, platform="link", external_id=rater)
+        session = sessions.rater_enter(study=parts_study, platform="link", external_id=rater)
         session.mark_started()
         for item in session.items.all():
             answers = {key: 3 for key, _ in questions.TEMPLATE_B} | {"problems": ticks}
-            services.response_record(session=session, item=watched(session, item), answers=answers)
-        services.session_complete(session=session)
+            responses.response_record(session=session, item=watched(session, item), answers=answers)
+        sessions.session_complete(session=session)
     rows = {r["token"]: r for r in analysis.token_table(parts_study)}
     assert (rows["Lighting"]["ticked"], rows["Lighting"]["answers"]) == (4, 4)
     assert rows["Eyes and blinking"]["share"] == 0.5
@@ -104,7 +104,7 @@ def test_muted_part_stores_clips_without_audio_and_the_sound_part_keeps_it(parts
 
 
 def test_a_stimulus_in_a_section_without_questions_is_refused(parts_study):
-    with pytest.raises(services.AnnotationError, match="no question is in section 'ratings'"):
+    with pytest.raises(errors.AnnotationError, match="no question is in section 'ratings'"):
         services.stimulus_add(
             study=parts_study, path=None, system="m1", utterance_id="u0", section="ratings"
         )
@@ -139,13 +139,13 @@ def test_preference_votes_become_shares_with_a_binomial_test(db):
     for u in ["u0", "u1", "u2"]:
         Stimulus.objects.create(study=study, system="m1", beside_system="m2", utterance_id=u)
     for rater, picks in [("a", [0, 0, 1]), ("b", [0, 0, 0])]:
-        session = services.rater_enter(study=study, platform="link", external_id=rater)
+        session = sessions.rater_enter(study=study, platform="link", external_id=rater)
         session.mark_started()
         for item, pick in zip(session.items.order_by("stimulus__utterance_id"), picks, strict=True):
-            services.response_record(
+            responses.response_record(
                 session=session, item=watched(session, item), answers={"preference": str(pick)}
             )
-        services.session_complete(session=session)
+        sessions.session_complete(session=session)
     (row,) = analysis.preference_table(study)
     assert (row["a"], row["b"], row["for_a"], row["for_b"]) == ("m1", "m2", 5, 1)
     assert row["p"] == pytest.approx(0.21875)  # two-sided exact binomial, 5 of 6
@@ -159,13 +159,13 @@ def test_tool_made_trap_speaks_its_answer_and_qc_checks_only_the_ratings(parts_s
     grid(parts_study, ["m1"], ["u0", "u1", "u2"], section="rating")
     parts_study.traps_per_session = 1
     parts_study.save()
-    session = services.rater_enter(study=parts_study, platform="link", external_id="r1")
+    session = sessions.rater_enter(study=parts_study, platform="link", external_id="r1")
     session.mark_started()
     for item in session.items.select_related("stimulus"):
         value = 1 if item.stimulus.role == "trap" else 2 + item.position % 3
         answers = {k: value for k, _ in questions.TEMPLATE_B} | {"problems": []}
-        services.response_record(session=session, item=watched(session, item), answers=answers)
-    services.session_complete(session=session)
+        responses.response_record(session=session, item=watched(session, item), answers=answers)
+    sessions.session_complete(session=session)
     session.refresh_from_db()
     assert not [r for r in session.qc_reasons if r["check"] == "trap"]
 
@@ -173,12 +173,12 @@ def test_tool_made_trap_speaks_its_answer_and_qc_checks_only_the_ratings(parts_s
 def test_interrupted_play_does_not_count_as_played_to_the_end(parts_study):
     grid(parts_study, ["m1"], ["u0"], section="rating")
     Stimulus.objects.update(duration_s=1.0)
-    session = services.rater_enter(study=parts_study, platform="link", external_id="r1")
+    session = sessions.rater_enter(study=parts_study, platform="link", external_id="r1")
     item = session.items.select_related("stimulus").get()
-    services.play_record(session=session, item=item, event="play")
-    item = services.play_record(session=session, item=item, event="interrupted")
-    with pytest.raises(services.InvalidAnswer, match="has not been played"):
-        services.play_record(session=session, item=item, event="ended")
+    responses.play_record(session=session, item=item, event="play")
+    item = responses.play_record(session=session, item=item, event="interrupted")
+    with pytest.raises(errors.InvalidAnswer, match="has not been played"):
+        responses.play_record(session=session, item=item, event="ended")
     item = watched(session, SessionItem.objects.select_related("stimulus").get(pk=item.pk))
     assert item.played_to_end and item.plays == 2
 
@@ -254,7 +254,7 @@ def test_failing_a_check_screens_out_with_the_platform_code(page_study, answers,
     page = client.get(f"/study/s/{session.pk}/done/")
     assert reason in page.content.decode() and "cc=OUT7" in page.content.decode()
     # The block is free again and the rater cannot come back.
-    assert services._block_fill(page_study) == {}
+    assert selectors.block_fill(page_study) == {}
     assert b"already taken part" in Client().get("/study/pages/?PROLIFIC_PID=P1").content
 
 
@@ -316,7 +316,7 @@ def test_ab_pairs_draw_their_sides_and_pairs_of_one_system_are_refused(db):
         assert {pair.system, pair.beside_system} == {"m1", "m2"}
         sides.add(pair.system)
     assert sides == {"m1", "m2"}
-    with pytest.raises(services.AnnotationError, match="two different systems"):
+    with pytest.raises(errors.AnnotationError, match="two different systems"):
         services.preference_pair_add(
             study=study, first=("m1", None), second=("m1", None), utterance_id="u9"
         )

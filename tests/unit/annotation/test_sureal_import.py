@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from annotation import analysis, imports, qc, services
+from annotation import analysis, errors, imports, qc, services
 from annotation.models import Response, Session
 
 CONTENTS = ["BigBuckBunny", "Tennis", "Market"]
@@ -163,7 +163,7 @@ def test_repeated_votes_through_the_api_are_stored_not_a_500(admin_client, study
 
 def test_a_name_used_before_it_is_assigned_is_refused(study):
     text = "dis_videos = [{'content_id': 0, 'asset_id': 0, 'os': [1], 'path': later}]\n"
-    with pytest.raises(services.AnnotationError, match="'later' is used before"):
+    with pytest.raises(errors.AnnotationError, match="'later' is used before"):
         imports.import_sureal(study=study, text=text, question_key="quality")
 
 

@@ -187,6 +187,46 @@ def test_clips_are_served_with_byte_ranges(study):
     assert part.status_code == 206
     assert b"".join(part.streaming_content) == whole[10:20]
     assert part["Content-Range"] == f"bytes 10-19/{len(whole)}"
+    assert part["Content-Length"] == "10"
+
+
+def test_clips_announce_byte_ranges_and_serve_the_last_bytes_asked_for(study):
+    client = Client()
+    token = started(client).items.first().token
+    response = client.get(f"/study/m/{token}")
+    assert response.status_code == 200 and response["Accept-Ranges"] == "bytes"
+    whole = b"".join(response.streaming_content)
+    tail = client.get(f"/study/m/{token}", HTTP_RANGE="bytes=-5")
+    assert tail.status_code == 206 and tail["Accept-Ranges"] == "bytes"
+    assert b"".join(tail.streaming_content) == whole[-5:]
+
+
+def test_a_range_past_the_end_of_a_clip_is_refused_with_its_size(study):
+    client = Client()
+    token = started(client).items.first().token
+    size = len(b"".join(client.get(f"/study/m/{token}").streaming_content))
+    refused = client.get(f"/study/m/{token}", HTTP_RANGE=f"bytes={size}-")
+    assert refused.status_code == 416
+    assert refused["Content-Range"] == f"bytes */{size}"
+
+
+def test_several_ranges_at_once_get_the_whole_clip(study):
+    client = Client()
+    token = started(client).items.first().token
+    whole = b"".join(client.get(f"/study/m/{token}").streaming_content)
+    both = client.get(f"/study/m/{token}", HTTP_RANGE="bytes=0-1,5-6")
+    assert both.status_code == 200
+    assert b"".join(both.streaming_content) == whole
+
+
+def test_behind_the_proxy_a_clip_is_handed_to_nginx_ranges_and_all(study, settings):
+    settings.SYNCLAB_ACCEL_REDIRECT = "/protected-media/"
+    client = Client()
+    item = started(client).items.select_related("stimulus").first()
+    response = client.get(f"/study/m/{item.token}", HTTP_RANGE="bytes=10-19")
+    assert response.status_code == 200 and response.content == b""
+    assert response["X-Accel-Redirect"] == f"/protected-media/{item.stimulus.media.name}"
+    assert response["Content-Type"] == "video/mp4"
 
 
 @pytest.mark.parametrize(
