@@ -152,7 +152,7 @@ def main() -> None:
         "config": args.config,
         "threads": torch.get_num_threads(),
         "cpu": cpu_linear.cpu_info("model name") or cpu_linear.cpu_vendor(),
-        "cpu_linear": cpu_linear.BACKEND,  # which library ran the dense layers
+        "cpu_linear": cpu_linear.backend(),  # which library ran the dense layers
         "parameters": sum(p.numel() for p in model.parameters()),
     }
     with torch.inference_mode():

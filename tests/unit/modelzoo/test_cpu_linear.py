@@ -1,5 +1,9 @@
 """modelzoo.cpu_linear: each backend gives nn.Linear's results; fast paths only without autograd."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -18,9 +22,9 @@ def ops_called(run) -> set[str]:
 
 def runnable(backend: str) -> bool:
     if backend == "mkl":
-        return onednn.X86 and torch.backends.mkl.is_available()
+        return onednn.x86() and torch.backends.mkl.is_available()
     if backend == "onednn":
-        return onednn.X86 and torch.backends.mkldnn.is_available()
+        return onednn.x86() and torch.backends.mkldnn.is_available()
     return True
 
 
@@ -28,7 +32,7 @@ def runnable(backend: str) -> bool:
 def backend(request, monkeypatch):
     if not runnable(request.param):
         pytest.skip(f"this machine or torch build cannot run the {request.param} backend")
-    monkeypatch.setattr(cpu_linear, "BACKEND", request.param)
+    monkeypatch.setattr(cpu_linear, "backend", lambda: request.param)
     return request.param
 
 
@@ -98,7 +102,7 @@ def test_other_dtypes_take_the_ordinary_op(backend):
 
 
 def test_other_processors_take_the_ordinary_op(backend, monkeypatch):
-    monkeypatch.setattr(onednn, "X86", False)
+    monkeypatch.setattr(onednn, "x86", lambda: False)
     layer = cpu_linear.Linear(8, 4)
     with torch.no_grad():
         assert layer.pack(3) is None
@@ -119,7 +123,7 @@ def test_backend_follows_the_vendor_unless_the_environment_names_one(
 ):
     monkeypatch.setenv("SYNCLAB_CPU_LINEAR", environment)
     monkeypatch.setattr(cpu_linear, "cpu_vendor", lambda: vendor)
-    monkeypatch.setattr(onednn, "X86", True)
+    monkeypatch.setattr(onednn, "x86", lambda: True)
     assert cpu_linear.choose_backend() == expected
 
 
@@ -127,3 +131,16 @@ def test_an_unknown_backend_in_the_environment_is_named(monkeypatch):
     monkeypatch.setenv("SYNCLAB_CPU_LINEAR", "blas")
     with pytest.raises(ValueError, match="SYNCLAB_CPU_LINEAR='blas'"):
         cpu_linear.choose_backend()
+
+
+def test_the_backend_is_chosen_on_first_use_not_at_import():
+    """An unknown backend in the environment fails the first dense layer, not the import of the
+    model library: nothing is read from the environment at import."""
+    env = {**os.environ, "SYNCLAB_CPU_LINEAR": "blas"}
+    code = "import modelzoo.avrelscore.inference; from modelzoo import cpu_linear; {}"
+    imported = subprocess.run([sys.executable, "-c", code.format("")], env=env)
+    assert imported.returncode == 0
+    used = subprocess.run(
+        [sys.executable, "-c", code.format("cpu_linear.backend()")], env=env, capture_output=True
+    )
+    assert used.returncode != 0 and b"SYNCLAB_CPU_LINEAR='blas'" in used.stderr
