@@ -14,7 +14,8 @@ Intel (packed weights where the caller made them for its row count, `pack`, plai
 elsewhere), "onednn" on other x86 processors, "aten" (plain `F.linear`) elsewhere;
 `SYNCLAB_CPU_LINEAR` overrides it. None of the fast paths has a backward, so they run only when
 autograd is off; training and other devices take `F.linear`. All backends give the same products
-to float rounding.
+to float rounding. Models opt in: `avrelscore.inference.optimize_for_inference` puts `Linear`
+in place of their `nn.Linear` layers.
 """
 
 import functools
@@ -105,10 +106,21 @@ def linear(x, weight, bias=None, activation: str = "none", packed: Packed | None
 
 
 class Linear(nn.Linear):
-    """`nn.Linear` (same parameters and state dict) whose inference uses `linear` above."""
+    """`nn.Linear` (same parameters and state dict) then `activation`, computed by `linear`."""
 
-    def forward(self, x, activation: str = "none", packed: Packed | None = None) -> torch.Tensor:
-        return linear(x, self.weight, self.bias, activation, packed)
+    def __init__(self, in_features, out_features, bias=True, activation="none", **factory):
+        super().__init__(in_features, out_features, bias, **factory)
+        self.activation = activation
 
-    def pack(self, rows: int) -> Packed | None:
-        return pack(self.weight, rows)
+    @classmethod
+    def sharing(cls, layer: nn.Linear, activation: str = "none") -> "Linear":
+        """A `Linear` with `layer`'s parameters (the same tensors, not copies)."""
+        shared = cls(layer.in_features, layer.out_features, False, activation, device="meta")
+        shared.weight, shared.bias = layer.weight, layer.bias
+        return shared
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return linear(x, self.weight, self.bias, self.activation)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, activation={self.activation}"

@@ -40,25 +40,30 @@ def backend(request, monkeypatch):
 @pytest.mark.parametrize("shape", [(7, 24), (2, 5, 24), (3, 0, 24)])
 def test_inference_matches_nn_linear(backend, activation, shape):
     torch.manual_seed(0)
-    layer = cpu_linear.Linear(24, 40)
+    layer = cpu_linear.Linear(24, 40, activation=activation)
     x = torch.randn(*shape)
     expected = cpu_linear.ACTIVATIONS[activation](F.linear(x, layer.weight, layer.bias))
     rows = x.numel() // x.size(-1)
     with torch.inference_mode():
-        plain = layer(x, activation=activation)
-        packed = layer(x, activation=activation, packed=layer.pack(rows))
+        plain = layer(x)
+        packed_weight = cpu_linear.pack(layer.weight, rows)
+        packed = cpu_linear.linear(x, layer.weight, layer.bias, activation, packed_weight)
     for got in (plain, packed):
         assert got.shape == expected.shape
         torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
 
 
+def linear(layer, x, packed):
+    return cpu_linear.linear(x, layer.weight, layer.bias, packed=packed)
+
+
 def test_packed_weights_run_only_for_their_row_count(backend):
     layer = cpu_linear.Linear(16, 8)
     with torch.no_grad():
-        packed = layer.pack(4)
+        packed = cpu_linear.pack(layer.weight, 4)
         assert (packed is not None) == (backend == "mkl")
-        called = ops_called(lambda: layer(torch.randn(4, 16), packed=packed))
-        other_rows = ops_called(lambda: layer(torch.randn(5, 16), packed=packed))
+        called = ops_called(lambda: linear(layer, torch.randn(4, 16), packed))
+        other_rows = ops_called(lambda: linear(layer, torch.randn(5, 16), packed))
     if backend == "mkl":
         assert FAST_OPS["mkl"] in called and FAST_OPS["mkl"] not in other_rows
     if backend == "onednn":
@@ -69,19 +74,19 @@ def test_fast_paths_run_only_without_autograd(backend):
     layer = cpu_linear.Linear(16, 8)
     x = torch.randn(4, 16)
     with torch.no_grad():
-        packed = layer.pack(4)
-    with_grad = ops_called(lambda: layer(x, packed=packed))
+        packed = cpu_linear.pack(layer.weight, 4)
+    with_grad = ops_called(lambda: linear(layer, x, packed))
     assert not with_grad & set(FAST_OPS.values())
-    assert layer(x, packed=packed).requires_grad
+    assert linear(layer, x, packed).requires_grad
 
 
 def test_training_gets_nn_linear_gradients(backend):
     torch.manual_seed(0)
-    layer = cpu_linear.Linear(16, 8)
+    layer = cpu_linear.Linear(16, 8, activation="relu")
     reference = torch.nn.Linear(16, 8)
     reference.load_state_dict(layer.state_dict())
     x = torch.randn(4, 16)
-    layer(x, activation="relu").sum().backward()
+    layer(x).sum().backward()
     torch.relu(reference(x)).sum().backward()
     torch.testing.assert_close(layer.weight.grad, reference.weight.grad)
     torch.testing.assert_close(layer.bias.grad, reference.bias.grad)
@@ -92,11 +97,20 @@ def test_same_state_dict_as_nn_linear():
     assert "bias" not in cpu_linear.Linear(6, 3, bias=False).state_dict()
 
 
+@pytest.mark.parametrize("bias", [True, False])
+def test_sharing_takes_the_layers_parameters_themselves(bias):
+    layer = torch.nn.Linear(6, 3, bias=bias)
+    shared = cpu_linear.Linear.sharing(layer, activation="tanh")
+    assert shared.weight is layer.weight and shared.bias is layer.bias
+    x = torch.randn(2, 6)
+    torch.testing.assert_close(shared(x), torch.tanh(layer(x)))
+
+
 def test_other_dtypes_take_the_ordinary_op(backend):
     layer = cpu_linear.Linear(8, 4).double()
     x = torch.randn(3, 8, dtype=torch.float64)
     with torch.no_grad():
-        assert layer.pack(3) is None
+        assert cpu_linear.pack(layer.weight, 3) is None
         assert not ops_called(lambda: layer(x)) & set(FAST_OPS.values())
         torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias))
 
@@ -105,7 +119,7 @@ def test_other_processors_take_the_ordinary_op(backend, monkeypatch):
     monkeypatch.setattr(onednn, "x86", lambda: False)
     layer = cpu_linear.Linear(8, 4)
     with torch.no_grad():
-        assert layer.pack(3) is None
+        assert cpu_linear.pack(layer.weight, 3) is None
         assert not ops_called(lambda: layer(torch.randn(3, 8))) & set(FAST_OPS.values())
 
 
