@@ -1,11 +1,12 @@
 """AV-RelScore speed on CPU for issue 5: parameters, encoder real-time factor, decoding per token.
 
-    .venv/bin/python bench/avsr.py [--threads N] [--config paper] [--repeats 3]
+    .venv/bin/python bench/avsr.py [--threads N] [--config paper] [--repeats 3] [--plain]
 
-The paper-size model (random weights: speed does not depend on them) encodes a 3 s and a 10 s clip
-(88x88 mouth crops + 16 kHz waveform); then greedy CTC and the joint CTC/attention beam search
-(CTC weight 0.1, beam 10 and 40) decode the 3 s clip. Real-time factor = encoder seconds / clip
-seconds. Beam search time is given per decoding step: each step extends every hypothesis by one
+The paper-size model (random weights: speed does not depend on them), as jobs serve it
+(`avrelscore.inference.optimize_for_inference`; as trained with --plain), encodes a 3 s and a
+10 s clip (88x88 mouth crops + 16 kHz waveform); then greedy CTC and the joint CTC/attention beam
+search (CTC weight 0.1, beam 10 and 40) decode the 3 s clip. Real-time factor = encoder seconds /
+clip seconds. Beam search time is given per decoding step: each step extends every hypothesis by one
 output token, the last by <eos>; with random weights the search runs to its cap of one token per
 encoder frame, a pessimistic length (later steps attend over longer caches). Each figure is the
 best of --repeats runs (wall clock), with the CPU seconds of that run, since other processes on a
@@ -29,13 +30,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from modelzoo import cpu_linear  # noqa: E402
+from modelzoo.avrelscore import decoding  # noqa: E402
 from modelzoo.avrelscore.decoding import beam_search, greedy_ctc  # noqa: E402
+from modelzoo.avrelscore.inference import optimize_for_inference  # noqa: E402
 from modelzoo.avrelscore.model import CONFIGS, SAMPLES_PER_FRAME, AVRelScore  # noqa: E402
 
 FPS = 25
@@ -61,22 +65,11 @@ def clip(seconds: float, generator: torch.Generator):
     return video, audio, torch.tensor([frames])
 
 
-def decoder_steps(model: AVRelScore, run) -> int:
+def decoder_steps(run) -> int:
     """Decoder steps (one output token for every hypothesis) that `run()` takes."""
-    calls = 0
-    step = model.decoder.step
-
-    def counted(*args):
-        nonlocal calls
-        calls += 1
-        return step(*args)
-
-    model.decoder.step = counted
-    try:
+    with mock.patch.object(decoding, "decoder_step", wraps=decoding.decoder_step) as step:
         run()
-    finally:
-        del model.decoder.step  # the class's method again
-    return calls
+    return step.call_count
 
 
 # Runs the CLI in this process and reports its peak resident set size (kB on Linux) last.
@@ -132,6 +125,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads")
     parser.add_argument("--config", default="paper", choices=sorted(CONFIGS))
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--plain", action="store_true", help="time the model as trained")
     parser.add_argument(
         "--end-to-end",
         type=float,
@@ -147,12 +141,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = AVRelScore(CONFIGS[args.config]).eval()
+    if not args.plain:
+        model = optimize_for_inference(model, inplace=True)
     generator = torch.Generator().manual_seed(1)
     report = {
         "config": args.config,
         "threads": torch.get_num_threads(),
         "cpu": cpu_linear.cpu_info("model name") or cpu_linear.cpu_vendor(),
-        "cpu_linear": cpu_linear.BACKEND,  # which library ran the dense layers
+        "cpu_linear": "aten" if args.plain else cpu_linear.backend(),  # ran the dense layers
         "parameters": sum(p.numel() for p in model.parameters()),
     }
     with torch.inference_mode():
@@ -175,7 +171,7 @@ def main() -> None:
         def search(beam=beam):
             return beam_search(model, encoded, beam=beam, ctc_weight=0.1)
 
-        n = decoder_steps(model, search)
+        n = decoder_steps(search)
         wall, cpu, _ = timed(search, args.repeats)
         report[f"beam{beam}_3s"] = {
             "steps": n,

@@ -9,13 +9,16 @@ machines:
   most shapes, but both are slow at exactly 40 rows (a beam of 40): a 256 -> 2048 layer takes
   600 us, more than at 80 rows. MKL's packed sgemm (`mkl._mkl_linear`, inductor's float32 choice
   on Intel) with the weight packed for that row count takes 210 us.
-So the backend is chosen once per process from the processor's vendor: "mkl" on Intel (packed
-weights where the caller made them for its row count, `pack`, plain sgemm elsewhere), "onednn" on
-other x86 processors, "aten" (plain `F.linear`) elsewhere; `SYNCLAB_CPU_LINEAR` overrides it.
-None of the fast paths has a backward, so they run only when autograd is off; training and other
-devices take `F.linear`. All backends give the same products to float rounding.
+So the backend is chosen once per process, on first use, from the processor's vendor: "mkl" on
+Intel (packed weights where the caller made them for its row count, `pack`, plain sgemm
+elsewhere), "onednn" on other x86 processors, "aten" (plain `F.linear`) elsewhere;
+`SYNCLAB_CPU_LINEAR` overrides it. None of the fast paths has a backward, so they run only when
+autograd is off; training and other devices take `F.linear`. All backends give the same products
+to float rounding. Models opt in: `avrelscore.inference.optimize_for_inference` puts `Linear`
+in place of their `nn.Linear` layers.
 """
 
+import functools
 import os
 import platform
 from dataclasses import dataclass
@@ -55,14 +58,17 @@ def choose_backend() -> str:
         if chosen not in BACKENDS:
             raise ValueError(f"SYNCLAB_CPU_LINEAR={chosen!r} is not one of {', '.join(BACKENDS)}")
         return chosen
-    if not onednn.X86:
+    if not onednn.x86():
         return "aten"
     if "intel" in cpu_vendor().lower() and torch.backends.mkl.is_available():
         return "mkl"
     return "onednn"
 
 
-BACKEND = choose_backend()
+@functools.cache
+def backend() -> str:
+    """`choose_backend()`, asked once per process when a dense layer first runs."""
+    return choose_backend()
 
 
 @dataclass(frozen=True)
@@ -75,14 +81,14 @@ class Packed:
 
 def _fast(x: torch.Tensor, weight: torch.Tensor) -> bool:
     """Whether a fast path may run: float32 on the CPU of an x86 machine, autograd off."""
-    cpu = onednn.X86 and x.device.type == "cpu" and x.dtype == weight.dtype == torch.float32
+    cpu = onednn.x86() and x.device.type == "cpu" and x.dtype == weight.dtype == torch.float32
     return cpu and not torch.is_grad_enabled()
 
 
 def pack(weight: torch.Tensor, rows: int) -> Packed | None:
     """`weight` (out, in) packed for `linear` calls on `rows` input rows, or None where the
     backend has no use for it. Call it again after the weight changes: it holds a copy."""
-    if BACKEND != "mkl" or not _fast(weight, weight):
+    if backend() != "mkl" or not _fast(weight, weight):
         return None
     return Packed(torch.ops.mkl._mkl_reorder_linear_weight(weight.detach(), rows), rows)
 
@@ -91,7 +97,7 @@ def linear(x, weight, bias=None, activation: str = "none", packed: Packed | None
     """activation(x @ weight.T + bias) by the process's backend; `packed` from `pack(weight, n)`
     is used when x has n rows."""
     if _fast(x, weight):
-        if BACKEND == "onednn" and onednn.available(x):
+        if backend() == "onednn" and onednn.available(x):
             return torch.ops.mkldnn._linear_pointwise(x, weight, bias, activation, [], "")
         if packed is not None and x.numel() // x.size(-1) == packed.rows:
             out = torch.ops.mkl._mkl_linear(x, packed.weight, weight, bias, packed.rows)
@@ -100,10 +106,21 @@ def linear(x, weight, bias=None, activation: str = "none", packed: Packed | None
 
 
 class Linear(nn.Linear):
-    """`nn.Linear` (same parameters and state dict) whose inference uses `linear` above."""
+    """`nn.Linear` (same parameters and state dict) then `activation`, computed by `linear`."""
 
-    def forward(self, x, activation: str = "none", packed: Packed | None = None) -> torch.Tensor:
-        return linear(x, self.weight, self.bias, activation, packed)
+    def __init__(self, in_features, out_features, bias=True, activation="none", **factory):
+        super().__init__(in_features, out_features, bias, **factory)
+        self.activation = activation
 
-    def pack(self, rows: int) -> Packed | None:
-        return pack(self.weight, rows)
+    @classmethod
+    def sharing(cls, layer: nn.Linear, activation: str = "none") -> "Linear":
+        """A `Linear` with `layer`'s parameters (the same tensors, not copies)."""
+        shared = cls(layer.in_features, layer.out_features, False, activation, device="meta")
+        shared.weight, shared.bias = layer.weight, layer.bias
+        return shared
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return linear(x, self.weight, self.bias, self.activation)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, activation={self.activation}"

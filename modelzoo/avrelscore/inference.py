@@ -8,10 +8,14 @@ z-normalised per utterance (`modelzoo.media.mel.normalized_waveform`).
 A video without any face is transcribed from its audio, one without audio from the lips, and an
 audio file from the audio; `Transcription.notice` says so. The audio-visual models keep their
 input layout in that case and get zeros for the missing stream: see `blank_stream`.
+
+`optimize_for_inference(model)` is the form that jobs serve (`zoo.loading.load_for_inference`):
+its dense layers run through `modelzoo.cpu_linear`, the matrix library fastest on this processor.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -20,11 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
+from modelzoo import cpu_linear
 from modelzoo.avrelscore import vocab
 from modelzoo.avrelscore.data import model_video
 from modelzoo.avrelscore.decoding import beam_search, greedy_ctc
-from modelzoo.avrelscore.model import SAMPLES_PER_FRAME, AVRelScore, Encoded
+from modelzoo.avrelscore.model import SAMPLES_PER_FRAME, AVRelScore, Encoded, FeedForward
 from modelzoo.errors import InvalidMediaError, UserError
 from modelzoo.job_params import parse_transcribe_params
 from modelzoo.media import io as media_io
@@ -41,6 +47,31 @@ WINDOW_FRAMES = 600  # frames per encoder pass (24 s): the reference's longest t
 
 def _no_progress(frac: float, msg: str) -> None:
     """The default progress callback: report nothing."""
+
+
+def optimize_for_inference(model: AVRelScore, *, inplace: bool = False) -> AVRelScore:
+    """A copy of `model` (or `model` itself with `inplace=True`) in eval mode, without gradients,
+    whose dense layers are `cpu_linear.Linear` (the same parameters, so the same state dict) with
+    each feed-forward block's ReLU fused into its first layer. The beam search then also packs
+    the decoder's weights for its row count where the backend packs (`decoding.Dense`). It
+    gives the plain model's outputs to float rounding. Call it after moving the model."""
+    if not isinstance(model, AVRelScore):
+        raise TypeError(f"expected an AV-RelScore model, not {type(model).__name__}")
+    fast = model if inplace else copy.deepcopy(model)
+    fast.eval().requires_grad_(False)
+    for block in fast.modules():
+        if isinstance(block, FeedForward):
+            block.w_1 = cpu_linear.Linear.sharing(block.w_1, activation="relu")
+            block.activation = nn.Identity()
+    linears = [
+        (parent, name, child)
+        for parent in fast.modules()
+        for name, child in parent.named_children()
+        if type(child) is nn.Linear
+    ]
+    for parent, name, child in linears:
+        setattr(parent, name, cpu_linear.Linear.sharing(child))
+    return fast
 
 
 @dataclass

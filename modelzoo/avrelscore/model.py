@@ -20,7 +20,6 @@ import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from modelzoo import cpu_linear
 from modelzoo.avrelscore import vocab
 from modelzoo.media.mel import MelConfig, mel_basis
 
@@ -29,7 +28,6 @@ AUDIO_FRONTENDS = ("waveform", "mel")
 FUSIONS = ("time", "sum")
 SAMPLES_PER_FRAME = 640  # 16 kHz audio / 25 fps video; the audio front-end's total stride
 VIDEO_MEAN, VIDEO_STD = 0.421, 0.165  # the reference's normalisation of gray crops in [0, 1]
-INITIAL_CACHE_LENGTH = 128  # decoder positions first reserved per hypothesis (DecoderState)
 
 
 @dataclass(frozen=True)
@@ -137,36 +135,50 @@ def resnet18_stages(conv, norm, width: int) -> list[nn.Sequential]:
     return stages
 
 
+class ChannelsLastConv3d(nn.Conv3d):
+    """`nn.Conv3d` run channels-last, which oneDNN does about twice as fast for the video stem on
+    the CPU: with one input channel, neither the input's layout nor the kernel's asks for it."""
+
+    def forward(self, x):
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+        kernel = self.weight.contiguous(memory_format=torch.channels_last_3d)
+        return self._conv_forward(x, kernel, self.bias)
+
+
+class FramewiseMaxPool3d(nn.MaxPool3d):
+    """`nn.MaxPool3d` with a kernel of 1 in time, run as 2D pooling of channels-last frames: a
+    tenth of 3D pooling's time on the CPU."""
+
+    def forward(self, x):
+        b = x.size(0)
+        frames = x.transpose(1, 2).flatten(0, 1).contiguous(memory_format=torch.channels_last)
+        pooled = F.max_pool2d(frames, self.kernel_size[1:], self.stride[1:], self.padding[1:])
+        return pooled.unflatten(0, (b, -1)).transpose(1, 2)  # (B, C, T, H', W')
+
+
 class VideoFrontend(nn.Module):
     """Conv3d stem + per-frame 2D ResNet-18 + global average pool: one feature per video frame."""
 
     def __init__(self, width: int):
         super().__init__()
         self.stem = nn.Sequential(
-            nn.Conv3d(1, width, (5, 7, 7), (1, 2, 2), (2, 3, 3), bias=False),
+            ChannelsLastConv3d(1, width, (5, 7, 7), (1, 2, 2), (2, 3, 3), bias=False),
             nn.BatchNorm3d(width),
             nn.SiLU(),
-            nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)),
+            FramewiseMaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)),
         )
         self.layer1, self.layer2, self.layer3, self.layer4 = resnet18_stages(
             nn.Conv2d, nn.BatchNorm2d, width
         )
 
     def forward(self, video):
-        b, t = video.shape[:2]
-        conv, norm, act, pool = self.stem
-        # A channels-last copy of the stem's one-channel kernel: oneDNN runs the stem about twice
-        # as fast with it on the CPU.
-        x = video.transpose(1, 2).contiguous(memory_format=torch.channels_last_3d)
-        kernel = conv.weight.contiguous(memory_format=torch.channels_last_3d)
-        x = act(norm(F.conv3d(x, kernel, None, conv.stride, conv.padding)))  # (B, W, T, 44, 44)
-        # The (1, 3, 3) pooling within each frame, as 2D pooling of channels-last frames: a tenth
-        # of 3D pooling's time. The trunk stays in the default layout: training it channels-last
-        # aborted the test process with a corrupted heap (torch 2.13 CPU), in 3 runs of 4.
-        x = x.transpose(1, 2).flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        x = F.max_pool2d(x, pool.kernel_size[1:], pool.stride[1:], pool.padding[1:]).contiguous()
+        b = video.size(0)
+        x = self.stem(video.transpose(1, 2))  # (B, W, T, 22, 22), channels-last
+        # The trunk runs per frame, in the default layout: training it channels-last aborted the
+        # test process with a corrupted heap (torch 2.13 CPU), in 3 runs of 4.
+        x = x.transpose(1, 2).flatten(0, 1).contiguous()  # (B*T, W, 22, 22)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # (B*T, 8W, 3, 3)
-        return x.mean((2, 3)).view(b, t, -1)  # (B, T, 8W)
+        return x.mean((2, 3)).view(b, -1, x.size(1))  # (B, T, 8W)
 
 
 class AudioFrontend(nn.Module):
@@ -243,14 +255,13 @@ class ReliabilityScorer(nn.Module):
 class FeedForward(nn.Module):
     def __init__(self, dim: int, hidden: int, dropout: float):
         super().__init__()
-        self.w_1 = cpu_linear.Linear(dim, hidden)
-        self.w_2 = cpu_linear.Linear(hidden, dim)
+        self.w_1 = nn.Linear(dim, hidden)
+        self.activation = nn.ReLU()
         self.dropout = nn.Dropout(dropout)
+        self.w_2 = nn.Linear(hidden, dim)
 
-    def forward(self, x, packed=(None, None)):
-        """`packed`: the weights of w_1 and w_2 packed for x's row count (`cpu_linear.pack`)."""
-        h = self.w_1(x, activation="relu", packed=packed[0])
-        return self.w_2(self.dropout(h), packed=packed[1])
+    def forward(self, x):
+        return self.w_2(self.dropout(self.activation(self.w_1(x))))
 
 
 class MultiHeadAttention(nn.Module):
@@ -259,26 +270,16 @@ class MultiHeadAttention(nn.Module):
     def __init__(self, dim: int, heads: int, dropout: float):
         super().__init__()
         self.heads, self.head_dim, self.dropout = heads, dim // heads, dropout
-        self.linear_q = cpu_linear.Linear(dim, dim)
-        self.linear_k = cpu_linear.Linear(dim, dim)
-        self.linear_v = cpu_linear.Linear(dim, dim)
-        self.linear_out = cpu_linear.Linear(dim, dim)
+        self.linear_q = nn.Linear(dim, dim)
+        self.linear_k = nn.Linear(dim, dim)
+        self.linear_v = nn.Linear(dim, dim)
+        self.linear_out = nn.Linear(dim, dim)
 
     def split(self, x):
         return x.view(x.size(0), -1, self.heads, self.head_dim).transpose(1, 2)  # (B, H, T, Dh)
 
     def keys_values(self, x):
         return self.split(self.linear_k(x)), self.split(self.linear_v(x))
-
-    def fused_qkv(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(weight (3D, D), bias (3D,)) of the q, k, v projections as one, q scaled by
-        1/sqrt(Dh): one matrix product per decoding step instead of three and a division."""
-        scale = self.head_dim**-0.5
-        weight = torch.cat(
-            [self.linear_q.weight * scale, self.linear_k.weight, self.linear_v.weight]
-        )
-        bias = torch.cat([self.linear_q.bias * scale, self.linear_k.bias, self.linear_v.bias])
-        return weight, bias
 
     def attend(self, q, k, v, mask):
         p = self.dropout if self.training else 0.0
@@ -308,7 +309,7 @@ class RelPositionAttention(MultiHeadAttention):
 
     def __init__(self, dim: int, heads: int, dropout: float):
         super().__init__(dim, heads, dropout)
-        self.linear_pos = cpu_linear.Linear(dim, dim, bias=False)
+        self.linear_pos = nn.Linear(dim, dim, bias=False)
         self.pos_bias_u = nn.Parameter(torch.empty(heads, dim // heads))
         self.pos_bias_v = nn.Parameter(torch.empty(heads, dim // heads))
         nn.init.xavier_uniform_(self.pos_bias_u)
@@ -380,97 +381,6 @@ class DecoderLayer(nn.Module):
         x = x + self.dropout(self.src_attn(self.norm2(x), memory, memory, memory_mask))
         return x + self.dropout(self.feed_forward(self.norm3(x)))
 
-    def step(self, x, cache, state: "DecoderState", index: int):
-        """One new position x (N, D) through layer `index`; `cache` (2, N, H, L+1, Dh) gets its
-        keys/values at L."""
-        n, heads = x.size(0), self.self_attn.heads
-        packed = state.packed[index]
-        weight, bias = state.fused_qkv[index]
-        qkv = cpu_linear.linear(self.norm1(x), weight, bias, packed=packed["qkv"])
-        qkv = qkv.view(n, 3, heads, -1)
-        cache[:, :, :, -1] = qkv[:, 1:].transpose(0, 1)  # (2, N, H, Dh)
-        attended = attend_cached(qkv[:, 0], cache)
-        x = x + self.self_attn.linear_out(attended, packed=packed["self_out"])
-        q = self.src_attn.linear_q(self.norm2(x), packed=packed["src_q"]).view(n, heads, -1)
-        attended = attend_memory(q, *state.memory_kv[index], state.bias)
-        x = x + self.src_attn.linear_out(attended, packed=packed["src_out"])
-        return x + self.feed_forward(self.norm3(x), packed["feed_forward"])
-
-    def pack(self, rows: int, fused_qkv) -> dict:
-        """The weights that `step` multiplies, packed for `rows` hypotheses (`cpu_linear.pack`)."""
-        return {
-            "qkv": cpu_linear.pack(fused_qkv[0], rows),
-            "self_out": self.self_attn.linear_out.pack(rows),
-            "src_q": self.src_attn.linear_q.pack(rows),
-            "src_out": self.src_attn.linear_out.pack(rows),
-            "feed_forward": (self.feed_forward.w_1.pack(rows), self.feed_forward.w_2.pack(rows)),
-        }
-
-
-def attend_cached(q, cache):
-    """Attention of pre-scaled queries (N, H, Dh) to a (2, N, H, L, Dh) cache of keys and values,
-    read in place: each hypothesis's keys of a head are one (L, Dh) block, so both products are
-    batched matrix products over strided views. Returns (N, H * Dh)."""
-    scores = torch.matmul(q[:, :, None], cache[0].transpose(-2, -1))  # (N, H, 1, L)
-    return torch.matmul(scores.softmax(-1), cache[1]).flatten(1)  # (N, H * Dh)
-
-
-def attend_memory(q, k, v, bias):
-    """Attention of the N = B * beams new queries (N, H, Dh) to the encoder keys/values of their
-    utterance, (B, H, T, Dh), with `bias` (B, 1, 1, T) -inf at padding: the beams of an
-    utterance go through one matrix product. Returns (N, H * Dh)."""
-    b, h, _, dh = k.shape
-    q = q.view(b, -1, h, dh).transpose(1, 2)  # (B, H, beams, Dh)
-    scores = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(dh) + bias
-    out = scores.softmax(-1) @ v  # (B, H, beams, Dh)
-    return out.transpose(1, 2).reshape(-1, h * dh)
-
-
-@dataclass
-class DecoderState:
-    """Incremental decoding cache: self-attention keys/values of every fed position and what every
-    step reuses (source keys/values, fused and packed projections, positions). Each hypothesis
-    keeps its own row of the cache, so that `select` copies only the rows whose hypothesis now
-    continues another one's prefix. The buffer starts at 128 positions (63 MB at beam 40, room
-    for about 8 s of speech, so a short clip never copies it) and doubles when a hypothesis
-    outgrows it: the bound of one character per encoder frame would reserve about 0.3 GB for a
-    24 s window at beam 40, where real transcripts need a fraction of it."""
-
-    cache: torch.Tensor  # (layers, 2, N, H, capacity, Dh)
-    memory_kv: list  # per layer (keys, values) of the encoder output, (B, H, T, Dh) each
-    bias: torch.Tensor  # (B, 1, 1, T) 0 where the encoder output is valid, -inf at padding
-    fused_qkv: list  # per layer, the self-attention's `fused_qkv()`
-    packed: list  # per layer, `DecoderLayer.pack` for the N hypotheses
-    output_packed: cpu_linear.Packed | None  # the output projection's, likewise
-    positions: torch.Tensor  # (max_len, D) the decoder's sinusoids
-    length: int = 0  # tokens fed so far (the start symbol included)
-
-    def reserve(self, length: int) -> None:
-        """Room for `length` positions, keeping those fed so far."""
-        capacity = self.cache.size(4)
-        if length <= capacity:
-            return
-        shape = list(self.cache.shape)
-        shape[4] = max(length, 2 * capacity)
-        grown = self.cache.new_empty(shape)
-        grown[:, :, :, :, : self.length] = self.cache[:, :, :, :, : self.length]
-        self.cache = grown
-
-    def select(self, index: torch.Tensor) -> "DecoderState":
-        """Hypothesis n continues hypothesis index[n]'s prefix (in place). Only the rows with
-        index[n] != n are copied; the beam search keeps each surviving prefix's best extension
-        in its own row, so most rows stay where they are."""
-        moved = (index != torch.arange(index.size(0), device=index.device)).nonzero()[:, 0]
-        sources = index[moved]
-        fed = self.cache[:, :, :, :, : self.length]
-        if set(moved.tolist()) & set(sources.tolist()):  # a row is read after being written
-            fed.index_copy_(2, moved, fed.index_select(2, sources))
-            return self
-        # Row by row: a strided block copy each, several times faster than index_copy_ here.
-        for row, source in zip(moved.tolist(), sources.tolist(), strict=True):
-            fed[:, :, row].copy_(fed[:, :, source])
-        return self
-
 
 class TransformerDecoder(nn.Module):
     """Character decoder: embedding + absolute sinusoids, pre-LN layers, LN, output projection."""
@@ -482,7 +392,7 @@ class TransformerDecoder(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.decoder_layers))
         self.norm = LayerNorm(cfg.d_model)
-        self.output = cpu_linear.Linear(cfg.d_model, cfg.vocab_size)
+        self.output = nn.Linear(cfg.d_model, cfg.vocab_size)
 
     def embed_at(self, tokens, start: int):
         pos = sinusoids(
@@ -498,38 +408,6 @@ class TransformerDecoder(nn.Module):
         for layer in self.layers:
             x = layer(x, causal, memory, memory_mask[:, None, None, :])
         return self.output(self.norm(x))
-
-    def init_state(self, memory, memory_mask, max_len: int, beams: int = 1) -> DecoderState:
-        """Cache for `beams` hypotheses per utterance (laid out b*beams+k) of up to `max_len`
-        fed tokens, holding the source keys/values."""
-        kv = [layer.src_attn.keys_values(memory) for layer in self.layers]
-        heads = self.layers[0].self_attn.heads
-        capacity = min(max_len, INITIAL_CACHE_LENGTH)
-        n = memory.size(0) * beams
-        shape = (len(self.layers), 2, n, heads, capacity, self.d_model // heads)
-        bias = memory.new_zeros(memory_mask.shape).masked_fill(~memory_mask, -math.inf)
-        fused = [layer.self_attn.fused_qkv() for layer in self.layers]
-        positions = sinusoids(torch.arange(max_len, device=memory.device), self.d_model)
-        return DecoderState(
-            memory.new_empty(shape),
-            kv,
-            bias[:, None, None, :],
-            fused,
-            [layer.pack(n, qkv) for layer, qkv in zip(self.layers, fused, strict=True)],
-            self.output.pack(n),
-            positions.to(memory.dtype),
-        )
-
-    def step(self, last, state: DecoderState):
-        """Log-probabilities (N, V) of the next token after `last` (N,); advances `state`."""
-        n = state.length
-        state.reserve(n + 1)
-        x = self.dropout(self.embed(last) * math.sqrt(self.d_model) + state.positions[n])  # (N, D)
-        for i, layer in enumerate(self.layers):
-            x = layer.step(x, state.cache[i, :, :, :, : n + 1], state, i)
-        state.length += 1
-        logits = self.output(self.norm(x), packed=state.output_packed)
-        return logits.log_softmax(-1), state
 
 
 @dataclass
@@ -572,13 +450,13 @@ class AVRelScore(nn.Module, PyTorchModelHubMixin, library_name="synclab"):
         if cfg.variant == "avrelscore":
             self.video_scorer = ReliabilityScorer(c)
             self.audio_scorer = ReliabilityScorer(c)
-        self.embed = cpu_linear.Linear(c, cfg.d_model)
+        self.embed = nn.Linear(c, cfg.d_model)
         self.embed_dropout = nn.Dropout(cfg.dropout)
         self.conformer = nn.ModuleList(ConformerLayer(cfg) for _ in range(cfg.encoder_layers))
         self.encoder_norm = LayerNorm(cfg.d_model)
         self.decoder = TransformerDecoder(cfg)
         self.ctc_dropout = nn.Dropout(cfg.dropout)
-        self.ctc_head = cpu_linear.Linear(cfg.d_model, cfg.vocab_size)
+        self.ctc_head = nn.Linear(cfg.d_model, cfg.vocab_size)
 
     def streams(self, video, audio):
         """Front-end (and scored) features of each used stream, each (B, T, C), and the scores."""

@@ -80,7 +80,7 @@ class Judges:
         """Judges from the zoo; `lip_reader_id="auto"` picks `lipreading.lip_reader_id()`;
         `loaded` maps ids to models already in memory, which are used as they are."""
         loaded = loaded or {}
-        from modelzoo.zoo.loading import load
+        from modelzoo.zoo.loading import load, load_for_inference
         from modelzoo.zoo.registry import entry, pinned_revision
 
         judges = cls()
@@ -96,7 +96,9 @@ class Judges:
             lip_reader_id = lipreading.lip_reader_id()
         if lip_reader_id:
             judges.lip_reader = (
-                loaded[lip_reader_id] if lip_reader_id in loaded else load(lip_reader_id)
+                loaded[lip_reader_id]
+                if lip_reader_id in loaded
+                else load_for_inference(lip_reader_id)
             )
             judges.lip_reader_id = lip_reader_id
             judges.lip_reader_revision = pinned_revision(entry(lip_reader_id))

@@ -184,13 +184,18 @@ def hub_offline() -> bool:
 def load_for_inference(model_id: str, device: str = "cpu"):
     """`load(model_id)` ready to serve: for the face generators, their inference-only fused copy
     (batch norms folded, oneDNN layout), which is what makes the Audio-Lip Memory generator
-    real-time on a CPU. Workers, the Space, the CLI and evaluation all serve models this way."""
-    from modelzoo.alm.inference import optimize_for_inference
+    real-time on a CPU; for AV-RelScore, dense layers run by the fastest CPU matrix library.
+    Workers, the Space, the CLI and evaluation all serve models this way."""
+    from modelzoo.alm import inference as alm_inference
     from modelzoo.alm.model import FaceGenerator
+    from modelzoo.avrelscore import inference as avrelscore_inference
+    from modelzoo.avrelscore.model import AVRelScore
 
     model = load(model_id, device=device)
     if isinstance(model, FaceGenerator):
-        model = optimize_for_inference(model, inplace=True)
+        model = alm_inference.optimize_for_inference(model, inplace=True)
+    if isinstance(model, AVRelScore):
+        model = avrelscore_inference.optimize_for_inference(model, inplace=True)
     return model
 
 

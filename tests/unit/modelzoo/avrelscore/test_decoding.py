@@ -3,8 +3,14 @@ import torch
 import torch.nn.functional as F
 
 from modelzoo.avrelscore import decoding, vocab
-from modelzoo.avrelscore import model as avrelscore_model
-from modelzoo.avrelscore.decoding import CTCPrefixScorer, beam_search, greedy_ctc, stable_rows
+from modelzoo.avrelscore.decoding import (
+    CTCPrefixScorer,
+    beam_search,
+    decoder_step,
+    greedy_ctc,
+    init_state,
+    stable_rows,
+)
 from modelzoo.avrelscore.model import Encoded
 
 A, B = vocab.CHARS.index("A"), vocab.CHARS.index("B")
@@ -53,9 +59,9 @@ def test_decoder_steps_with_cache_match_the_teacher_forced_decoder(tiny_model, e
     tokens = torch.tensor([[vocab.SOS, A, B, A], [vocab.SOS, B, B, B]])
     with torch.no_grad():
         full = tiny_model.decoder(tokens, encoded.hidden, encoded.mask).log_softmax(-1)
-        state = tiny_model.decoder.init_state(encoded.hidden, encoded.mask, 4)
+        state = init_state(tiny_model.decoder, encoded.hidden, encoded.mask, 4)
         for i in range(tokens.size(1)):
-            step, state = tiny_model.decoder.step(tokens[:, i], state)
+            step, state = decoder_step(tiny_model.decoder, tokens[:, i], state)
             assert torch.allclose(step, full[:, i], atol=1e-5)
 
 
@@ -64,12 +70,12 @@ def test_reordered_cache_continues_the_selected_prefixes(tiny_model, encoded):
     prefixes = torch.tensor([[vocab.SOS, A, B], [vocab.SOS, B, B]])
     following = torch.tensor([[A, B], [B, A]])
     with torch.no_grad():
-        state = tiny_model.decoder.init_state(encoded.hidden[:1], encoded.mask[:1], 5, beams=2)
+        state = init_state(tiny_model.decoder, encoded.hidden[:1], encoded.mask[:1], 5, beams=2)
         for i in range(prefixes.size(1)):
-            _, state = tiny_model.decoder.step(prefixes[:, i], state)
+            _, state = decoder_step(tiny_model.decoder, prefixes[:, i], state)
         state = state.select(torch.tensor([1, 0]))  # swap the two hypotheses
         for i in range(following.size(1)):
-            step, state = tiny_model.decoder.step(following[:, i], state)
+            step, state = decoder_step(tiny_model.decoder, following[:, i], state)
         swapped = torch.cat([prefixes.flip(0), following], dim=1)
         memory = encoded.hidden[:1].expand(2, -1, -1)
         full = tiny_model.decoder(swapped, memory, encoded.mask[:1].expand(2, -1))
@@ -79,7 +85,7 @@ def test_reordered_cache_continues_the_selected_prefixes(tiny_model, encoded):
 def test_a_cache_that_grows_step_by_step_gives_the_same_search(tiny_model, encoded, monkeypatch):
     expected = beam_search(tiny_model, encoded, beam=3, ctc_weight=0.3)
     assert max(len(h.tokens) for h in expected) >= 2  # so that the cache below grows
-    monkeypatch.setattr(avrelscore_model, "INITIAL_CACHE_LENGTH", 1)
+    monkeypatch.setattr(decoding, "INITIAL_CACHE_LENGTH", 1)
     grown = beam_search(tiny_model, encoded, beam=3, ctc_weight=0.3)
     assert [h.tokens for h in grown] == [h.tokens for h in expected]
     assert [h.score for h in grown] == pytest.approx([h.score for h in expected], abs=1e-5)
@@ -148,9 +154,9 @@ def test_stable_rows_keep_each_prefixs_best_extension_in_its_row():
 
 def test_select_copies_only_the_rows_that_change(tiny_model, encoded):
     with torch.no_grad():
-        state = tiny_model.decoder.init_state(encoded.hidden[:1], encoded.mask[:1], 5, beams=4)
+        state = init_state(tiny_model.decoder, encoded.hidden[:1], encoded.mask[:1], 5, beams=4)
         for token in (vocab.SOS, A):
-            _, state = tiny_model.decoder.step(torch.full((4,), token), state)
+            _, state = decoder_step(tiny_model.decoder, torch.full((4,), token), state)
         state.cache[:, :, :, :, :2] = torch.randn_like(state.cache[:, :, :, :, :2])
         before = state.cache[:, :, :, :, :2].clone()
         state.select(torch.tensor([0, 0, 2, 2]))  # rows 1 and 3 continue rows 0 and 2

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+from modelzoo import cpu_linear, onednn
 from modelzoo.avrelscore import inference
-from modelzoo.avrelscore.inference import transcribe, transcribe_file
+from modelzoo.avrelscore.decoding import beam_search, greedy_ctc
+from modelzoo.avrelscore.inference import optimize_for_inference, transcribe, transcribe_file
 from modelzoo.avrelscore.model import AVRelScore
 from modelzoo.errors import InvalidMediaError, InvalidParamsError, UserError
 from modelzoo.media.io import VideoWriter
@@ -247,3 +249,41 @@ def test_a_clip_longer_than_a_window_is_transcribed_window_by_window(model, medi
     assert len(calls) == 3 and sum(calls) == FACE_FRAMES and max(calls) <= 12
     assert len(result.reliability["audio"]) == len(result.reliability["video"]) == FACE_FRAMES
     assert set(result.text) <= VOCAB_TEXT
+
+
+def _runnable_backends() -> list[str]:
+    runnable = {"mkl": torch.backends.mkl.is_available(), "aten": True}
+    runnable["onednn"] = torch.backends.mkldnn.is_available()
+    return [b for b in cpu_linear.BACKENDS if runnable[b] and (b == "aten" or onednn.x86())]
+
+
+def test_the_optimised_copy_keeps_the_weights_and_leaves_the_model_alone(model):
+    fast = optimize_for_inference(model)
+    dense = [m for m in fast.modules() if isinstance(m, torch.nn.Linear)]
+    assert dense and all(isinstance(m, cpu_linear.Linear) for m in dense)
+    assert not any(isinstance(m, cpu_linear.Linear) for m in model.modules())
+    assert fast.state_dict().keys() == model.state_dict().keys()
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(fast.state_dict()[name], tensor), name
+    assert not fast.training and not any(p.requires_grad for p in fast.parameters())
+    with pytest.raises(TypeError, match="AV-RelScore"):
+        optimize_for_inference(torch.nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize("backend", _runnable_backends())
+def test_the_optimised_copy_decodes_as_the_model(
+    tiny_model, inputs, backend, one_thread, monkeypatch
+):
+    monkeypatch.setattr(cpu_linear, "backend", lambda: backend)
+    fast = optimize_for_inference(tiny_model)
+    lengths = inputs[2]
+    with torch.inference_mode():
+        encoded, fast_encoded = tiny_model.encode(*inputs), fast.encode(*inputs)
+        torch.testing.assert_close(fast_encoded.hidden, encoded.hidden, rtol=1e-4, atol=1e-4)
+        log_probs = tiny_model.ctc_log_probs(encoded)
+        assert greedy_ctc(fast.ctc_log_probs(encoded), lengths) == greedy_ctc(log_probs, lengths)
+    # 2 x 3 hypotheses: rows that the "mkl" backend packs the decoder's weights for
+    expected = beam_search(tiny_model, encoded, beam=3, ctc_weight=0.3)
+    got = beam_search(fast, encoded, beam=3, ctc_weight=0.3)
+    assert [h.tokens for h in got] == [h.tokens for h in expected]
+    assert [h.score for h in got] == pytest.approx([h.score for h in expected], abs=1e-4)

@@ -184,3 +184,17 @@ def test_sum_fusion_adds_the_streams_frame_by_frame_into_one_token_per_frame(inp
     model.encode(*inputs)
     assert seen[0].shape == (2, 8, 32)  # one token per frame, not two
     assert torch.allclose(seen[0], feats[0] + feats[1])
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_video_stem_computes_what_plain_conv3d_and_max_pool3d_do(inputs, training):
+    stem = _model().video_frontend.stem.train(training)
+    plain = torch.nn.Sequential(
+        torch.nn.Conv3d(1, 4, (5, 7, 7), (1, 2, 2), (2, 3, 3), bias=False),
+        torch.nn.BatchNorm3d(4),
+        torch.nn.SiLU(),
+        torch.nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)),
+    ).train(training)
+    plain.load_state_dict(stem.state_dict())
+    video = inputs[0].transpose(1, 2)  # (B, 1, T, 88, 88)
+    torch.testing.assert_close(stem(video), plain(video), rtol=1e-5, atol=1e-5)
