@@ -173,8 +173,8 @@ REGISTRY: dict[str, ZooEntry] = {
         demo_entry(
             "avrelscore",
             sha256={
-                "config.json": "abd44b95599d60ea51287515fe46919ba603d431416225a07674758024d71e7e",
-                "model.safetensors": "cad4aec61ae95230bb215d48af5009f569c2bb63942c44956e54c511e6771f29",
+                "config.json": "830a51c4dc9ae0af3412bd46a4362bfdc4a7407c9dfb028c43194d46743c3db2",
+                "model.safetensors": "1d45c9ad70fd45cbdc4979a0b5fc7eff012c031d25618788325dfa0f10b572e9",
             },
         ),
         demo_entry(
