@@ -195,14 +195,14 @@ REGISTRY: dict[str, ZooEntry] = {
         demo_entry(
             "avsr-audio",
             sha256={
-                "config.json": "ced69f97b1eca447542636bf060aded1e67ef313e1e0455b00d1ceadfbdca56c",
+                "config.json": "a57a1cc4fd4ec3f407b7eaa5d782e019d4c3924b0e8dcfdadb596799ad1d165f",
                 "model.safetensors": "63c95c3299940b0a42a72e759dba544b1ff8d01012a9e66e613365128393e6f4",
             },
         ),
         demo_entry(
             "avsr-video",
             sha256={
-                "config.json": "2502592d05c5fc1ddcaa58cdc4d17be96b4a859670bdb89eb7331e588bd83d02",
+                "config.json": "f39d112274590f259232547525cafc247d8ec87b979b5a4a30e5417381498533",
                 "model.safetensors": "06b5a5d549a2391b654a58de401332a1ab77272509cfb09169a77079e3e74f7a",
             },
         ),
