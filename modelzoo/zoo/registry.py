@@ -191,7 +191,13 @@ REGISTRY: dict[str, ZooEntry] = {
                 "model.safetensors": "7dbf6c5589186374d33cc64f2e2282c265fb8f991cba259f8014e09b022aabeb",
             },
         ),
-        demo_entry("avsr-av", sha256={}),
+        demo_entry(
+            "avsr-av",
+            sha256={
+                "config.json": "0dcfba08cad315d63ed764dc909a4946be7ce5c1a3c3f9787e92805abe1dc18e",
+                "model.safetensors": "dcce327ccfa04e463173ed59d20dbbc87c174b4afe23c300e30bb95692db8bf3",
+            },
+        ),
         demo_entry(
             "avsr-audio",
             sha256={
