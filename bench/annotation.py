@@ -41,7 +41,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import httpx
-from site_database import fresh_site_database  # bench/site_database.py
+from site_database import fresh_site_database, site_environment  # bench/site_database.py
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "synclab_bench_annotation"
@@ -67,12 +67,7 @@ def configure(server: str) -> dict:
         "SYNCLAB_CACHE_URL": "redis://127.0.0.1:6379/12",
         "SYNCLAB_RATE_RATER_SESSION": "100000/m",
         "SYNCLAB_RATE_RATER_IP": "10000000/m",
-        "SYNCLAB_VAR_DIR": str(tmp),
-        "MEDIA_ROOT": str(tmp / "media"),
-        "DJANGO_SETTINGS_MODULE": "webapp.settings",
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "HF_HUB_OFFLINE": "1",
-        "LOG_LEVEL": "WARNING",
+        **site_environment(tmp),
     }
     fresh_site_database(DB_NAME, env)
     from django.core.cache import cache

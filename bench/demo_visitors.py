@@ -22,7 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from site_database import fresh_site_database  # bench/site_database.py
+from site_database import fresh_site_database, site_environment  # bench/site_database.py
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "synclab_bench_demo"
@@ -34,12 +34,7 @@ def configure() -> dict:
     env = {
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/13",
-        "SYNCLAB_VAR_DIR": str(tmp),
-        "MEDIA_ROOT": str(tmp / "media"),
-        "DJANGO_SETTINGS_MODULE": "webapp.settings",
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "HF_HUB_OFFLINE": "1",
-        "LOG_LEVEL": "WARNING",
+        **site_environment(tmp),
     }
     fresh_site_database(DB_NAME, env)
     import redis

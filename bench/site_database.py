@@ -8,6 +8,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def site_environment(tmp: Path) -> dict[str, str]:
+    """The settings every site bench runs its site under: its files in `tmp`, no hub, quiet logs."""
+    return {
+        "SYNCLAB_VAR_DIR": str(tmp),
+        "MEDIA_ROOT": str(tmp / "media"),
+        "DJANGO_SETTINGS_MODULE": "webapp.settings",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
 def fresh_site_database(db_name: str, env: dict[str, str]) -> None:
     """Put `env` into this process's environment, drop and create `db_name` on the local
     PostgreSQL (trust auth), then set Django up and migrate it."""
