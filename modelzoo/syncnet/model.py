@@ -108,9 +108,15 @@ class SyncNet(nn.Module, PyTorchModelHubMixin, library_name="synclab"):
         self.audio_encoder = audio_encoder(config.width, last_stage_residuals=2)
 
     def forward(self, mels: torch.Tensor, faces: torch.Tensor):
-        a = self.audio_encoder(mels).flatten(1)  # (B, width)
-        v = self.face_encoder(faces).flatten(1)  # (B, width)
-        return F.normalize(a, dim=1), F.normalize(v, dim=1)
+        return self.embed_audio(mels), self.embed_faces(faces)
+
+    def embed_audio(self, mels: torch.Tensor) -> torch.Tensor:
+        """(B, 1, 80, 16) -> unit (B, width)."""
+        return F.normalize(self.audio_encoder(mels).flatten(1), dim=1)
+
+    def embed_faces(self, faces: torch.Tensor) -> torch.Tensor:
+        """(B, 3*T, H/2, W) -> unit (B, width)."""
+        return F.normalize(self.face_encoder(faces).flatten(1), dim=1)
 
     @staticmethod
     def stack_lower_half(frames: torch.Tensor) -> torch.Tensor:
@@ -129,6 +135,36 @@ def cosine_bce(audio: torch.Tensor, face: torch.Tensor, target: torch.Tensor) ->
     # The ReLU embeddings keep the cosine in [0, 1]; rounding can leave it a hair above 1.
     similarity = F.cosine_similarity(audio, face).clamp(0.0, 1.0)
     return F.binary_cross_entropy(similarity, target.float().view(-1))
+
+
+def offset_contrast(
+    syncnet: SyncNet,
+    mels: torch.Tensor,
+    faces: torch.Tensor,
+    valid: torch.Tensor,
+    temperature: float = 0.1,
+) -> torch.Tensor:
+    """Multi-way matching (Chung et al., "Perfect Match", arXiv 1809.08001) with Wav2Lip's BCE.
+
+    mels (B, K, 1, 80, 16) are K candidate mel windows for `faces` (B, 3*T, H/2, W), the in-sync
+    one first and the others at offsets; `valid` (B, K) marks the candidates that exist. The
+    cross-entropy asks the critic to pick the in-sync window among all K, which a pair-wise draw
+    teaches one offset a sample at a time; the BCE terms keep the cosine itself a calibrated
+    score (in sync near 1, offset near 0), since the gate and the generators' sync loss read it.
+    """
+    b, k = mels.shape[:2]
+    audio = syncnet.embed_audio(mels.flatten(0, 1)).view(b, k, -1)
+    face = syncnet.embed_faces(faces)
+    # ReLU embeddings keep the cosine in [0, 1]; rounding can leave it a hair above 1.
+    similarity = (audio * face[:, None]).sum(-1).clamp(0.0, 1.0)  # (B, K)
+    logits = (similarity / temperature).masked_fill(~valid, -torch.inf)
+    in_sync = torch.zeros(b, dtype=torch.long, device=mels.device)
+    negatives = valid.clone()
+    negatives[:, 0] = False
+    positive_bce = F.binary_cross_entropy(similarity[:, 0], torch.ones_like(similarity[:, 0]))
+    offset = similarity[negatives]
+    negative_bce = F.binary_cross_entropy(offset, torch.zeros_like(offset))
+    return F.cross_entropy(logits, in_sync) + positive_bce + negative_bce
 
 
 def sync_loss(syncnet: SyncNet, mels: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:

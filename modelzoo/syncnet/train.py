@@ -2,7 +2,8 @@
 
 Half the samples pair a mel window with its own five frames (label 1), half with five frames from
 elsewhere in the clip (label 0); the loss is the cosine BCE. Adam, lr 1e-4; batch 64 in Wav2Lip,
-256 for the SyncTalkFace 128-px expert.
+256 for the SyncTalkFace 128-px expert. Batches of "syncnet_offsets" windows (one window of
+frames with the mels of every offset) train with `offset_contrast` instead.
 
     python -m modelzoo.syncnet.train --data ROOT --out RUN_DIR [--config paper|wav2lip|demo]
 """
@@ -14,7 +15,7 @@ import torch
 
 from modelzoo.alm.data import TalkingFaceDataset, folder_clips
 from modelzoo.alm.loop import LoopConfig, fit
-from modelzoo.syncnet.model import CONFIGS, SyncNet, SyncNetConfig, cosine_bce
+from modelzoo.syncnet.model import CONFIGS, SyncNet, SyncNetConfig, cosine_bce, offset_contrast
 
 
 class SyncNetTask:
@@ -26,7 +27,10 @@ class SyncNetTask:
         self.optimizers = {"syncnet": torch.optim.Adam(self.syncnet.parameters(), lr=lr)}
 
     def loss(self, batch) -> torch.Tensor:
-        a, v = self.syncnet(batch["mel"], SyncNet.stack_lower_half(batch["frames"]))
+        faces = SyncNet.stack_lower_half(batch["frames"])
+        if "mels" in batch:  # "syncnet_offsets" windows: every offset at once
+            return offset_contrast(self.syncnet, batch["mels"], faces, batch["valid"])
+        a, v = self.syncnet(batch["mel"], faces)
         return cosine_bce(a, v, batch["label"])
 
     def train_step(self, batch) -> dict[str, float]:

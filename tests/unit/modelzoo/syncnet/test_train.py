@@ -1,7 +1,9 @@
+import numpy as np
 import torch
 
-from modelzoo.alm.data import TalkingFaceDataset
+from modelzoo.alm.data import SYNC_CANDIDATES, TalkingFaceDataset, augment_faces, to_unit
 from modelzoo.alm.loop import LoopConfig, fit, validate
+from modelzoo.media.mel import sync_mel
 from modelzoo.syncnet import SyncNet, SyncNetConfig
 from modelzoo.syncnet.train import SyncNetTask
 from tests.unit.modelzoo.talking_clips import one_thread, talking_clip
@@ -55,3 +57,60 @@ def test_a_few_hundred_steps_lower_the_critic_loss_clearly(tmp_path):
     assert after < 0.8 * before, (before, after)
     # below the ln 2 of a critic that gives every pair the same cosine: it tells sync from offset
     assert after < 0.6, (before, after)
+
+
+def test_offset_windows_put_the_in_sync_mel_first_and_mark_missing_candidates():
+    clip = talking_clip(num_frames=20)
+    item = TalkingFaceDataset([clip], "syncnet_offsets", 8)[3]
+    assert item["mels"].shape == (SYNC_CANDIDATES, 1, 80, 16)
+    t = next(  # the window of frames the item holds
+        s for s in range(20 - 4) if torch.equal(item["frames"], to_unit(clip.read(range(s, s + 5))))
+    )
+    assert torch.equal(item["mels"][0, 0], torch.from_numpy(sync_mel(clip.mel, t)))
+    assert bool(item["valid"][0])
+    shifted = [
+        torch.from_numpy(sync_mel(clip.mel, t + d))
+        for d in range(-15, 16)
+        if abs(d) >= 2 and sync_mel(clip.mel, t + d) is not None
+    ]
+    for mel, valid in zip(item["mels"][1:, 0], item["valid"][1:], strict=True):
+        if valid:  # a real window of the clip 2..15 frames away
+            assert any(torch.equal(mel, window) for window in shifted)
+        else:
+            assert float(mel.abs().sum()) == 0.0
+
+
+def test_offset_training_teaches_the_critic_which_offset_is_in_sync(tmp_path):
+    torch.manual_seed(0)
+    clips = [talking_clip(num_frames=40, seed=s) for s in range(4)]
+    loop = LoopConfig(steps=150, batch_size=8, val_every=150, val_batches=1, log_every=150)
+    train = TalkingFaceDataset(clips, "syncnet_offsets", loop.steps * loop.batch_size)
+    val = TalkingFaceDataset(clips, "syncnet_offsets", 8, seed=1)
+    task = SyncNetTask(TINY, lr=1e-3)
+    with one_thread():
+        fit(task, train, val, tmp_path, loop, log=lambda _: None)
+    task.syncnet.eval()
+    unseen = [talking_clip(num_frames=40, seed=9)]
+    held_out = TalkingFaceDataset(unseen, "syncnet_offsets", 16, seed=2)
+    batch = torch.utils.data.default_collate([held_out[i] for i in range(16)])
+    with torch.no_grad():
+        audio = task.syncnet.embed_audio(batch["mels"].flatten(0, 1)).view(16, SYNC_CANDIDATES, -1)
+        face = task.syncnet.embed_faces(SyncNet.stack_lower_half(batch["frames"]))
+    similarity = (audio * face[:, None]).sum(-1)
+    offset = batch["valid"].clone()
+    offset[:, 0] = False
+    beaten = (similarity[:, :1] > similarity) & offset
+    # the share of offset windows each in-sync window outscores: 0.5 for a critic that cannot tell
+    share = (beaten.sum(1) / offset.sum(1)).mean()
+    assert share >= 0.8, share
+
+
+def test_face_augmentation_changes_the_face_the_same_way_in_every_frame():
+    still = to_unit(np.repeat(talking_clip(num_frames=1).frames, 5, axis=0))  # (3, 5, H, W)
+    for seed in range(4):
+        varied = augment_faces(still, np.random.default_rng(seed))
+        assert varied.shape == still.shape
+        assert 0.0 <= float(varied.min()) and float(varied.max()) <= 1.0
+        assert not torch.equal(varied, still)
+        # a still face stays still: the draw is one for the window, not one per frame
+        assert all(torch.equal(varied[:, k], varied[:, 0]) for k in range(5))
