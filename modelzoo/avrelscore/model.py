@@ -567,7 +567,7 @@ DEMO_CONFIG = AVRelScoreConfig(
     decoder_layers=2,
     decoder_ffn=512,
     ctc_weight=0.3,
-    reliability_weight=0.1,
+    reliability_weight=0.3,
     audio_frontend="mel",
     fusion="sum",
 )

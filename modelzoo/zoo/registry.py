@@ -173,8 +173,8 @@ REGISTRY: dict[str, ZooEntry] = {
         demo_entry(
             "avrelscore",
             sha256={
-                "config.json": "830a51c4dc9ae0af3412bd46a4362bfdc4a7407c9dfb028c43194d46743c3db2",
-                "model.safetensors": "1d45c9ad70fd45cbdc4979a0b5fc7eff012c031d25618788325dfa0f10b572e9",
+                "config.json": "54f24b900538525a1c590246c0d8378ee32153a73ab6757c18549e8da1e1857e",
+                "model.safetensors": "ee6f016cda9cb4e02ddc9f7835b8385064814f4fe34a4969cd086ac3061ce729",
             },
         ),
         demo_entry(
