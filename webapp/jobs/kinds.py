@@ -137,13 +137,17 @@ ROLE_NEEDS = {
     "audio": {"need_audio": True},
     "image": {"allow_image": True},
 }
-_one = frozenset
 
 KINDS = {
     "generate": JobKind(
         "generate",
         GenerateParams,
-        (_one({"video"}), _one({"image"}), _one({"video", "audio"}), _one({"image", "audio"})),
+        (
+            frozenset({"video"}),
+            frozenset({"image"}),
+            frozenset({"video", "audio"}),
+            frozenset({"image", "audio"}),
+        ),
         "generate takes exactly one face: a 'video' or an 'image' file",
         ("alm", "cals"),
         ("generated.mp4",),
@@ -151,7 +155,7 @@ KINDS = {
     "transcribe": JobKind(
         "transcribe",
         TranscribeParams,
-        (_one({"video"}), _one({"audio"})),
+        (frozenset({"video"}), frozenset({"audio"})),
         "transcribe takes exactly one file: 'video' or 'audio'",
         ("avrelscore",),
         ("transcript.json", "transcript.txt"),
@@ -159,7 +163,7 @@ KINDS = {
     "corrupt": JobKind(
         "corrupt",
         None,
-        (_one({"video"}), _one({"audio"})),
+        (frozenset({"video"}), frozenset({"audio"})),
         "corrupt takes exactly one file: 'video' or 'audio'",
         (),
         ("corrupted.mp4", "corrupted.wav", "corruption.json"),  # .mp4 for a video, else .wav
@@ -167,7 +171,7 @@ KINDS = {
     "evaluate": JobKind(
         "evaluate",
         EvaluateParams,
-        (_one(),),
+        (frozenset(),),
         "evaluate takes no files: it reads a corpus on the server",
         ("alm", "cals", "avrelscore", "syncnet"),
         ("report.json", "report.md", "*.png"),
@@ -339,7 +343,7 @@ def run(
             model,
             files[role],
             files.get("audio"),
-            out_dir / "generated.mp4",
+            out_dir / KINDS["generate"].outputs[0],
             text=p.text,
             voice=p.voice,
             batch_size=p.batch_size,
@@ -353,11 +357,12 @@ def run(
 
         p = TranscribeParams.stored(params)
         role = "video" if "video" in files else "audio"
+        json_name, text_name = KINDS["transcribe"].outputs
         written = transcribe(
             model,
             files[role],
-            out_dir / "transcript.json",
-            out_dir / "transcript.txt",
+            out_dir / json_name,
+            out_dir / text_name,
             decoder=p.decoder,
             beam_size=p.beam_size,
             ctc_weight=p.ctc_weight,
