@@ -1,4 +1,4 @@
-"""transcribe / transcribe_file on real media files with a tiny random-weight model."""
+"""transcribe and the transcription pipeline on real media files with a tiny random-weight model."""
 
 import json
 
