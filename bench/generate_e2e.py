@@ -4,8 +4,8 @@
         [--seconds 10] [--repeats 2] [--threads N]
 
 Loads each model as a worker does (`modelzoo.zoo.loading.load_for_inference`: strict load, then the
-fused inference copy) and runs generate jobs through `modelzoo.pipelines.run_kind`, the entry point
-the Celery task and the Space share (the CLI's `generate` calls the same `generation.generate`):
+fused inference copy) and runs generate jobs through `webapp.jobs.kinds.run`, the entry point
+the Celery task and the Space share (the CLI's `generate` calls the same `pipelines.generate`):
 speech decoding, the mel, face tracking, the generator on every frame, paste-back and H.264/AAC
 encoding all count. The photo is also generated once by `python -m modelzoo generate` in its own
 process ("cli_photo": the CLI's own "seconds" figure, which counts oneDNN's first-call packing, and
@@ -47,8 +47,8 @@ from faces import make_clip  # noqa: E402  (bench/faces.py)
 
 from modelzoo.media.io import FPS, VideoWriter  # noqa: E402
 from modelzoo.media.tts import speak  # noqa: E402
-from modelzoo.pipelines import run_kind  # noqa: E402
 from modelzoo.zoo.loading import load_for_inference  # noqa: E402
+from webapp.jobs import kinds  # noqa: E402
 
 TEXT = (
     "Could you pass me the salt and the pepper, please? The train to the coast leaves at half "
@@ -90,7 +90,9 @@ def job(model, face_role: str, face: Path, speech: Path, out_dir: Path) -> dict:
         stages.setdefault(msg.split(":")[0], round(time.perf_counter() - started, 2))
 
     files = {face_role: face, "audio": speech}
-    run_kind("generate", model=model, params={}, files=files, out_dir=out_dir, progress=progress)
+    params = kinds.parse_params("generate", {})
+    kinds.run("generate", model=model, params=params, files=files, probes={}, out_dir=out_dir,
+              progress=progress)  # fmt: skip
     return {
         "wall_s": round(time.perf_counter() - started, 2),
         "cpu_s": round(cpu_seconds() - cpu_started, 2),

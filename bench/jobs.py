@@ -57,17 +57,17 @@ def trivial_audio(folder: Path) -> Path:
 
 
 def submit(audio: Path):
-    from webapp.demo.site import LocalUpload
-    from webapp.jobs import services
+    from modelzoo.media.probe import MediaLimits
+    from webapp.jobs import kinds, services
 
-    params = {"audio": {"noise": "white", "snr_db": 10}}
-    with LocalUpload(str(audio)) as upload:
-        return services.job_create(
-            owner=services.Owner(session_key="bench"),
-            kind="corrupt",
-            files={"audio": upload},
-            params=params,
-        )
+    params = kinds.parse_params("corrupt", {"audio": {"noise": "white", "snr_db": 10}})
+    upload = kinds.check_upload("audio", audio, name=audio.name, limits=MediaLimits())
+    return services.job_create(
+        owner=services.Owner(session_key="bench"),
+        kind="corrupt",
+        uploads={"audio": upload},
+        params=params,
+    )
 
 
 def wait_all(ids, timeout=600):

@@ -63,17 +63,13 @@ def kill(proc: subprocess.Popen) -> None:
 
 
 def submit(clip: Path):
-    from django.core.files.uploadedfile import UploadedFile
-
+    from modelzoo.media.probe import MediaLimits
+    from webapp.jobs import kinds
     from webapp.jobs.services import Owner, job_create
 
-    class OnDisk(UploadedFile):
-        def temporary_file_path(self):
-            return str(clip)
-
-    upload = OnDisk(clip.open("rb"), clip.name)
-    params = {"seed": 0, "video": {"kind": "blur", "fraction": 1.0}}
-    return job_create(owner=Owner(session_key="bench"), kind="corrupt", files={"video": upload},
+    upload = kinds.check_upload("video", clip, name=clip.name, limits=MediaLimits())
+    params = kinds.parse_params("corrupt", {"seed": 0, "video": {"kind": "blur", "fraction": 1.0}})
+    return job_create(owner=Owner(session_key="bench"), kind="corrupt", uploads={"video": upload},
                       params=params)  # fmt: skip
 
 

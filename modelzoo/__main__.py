@@ -56,7 +56,7 @@ def add_corrupt(subparsers) -> None:
 def run_corrupt(args: argparse.Namespace) -> int:
     from modelzoo.corruption.params import parse_corruption_params
     from modelzoo.media.probe import probe
-    from modelzoo.pipelines import corrupt
+    from modelzoo.pipelines.corrupt import corrupt
 
     params = parse_corruption_params(_read_text_arg(args.params, "--params"))
     info = probe(args.input)
@@ -71,6 +71,7 @@ def run_corrupt(args: argparse.Namespace) -> int:
             args.input,
             params,
             Path(tmp),
+            info=info,
             noise_file=args.noise_file,
             occluders=args.occluders,
         )
@@ -214,7 +215,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
     import ffmpeg
 
-    from modelzoo.generation import generate
+    from modelzoo.pipelines.generate import generate
     from modelzoo.zoo.loading import load_for_inference
 
     if args.out.suffix.lower() != ".mp4":
@@ -260,14 +261,11 @@ def add_transcribe(subparsers) -> None:
 def run_transcribe(args: argparse.Namespace) -> int:
     """Prints the Transcription JSON: text, mode, notice, per-frame reliability, timings."""
     from modelzoo import load
-    from modelzoo.avrelscore.inference import transcribe
+    from modelzoo.avrelscore.inference import check_decoding, transcribe
     from modelzoo.avrelscore.model import AVRelScore
-    from modelzoo.job_params import parse_transcribe_params
 
-    # the job's own checks, so that the CLI accepts exactly what the site does
-    settings = parse_transcribe_params(
-        {"decoder": args.decoder, "beam_size": args.beam_size, "ctc_weight": args.ctc_weight}
-    )
+    settings = {"decoder": args.decoder, "beam_size": args.beam_size, "ctc_weight": args.ctc_weight}
+    check_decoding(**settings)  # before the model loads, so that a typo fails at once
     if not args.media.is_file():
         raise UserError(f"{args.media}: file not found")
     model = load(args.model)

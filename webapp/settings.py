@@ -117,6 +117,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
 # Every upload goes to a temporary file (ffprobe needs a path, and memory stays flat), and stops
 # at SYNCLAB_UPLOAD_MAX_BYTES while the body streams in.
 FILE_UPLOAD_HANDLERS = ["webapp.jobs.uploads.SizeLimitedUploadHandler"]
+# On MEDIA_ROOT's file system, so that a job's input is a hard link to its upload, never a second
+# copy of its bytes (webapp.jobs.services.store_once); the jobs app creates the folder at start.
+FILE_UPLOAD_TEMP_DIR = MEDIA_ROOT / "uploads"
 
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)  # true behind HTTPS

@@ -1,4 +1,5 @@
-"""Job tasks: each takes a job id, runs its modelzoo pipeline and records the outcome on the Job."""
+"""Job tasks: each takes a job id, runs its kind (`webapp.jobs.kinds.run`) and records the outcome
+on the Job."""
 
 import logging
 import traceback
@@ -8,8 +9,9 @@ from pathlib import Path
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from modelzoo import pipelines
 from modelzoo.errors import UserError
+from modelzoo.media.probe import MediaInfo
+from webapp.jobs import kinds
 from workers.identity import worker_identity
 from workers.model_cache import model_cache
 
@@ -71,53 +73,64 @@ def _fail(job, error: str, tb: str = "") -> None:
         pass
 
 
-def _run_pipeline(job, out: Path) -> list[Path]:
-    """The job's kind through modelzoo.pipelines.run_kind, with its model from the process cache."""
+def _run_kind(job, out: Path) -> list[Path]:
+    """The job's kind over its stored inputs, probes and normalised params, as they were checked
+    when it was created; its model (and an evaluation's other models) from the process cache."""
+    from django.conf import settings
+
     files = {role: job.input(role) for role in job.inputs}
-    model = None
+    probes = {role: _stored_probe(job, role) for role in job.inputs}
+    model = corpus = None
     if job.model_id:
         job.report(0.0, f"loading {job.model_id}")
         model = model_cache().get(job.model_id, job.model_revision)
-    return pipelines.run_kind(
-        job.kind, model=model, params=job.params, files=files, out_dir=out, progress=job.report
-    )
-
-
-def _run_evaluation(job, out: Path) -> list[Path]:
-    """The evaluate job: the job's model (from the process cache, at its pinned revision) scored
-    on a corpus of the server's corpora folder; other models it needs come from the cache too."""
-    from django.conf import settings
+    if job.kind == "evaluate":
+        corpus = Path(settings.SYNCLAB_EVAL_CORPORA_DIR) / job.params["corpus"]
+        if not corpus.is_dir():
+            raise UserError(f"corpus '{job.params['corpus']}' is no longer on this server")
 
     def loader(model_id: str):
-        revision = job.model_revision if model_id == job.model_id else ""
-        return model_cache().get(model_id, revision)
+        return model_cache().get(model_id, job.model_revision if model_id == job.model_id else "")
 
-    corpus = Path(settings.SYNCLAB_EVAL_CORPORA_DIR) / job.params["corpus"]
-    if not corpus.is_dir():
-        raise UserError(f"corpus '{job.params['corpus']}' is no longer on this server")
-    return pipelines.evaluate_job(
-        job.model_id, corpus, out, params=job.params, progress=job.report, loader=loader
+    return kinds.run(
+        job.kind,
+        model=model,
+        params=job.params,
+        files=files,
+        probes=probes,
+        out_dir=out,
+        progress=job.report,
+        model_id=job.model_id,
+        corpus=corpus,
+        loader=loader,
     )
+
+
+def _stored_probe(job, role: str) -> MediaInfo | None:
+    """The probe the web took of an input when the job was created (None on rows from before
+    probes were stored: the pipeline then probes the file itself)."""
+    facts = job.inputs[role].get("probe")
+    return MediaInfo.from_json({**facts, "path": str(job.input(role))}) if facts else None
 
 
 @shared_task
 def corrupt(job_id: str, delivery: int | None = None) -> None:
-    run_job(job_id, _run_pipeline, delivery)
+    run_job(job_id, _run_kind, delivery)
 
 
 @shared_task
 def transcribe(job_id: str, delivery: int | None = None) -> None:
-    run_job(job_id, _run_pipeline, delivery)
+    run_job(job_id, _run_kind, delivery)
 
 
 @shared_task
 def generate(job_id: str, delivery: int | None = None) -> None:
-    run_job(job_id, _run_pipeline, delivery)
+    run_job(job_id, _run_kind, delivery)
 
 
 @shared_task
 def evaluate(job_id: str, delivery: int | None = None) -> None:
-    run_job(job_id, _run_evaluation, delivery)
+    run_job(job_id, _run_kind, delivery)
 
 
 @shared_task

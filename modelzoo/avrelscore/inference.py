@@ -16,7 +16,6 @@ its dense layers run through `modelzoo.cpu_linear`, the matrix library fastest o
 from __future__ import annotations
 
 import copy
-import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -31,12 +30,12 @@ from modelzoo.avrelscore import vocab
 from modelzoo.avrelscore.data import model_video
 from modelzoo.avrelscore.decoding import beam_search, greedy_ctc
 from modelzoo.avrelscore.model import SAMPLES_PER_FRAME, AVRelScore, Encoded, FeedForward
-from modelzoo.errors import InvalidMediaError, UserError
-from modelzoo.job_params import parse_transcribe_params
+from modelzoo.errors import InvalidMediaError, InvalidParamsError, UserError
 from modelzoo.media import io as media_io
 from modelzoo.media.crops import MouthCropper
 from modelzoo.media.mel import normalized_waveform
 from modelzoo.media.probe import MediaInfo, probe
+from modelzoo.pipelines.limits import BEAM_SIZES, CTC_WEIGHTS, DECODERS
 
 Progress = Callable[[float, str], None]
 FPS = media_io.FPS  # one encoder step per video frame
@@ -114,6 +113,7 @@ def transcribe(
     decoder: str = "greedy",
     beam_size: int = 10,
     ctc_weight: float = 0.1,
+    info: MediaInfo | None = None,
     progress: Progress = _no_progress,
 ) -> Transcription:
     """Transcribe a video (with or without audio) or an audio file with an AV-RelScore model.
@@ -122,14 +122,14 @@ def transcribe(
     search with `beam_size` hypotheses and CTC weight `ctc_weight` (the paper: 40 and 0.1).
     Clips longer than WINDOW_FRAMES are transcribed window by window (see `_cut`), each as soon
     as its frames are read (see `ClipReader`), so memory does not grow with the clip's length.
+    `info` is the file's probe when the caller has one already (a job's, taken at upload).
     Raises UserError (InvalidMediaError, NoFaceError) when the file offers nothing to read.
     """
-    if decoder not in ("greedy", "beam"):
-        raise UserError(f"decoder must be 'greedy' or 'beam', not {decoder!r}")
+    check_decoding(decoder, beam_size, ctc_weight)
     media = Path(media)
     started = time.perf_counter()
     timings = dict.fromkeys(("read_media", "mouth_crops", "encoder", "decoding"), 0.0)
-    reader = ClipReader(model, media, timings, progress)
+    reader = ClipReader(model, media, timings, progress, info=info)
     settings = {"name": "greedy"}
     if decoder == "beam":
         settings = {"name": "beam", "beam_size": beam_size, "ctc_weight": ctc_weight}
@@ -170,6 +170,20 @@ def transcribe(
     )
 
 
+def check_decoding(decoder: str, beam_size: int, ctc_weight: float) -> None:
+    """InvalidParamsError naming the first decoding setting that `transcribe` cannot use."""
+    if decoder not in DECODERS:
+        raise InvalidParamsError(f"'decoder' must be one of {', '.join(DECODERS)}, not {decoder!r}")
+    low, high = BEAM_SIZES
+    integer = isinstance(beam_size, int) and not isinstance(beam_size, bool)
+    if not integer or not low <= beam_size <= high:
+        raise InvalidParamsError(f"'beam_size' must be an integer from {low} to {high}")
+    low, high = CTC_WEIGHTS
+    number = isinstance(ctc_weight, int | float) and not isinstance(ctc_weight, bool)
+    if not number or not low <= ctc_weight <= high:
+        raise InvalidParamsError(f"'ctc_weight' must be a number from {low} to {high}")
+
+
 def _cut(start: int, size: int, energy: Callable[[int, int], np.ndarray] | None) -> int:
     """End of the window from `start` when more than `size` frames remain: the quietest frame of
     its last quarter by `energy(lo, hi)` (per-frame energies), or `start + size` without audio,
@@ -183,26 +197,6 @@ def _cut(start: int, size: int, energy: Callable[[int, int], np.ndarray] | None)
         return start + size
     low = start + size * 3 // 4
     return low + int(np.argmin(energy(low, start + size)))
-
-
-def transcribe_file(
-    model: AVRelScore,
-    media: Path,
-    out_dir: Path,
-    *,
-    params: dict | str | None = None,
-    progress: Progress = _no_progress,
-) -> list[Path]:
-    """The transcribe job: `params` {"decoder", "beam_size", "ctc_weight"} (InvalidParamsError
-    naming a bad key) -> out_dir/transcript.json (`Transcription.as_json`) and transcript.txt."""
-    settings = parse_transcribe_params(params)
-    result = transcribe(model, Path(media), progress=progress, **settings)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    json_path, text_path = out_dir / "transcript.json", out_dir / "transcript.txt"
-    json_path.write_text(json.dumps(result.as_json()) + "\n")
-    text_path.write_text(result.text + "\n")
-    return [json_path, text_path]
 
 
 @dataclass
@@ -226,12 +220,18 @@ class ClipReader:
     """
 
     def __init__(
-        self, model: AVRelScore, media: Path, timings: dict[str, float], progress: Progress
+        self,
+        model: AVRelScore,
+        media: Path,
+        timings: dict[str, float],
+        progress: Progress,
+        *,
+        info: MediaInfo | None = None,
     ):
         cfg = model.config
         tick = time.perf_counter()
         progress(0.0, "reading the media")
-        info = probe(media)
+        info = info or probe(media)
         if info.is_image:
             raise InvalidMediaError(
                 f"{media.name}: is a still image; transcription needs a video or an audio file"

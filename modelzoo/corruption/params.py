@@ -52,6 +52,16 @@ class CorruptionParams:
         """True when the input must have a video stream (a visual corruption was asked for)."""
         return self.video is not None
 
+    @classmethod
+    def from_json(cls, canonical: dict) -> CorruptionParams:
+        """The params whose canonical form `as_json` wrote (already checked, so not again)."""
+        audio, video = canonical.get("audio"), canonical.get("video")
+        return cls(
+            audio=AudioNoiseParams(**audio) if audio else None,
+            video=VideoCorruptionParams(**video) if video else None,
+            seed=canonical["seed"],
+        )
+
     def as_json(self) -> dict:
         """The canonical JSON form with defaults filled in; parse_corruption_params reads it."""
         out: dict = {"seed": self.seed}

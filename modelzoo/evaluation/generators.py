@@ -1,9 +1,9 @@
 """Rows of the talking-face generators: each model, plus the `real` clips and a `static` baseline.
 
-Each generator is driven through the generation pipeline that jobs use (`modelzoo.generation`,
-with `modelzoo.zoo.loading.load_for_inference`' inference copy) from the clip's first frame as a
-photo and the clip's own audio; its output is scored against the real clip
-(`modelzoo.metrics.clip`).
+Each generator is driven through the generation pipeline that jobs use
+(`modelzoo.pipelines.generate`, with `modelzoo.zoo.loading.load_for_inference`' inference copy)
+from the clip's first frame as a photo and the clip's own audio; its output is scored against the
+real clip (`modelzoo.metrics.clip`).
 `real` is the corpus clip scored against itself (PSNR capped, SSIM 1, LMD 0: the ceiling of the
 full-reference metrics and the judges' figures on real video); `static` repeats the first frame
 with the real audio, the floor that a generator whose mouth never moves would reach.
@@ -29,7 +29,8 @@ from modelzoo.metrics.image import mouth_box
 
 STRIP_FRAMES = 6  # frames per system in the report's frame strip
 PROTOCOL = {
-    "input": "the clip's first frame as a photo + the clip's audio, through modelzoo.generation",
+    "input": "the clip's first frame as a photo + the clip's audio, "
+    "through modelzoo.pipelines.generate",
     "real": "the corpus clip scored against itself",
     "static": "the first frame repeated with the clip's audio",
 }
@@ -57,7 +58,7 @@ def static_clip(real: ClipMedia) -> ClipMedia:
 
 def generated_clip(model, clip: CorpusClip, first_frame: Path, tmp: Path) -> ClipMedia:
     """The generator's output for the clip's first frame and audio, read back from its MP4."""
-    from modelzoo.generation import generate
+    from modelzoo.pipelines.generate import generate
 
     out = tmp / "generated.mp4"
     generate(model, first_frame, clip.video, out)

@@ -125,14 +125,24 @@ def audio_stream_info(path: str | Path) -> tuple[int, int]:
 
 
 def read_audio(
-    path: str | Path, *, sample_rate: int | None = AUDIO_RATE, mono: bool = True
+    path: str | Path,
+    *,
+    sample_rate: int | None = AUDIO_RATE,
+    mono: bool = True,
+    info: MediaInfo | None = None,
 ) -> np.ndarray:
     """The first audio stream as float32: (n,) when mono, else (n, channels).
 
-    `sample_rate=None` keeps the file's own rate (use `audio_stream_info` to learn it).
+    `sample_rate=None` keeps the file's own rate (use `audio_stream_info` to learn it). `info`, the
+    file's probe where the caller has one, spares probing it again for mono audio at a set rate.
     """
     path = Path(path)
-    native_rate, channels = audio_stream_info(path)
+    if info is not None and mono and sample_rate:
+        if not info.has_audio:
+            raise InvalidMediaError(f"{path.name}: has no audio stream; audio is needed")
+        native_rate, channels = info.sample_rate, 1
+    else:
+        native_rate, channels = audio_stream_info(path)
     channels = 1 if mono else channels
     args = ["ffmpeg", "-nostdin", "-v", "error", *input_args(path), "-map", "0:a:0", "-vn"]
     args += ["-ac", str(channels), "-ar", str(sample_rate or native_rate)]

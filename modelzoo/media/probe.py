@@ -79,6 +79,11 @@ class MediaInfo:
         facts["streams"] = [dict(s) for s in self.streams]
         return facts
 
+    @classmethod
+    def from_json(cls, facts: dict) -> MediaInfo:
+        """The MediaInfo that `as_json` wrote, as it was: a stored probe, not probed again."""
+        return cls(**{**facts, "path": Path(facts["path"]), "streams": tuple(facts["streams"])})
+
 
 def size_text(size: int) -> str:
     """A byte count as people read it, exact: "200 MiB", or "209,715,201 bytes" when not whole."""

@@ -248,19 +248,6 @@ def named_config(name: str, config: str):
     return configs[config]
 
 
-KIND_ARCHITECTURES = {
-    "generate": ("alm", "cals"),
-    "transcribe": ("avrelscore",),
-    "evaluate": ("alm", "cals", "avrelscore", "syncnet"),
-}
-
-
-def models_for_kind(kind: str) -> list[ZooEntry]:
-    """The entries that serve a job kind (generate, transcribe, evaluate), in registry order."""
-    architectures = KIND_ARCHITECTURES.get(kind, ())
-    return [e for e in REGISTRY.values() if e.architecture in architectures]
-
-
 def bundled_folder(e: ZooEntry) -> Path | None:
     """Where `e`'s bundled weights belong (they may be absent); None if it has none."""
     return WEIGHTS_DIR / e.bundled if e.bundled else None

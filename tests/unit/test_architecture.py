@@ -126,9 +126,52 @@ def test_no_package_imports_the_benchmarks_or_the_tests(graph):
     assert wrong == []
 
 
-def test_workers_reach_the_jobs_app_only_through_its_models(graph):
+def test_workers_reach_the_jobs_app_only_through_its_models_and_the_job_layer(graph):
     reached = _reached_from(graph, "workers")
-    assert sorted(reached & {m for m in MODULES if _top(m) == "webapp"}) == ["webapp.jobs.models"]
+    webapp = sorted(reached & {m for m in MODULES if _top(m) == "webapp"})
+    assert webapp == ["webapp.jobs.kinds", "webapp.jobs.models"]
     # the study lip-reading task reads the annotation app through its models and selectors
     annotation = sorted(reached & {m for m in MODULES if _top(m) == "annotation"})
     assert set(annotation) <= {"annotation.models", "annotation.selectors"}
+
+
+JOB_KINDS = {"generate", "transcribe", "corrupt", "evaluate"}
+
+
+def _job_kind_dispatch(tree: ast.AST) -> list[str]:
+    """Where a module names the job kinds together: a collection holding two or more of them
+    (a table of kinds) or a function comparing a value with two or more (a dispatch over kinds)."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            items = node.keys
+        elif isinstance(node, ast.Tuple | ast.List | ast.Set):
+            items = node.elts
+        elif isinstance(node, ast.FunctionDef):
+            items = [c for n in ast.walk(node) if isinstance(n, ast.Compare) for c in n.comparators]
+        else:
+            continue
+        named = {i.value for i in items if isinstance(i, ast.Constant)} & JOB_KINDS
+        if len(named) >= 2:
+            found.append(f"line {node.lineno}: {sorted(named)}")
+    return found
+
+
+def test_modelzoo_has_no_module_about_jobs():
+    # Jobs (their kinds, params, file roles, output names) belong to the job layer,
+    # webapp.jobs.kinds; modelzoo keeps typed pipelines that know nothing of them.
+    wrong = []
+    for name, path in MODULES.items():
+        if _top(name) != "modelzoo":
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        if "job" in name.lower():
+            wrong.append(f"{name}: a module named for jobs")
+        top_names = [
+            n.name if not isinstance(n, ast.Assign) else getattr(n.targets[0], "id", "")
+            for n in tree.body
+            if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.Assign)
+        ]
+        wrong += [f"{name}.{n}: named for jobs" for n in top_names if "job" in n.lower()]
+        wrong += [f"{name} {where}: names job kinds" for where in _job_kind_dispatch(tree)]
+    assert wrong == [], "\n".join(wrong)

@@ -13,7 +13,9 @@ from typing import Protocol
 import gradio as gr
 from anyio.to_thread import run_sync
 
+from modelzoo.corruption.params import SNR_RANGE_DB
 from webapp.demo.examples import example_photo, example_speech_clip
+from webapp.jobs.kinds import GenerateParams, TranscribeParams, field_range, models_for_kind
 
 AUDIO_NOISES = ["none", "white", "pink", "babble"]
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
@@ -30,6 +32,10 @@ POLL_SECONDS = 0.5
 # asyncio sleep that holds no thread, so this bounds memory, not work: Gradio's default of one at a
 # time made every visitor's job wait for a stranger's job to finish before it was even queued.
 EVENT_CONCURRENCY = 200
+# The controls offer what the job kinds accept (webapp.jobs.kinds), read from their one definition.
+SNR_DB = SNR_RANGE_DB
+BEAM_SIZES = field_range(TranscribeParams, "beam_size")
+MAX_TEXT_CHARS = field_range(GenerateParams, "text")[1]
 
 
 @dataclass
@@ -69,7 +75,6 @@ def model_choices(kind: str) -> list[tuple[str, str]]:
     """(label, id) of the registry's models for a job kind that have weights here, with their
     kind of weights (paper or demo) and licence in the label."""
     from modelzoo.zoo.loading import weights_available
-    from modelzoo.zoo.registry import models_for_kind
 
     return [
         (f"{e.id} ({e.kind} weights, licence {e.licence})", e.id)
@@ -185,7 +190,7 @@ def _corrupt_tab(backend: Backend, concurrency: int | None) -> None:
             noise = gr.Dropdown(
                 AUDIO_NOISES, value="white", label="Audio noise", elem_id="corrupt-noise"
             )
-            snr = gr.Slider(-10, 30, value=5, step=0.5, label="SNR (dB)", elem_id="corrupt-snr")
+            snr = gr.Slider(*SNR_DB, value=5, step=0.5, label="SNR (dB)", elem_id="corrupt-snr")
             partial = gr.Checkbox(
                 False, label="Noise on parts of the clip only (paper's partial noise)"
             )
@@ -247,7 +252,10 @@ def _generate_tab(backend: Backend, concurrency: int | None) -> None:
                 label="Speech audio (wav, mp3, m4a)", file_types=["audio"], elem_id="generate-audio"
             )
             text = gr.Textbox(
-                label="...or text to speak", lines=2, max_length=500, elem_id="generate-text"
+                label="...or text to speak",
+                lines=2,
+                max_length=MAX_TEXT_CHARS,
+                elem_id="generate-text",
             )
             voice = gr.Dropdown(VOICES, value=VOICES[0], label="Voice (for text)")
             run = gr.Button(
@@ -366,7 +374,7 @@ def _transcribe_tab(backend: Backend, concurrency: int | None) -> None:
             decoder = gr.Radio(
                 ["greedy", "beam"], value="greedy", label="Decoding", elem_id="transcribe-decoder"
             )
-            beam_size = gr.Slider(2, 40, value=10, step=1, label="Beam size (beam decoding)")
+            beam_size = gr.Slider(*BEAM_SIZES, value=10, step=1, label="Beam size (beam decoding)")
             with gr.Accordion("Corrupt, then transcribe", open=False):
                 corrupt_first = gr.Checkbox(
                     False,
@@ -375,7 +383,7 @@ def _transcribe_tab(backend: Backend, concurrency: int | None) -> None:
                     elem_id="transcribe-corrupt-first",
                 )
                 noise = gr.Dropdown(AUDIO_NOISES, value="babble", label="Audio noise")
-                snr = gr.Slider(-10, 30, value=0, step=0.5, label="SNR (dB)")
+                snr = gr.Slider(*SNR_DB, value=0, step=0.5, label="SNR (dB)")
                 partial = gr.Checkbox(True, label="Noise on parts of the clip only")
                 visual = gr.Dropdown(
                     VIDEO_CORRUPTIONS, value="occlusion", label="Visual corruption"

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from . import services
 from .forms import JobForm
-from .models import Job
+from .kinds import KINDS
 from .selectors import jobs_visible_to
 from .services import Owner
 
@@ -59,8 +59,9 @@ def job_collection(request):
     form = JobForm(request.POST, request.FILES)
     if getattr(request, "upload_refusal", None):  # set by SizeLimitedUploadHandler while parsing
         return _error(request.upload_refusal, status=413)
-    if request.POST.get("kind") == Job.Kind.EVALUATE and not request.user.is_staff:
-        return _error("evaluate jobs are for staff only; sign in as staff", status=403)
+    kind = KINDS.get(request.POST.get("kind", ""))
+    if kind is not None and kind.staff_only and not request.user.is_staff:
+        return _error(f"{kind.name} jobs are for staff only; sign in as staff", status=403)
     if flagged:
         return _error(f"file name '{flagged[0]}' must not contain folder parts")
     if not form.is_valid():

@@ -11,17 +11,18 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.datastructures import MultiValueDict
 
-from modelzoo.zoo import loading, registry
+from modelzoo.zoo import loading
 
 from .api import owner_of
 from .forms import JobForm, corpus_names
+from .kinds import models_for_kind
 from .models import Job
 
 ROLE_TITLES = {"generator": "Generation", "recogniser": "Recognition", "judge": "SyncNet judges"}
 
 
 def _models() -> list[str]:
-    entries = registry.models_for_kind(Job.Kind.EVALUATE)
+    entries = models_for_kind(Job.Kind.EVALUATE)
     return [e.id for e in entries if loading.weights_available(e)]
 
 

@@ -6,14 +6,12 @@ from django import forms
 from django.conf import settings
 
 from modelzoo.errors import UserError
-from modelzoo.job_requests import check_request, validate_upload
 from modelzoo.media.probe import MediaLimits
 from modelzoo.safe_json import check_text, loads_params
 
 from . import services
+from .kinds import ROLE_NEEDS, check_request, check_upload
 from .models import Job
-
-FILE_ROLES = ("video", "audio", "image")
 
 
 def media_limits() -> MediaLimits:
@@ -81,7 +79,7 @@ class JobForm(forms.Form):
         except UserError as err:
             raise forms.ValidationError(str(err)) from None
         try:
-            upload.checked = validate_upload(
+            upload.checked = check_upload(
                 role, upload_path(upload), name=name, limits=media_limits()
             )
         except UserError as err:
@@ -92,9 +90,9 @@ class JobForm(forms.Form):
         data = super().clean()
         if self.errors:
             return data
-        files = {role: data[role] for role in FILE_ROLES if data.get(role) is not None}
-        data["files"] = files
+        files = {role: data[role] for role in ROLE_NEEDS if data.get(role) is not None}
         uploads = {role: upload.checked for role, upload in files.items()}
+        data["files"] = files
         try:
             checked = check_request(data["kind"], data.get("model") or "", data["params"], uploads)
         except UserError as err:
@@ -117,7 +115,7 @@ class JobForm(forms.Form):
         return services.job_create(
             owner=owner,
             kind=data["kind"],
-            files=data["files"],
+            uploads={role: upload.checked for role, upload in data["files"].items()},
             params=data["params"],
             model_id=data.get("model") or "",
             model_revision=data.get("model_revision", ""),

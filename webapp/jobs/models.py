@@ -56,7 +56,9 @@ class Job(models.Model):
     message = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True, help_text="Shown to the user.")
     traceback = models.TextField(blank=True, help_text="Staff only.")
-    # {"video": {"path": "input/video.mp4", "name": "clip.mp4", "content_type": "video/mp4"}}
+    # {"video": {"path": "input/video.mp4", "name": "clip.mp4", "content_type": "video/mp4",
+    #            "probe": MediaInfo.as_json() of the upload}}: the web's one ffprobe of each file,
+    # which the worker reuses (rows from before probes were kept have none; the worker probes)
     inputs = models.JSONField(default=dict, blank=True)
     # [{"name": "corrupted.mp4", "path": "output/corrupted.mp4", "content_type": "video/mp4"}]
     outputs = models.JSONField(default=list, blank=True)

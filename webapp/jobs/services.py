@@ -1,6 +1,7 @@
 """Job services: create, cancel and delete jobs from the web side (workers.recovery re-queues
 jobs whose worker is gone)."""
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -8,6 +9,7 @@ from django.db import transaction
 
 from workers.tasks import enqueue
 
+from .kinds import Upload, store_once
 from .models import Job, content_type_of
 from .owners import Owner
 
@@ -16,15 +18,17 @@ def job_create(
     *,
     owner: Owner,
     kind: str,
-    files: dict,
+    uploads: dict[str, Upload],
     params: dict,
     model_id: str = "",
     model_revision: str = "",
 ) -> Job:
     """Store the inputs under the job's folder, commit the row, then enqueue its task.
 
-    `files` maps a role ("video", "audio", "image") to an upload with `temporary_file_path()` and
-    `name`. Stored names are the role plus the original extension, never the user's file name.
+    `uploads` maps a role ("video", "audio", "image") to its checked file (`kinds.check_upload`),
+    whose probe the row keeps for the worker; `params` are the normalised params
+    (`kinds.check_request`). Stored names are the role plus the original extension, never the
+    user's file name.
     """
     job = Job(
         kind=kind,
@@ -38,14 +42,16 @@ def job_create(
     try:
         with transaction.atomic():
             input_dir.mkdir(parents=True)
-            for role, upload in files.items():
+            for role, upload in uploads.items():
                 suffix = Path(upload.name).suffix.lower()[:10]
                 target = input_dir / f"{role}{suffix}"
-                shutil.copyfile(upload.temporary_file_path(), target)
+                store_once(upload.path, target)
+                stored = f"input/{target.name}"
                 job.inputs[role] = {
-                    "path": f"input/{target.name}",
+                    "path": stored,
                     "name": Path(upload.name).name,
                     "content_type": content_type_of(target),
+                    "probe": dataclasses.replace(upload.info, path=Path(stored)).as_json(),
                 }
             job.save()
             transaction.on_commit(lambda: enqueue(job))

@@ -1,9 +1,10 @@
 """The demo's backend in a Hugging Face Space: jobs run in this process, with no Django or Celery.
 
-Each job gets a folder under the work dir (input/ copies of the uploads, output/ for results); the
-pipeline runs in a thread of its own, `runners` jobs at a time (the rest wait their turn, and the
-page shows their place), and writes its progress on the job, which the page polls. Jobs live in
-memory for the Jobs tab and belong to the browser's Gradio session.
+Each job gets a folder under the work dir (input/ holds the uploads, output/ the results); its kind
+runs (`webapp.jobs.kinds.run`, as the site's worker runs it) in a thread of its own, `runners` jobs
+at a time (the rest wait their turn, and the page shows their place), and writes its progress on
+the job, which the page polls. Jobs live in memory for the Jobs tab and belong to the browser's
+Gradio session.
 On ZeroGPU (`spaces` importable) the pipeline function is decorated with `spaces.GPU`.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import os
-import shutil
 import tempfile
 import threading
 import traceback
@@ -24,21 +24,25 @@ from pathlib import Path
 import gradio as gr
 
 from modelzoo.errors import UserError
-from modelzoo.job_requests import check_request, validate_upload
-from modelzoo.media.probe import MediaLimits
+from modelzoo.media.probe import MediaInfo, MediaLimits
 from modelzoo.zoo.cache import ModelCache
 from webapp.demo.blocks import JobUpdate, model_choices
+from webapp.jobs import kinds
 
 DEFAULT_MODEL_BUDGET = 4 * 2**30  # bytes of loaded weights kept between jobs
 DEFAULT_RUNNERS = 1  # jobs computed at once: they share one device and its memory
 GPU_SECONDS = 120  # ZeroGPU's time slot per job
 
 
-def _run_pipeline(kind, model, params, files, out_dir, progress):
-    from modelzoo.pipelines import run_kind
-
-    return run_kind(
-        kind, model=model, params=params, files=files, out_dir=out_dir, progress=progress
+def _run_pipeline(kind, model, params, files, probes, out_dir, progress):
+    return kinds.run(
+        kind,
+        model=model,
+        params=params,
+        files=files,
+        probes=probes,
+        out_dir=out_dir,
+        progress=progress,
     )
 
 
@@ -57,7 +61,8 @@ class SpaceJob:
     kind: str
     model: str
     folder: Path
-    inputs: dict[str, Path] = field(default_factory=dict)  # role -> our copy of the upload
+    inputs: dict[str, Path] = field(default_factory=dict)  # role -> our link to the upload
+    probes: dict[str, MediaInfo] = field(default_factory=dict)  # role -> its probe at upload
     created: datetime = field(default_factory=datetime.now)
     update: JobUpdate | None = None
 
@@ -112,10 +117,11 @@ class InProcessBackend:
 
     def submit(self, kind, model, params, files, request) -> str:
         try:
-            params = self.check(kind, model, params, files)
+            uploads = self.check_uploads(files)
+            params = kinds.check_request(kind, model, params, uploads).params
         except UserError as err:
             raise gr.Error(str(err)) from None
-        job = self._create(kind, model, files, request)
+        job = self._create(kind, model, uploads, request)
         work = contextvars.copy_context()  # ZeroGPU finds the request through context variables
         threading.Thread(target=work.run, args=(self._run, job, params), daemon=True).start()
         return job.id
@@ -133,25 +139,27 @@ class InProcessBackend:
                 update = dataclasses.replace(update, ahead=ahead)
         return update
 
-    def check(self, kind: str, model_id: str, params: dict, files: dict[str, str]) -> dict:
-        """The site's checks of a request (modelzoo.job_requests); returns the parsed params."""
-        uploads = {
-            role: validate_upload(role, Path(path), name=Path(path).name, limits=self.limits)
+    def check_uploads(self, files: dict[str, str]) -> dict[str, kinds.Upload]:
+        """Each file probed and checked for its role, as the site checks its uploads."""
+        return {
+            role: kinds.check_upload(role, Path(path), name=Path(path).name, limits=self.limits)
             for role, path in files.items()
         }
-        return check_request(kind, model_id, params, uploads).params
 
-    def _create(self, kind: str, model: str, files: dict[str, str], request) -> SpaceJob:
+    def _create(self, kind: str, model: str, uploads: dict[str, kinds.Upload], request) -> SpaceJob:
         job_id = uuid.uuid4().hex
         folder = self.work_dir / job_id
         (folder / "input").mkdir(parents=True)
         owner = getattr(request, "session_hash", None) or ""
-        # Inputs are copied: the pipeline reads our copy, and Gradio may delete its upload.
+        # Our own name for each input (a link where it can be): Gradio may delete its upload.
         inputs = {
-            role: Path(shutil.copy(path, folder / "input" / f"{role}{Path(path).suffix.lower()}"))
-            for role, path in files.items()
+            role: folder / "input" / f"{role}{upload.path.suffix.lower()}"
+            for role, upload in uploads.items()
         }
-        job = SpaceJob(job_id, owner, kind, model, folder, inputs)
+        for role, upload in uploads.items():
+            kinds.store_once(upload.path, inputs[role])
+        probes = {role: upload.info for role, upload in uploads.items()}
+        job = SpaceJob(job_id, owner, kind, model, folder, inputs, probes)
         job.update = JobUpdate(job_id, "queued", 0.0, "waiting to start")
         with self._lock:
             self._jobs[job_id] = job
@@ -170,7 +178,9 @@ class InProcessBackend:
             try:
                 report(JobUpdate(job.id, "running", 0.0, "loading the model" if job.model else ""))
                 model = self.models_cache.get(job.model) if job.model else None
-                outputs = run_pipeline(job.kind, model, params, job.inputs, out_dir, progress)
+                outputs = run_pipeline(
+                    job.kind, model, params, job.inputs, job.probes, out_dir, progress
+                )
                 report(JobUpdate(job.id, "succeeded", 1.0, "done", outputs=list(outputs)))
             except UserError as err:
                 report(JobUpdate(job.id, "failed", 0.0, "", error=str(err)))

@@ -14,18 +14,17 @@ from skimage import data
 from modelzoo.alm.model import ALMConfig, AudioLipMemoryModel
 from modelzoo.cals.model import CALSConfig, CALSModel
 from modelzoo.errors import InvalidParamsError, UserError
-from modelzoo.generation import (
-    HalvingBatches,
-    frame_windows,
-    generate,
-    generate_file,
-    ping_pong,
-)
 from modelzoo.media.crops import face_boxes
 from modelzoo.media.faces import NoFaceError, track_faces
 from modelzoo.media.io import iter_frames, read_image
 from modelzoo.media.mel import mel_start
 from modelzoo.media.tts import speak
+from modelzoo.pipelines.generate import (
+    HalvingBatches,
+    frame_windows,
+    generate,
+    ping_pong,
+)
 
 from .media.face_media import encode, moving_clip
 
@@ -70,12 +69,13 @@ def assert_valid_output(path, audio_seconds, size):
 
 def test_photo_and_text_give_an_mp4_as_long_as_the_speech_at_full_resolution(media, tmp_path):
     reports = []
-    (out,) = generate_file(
+    out = generate(
         tiny_alm(),
         media / "astronaut.png",
         None,
-        tmp_path,
-        params={"text": TEXT, "batch_size": 8},
+        tmp_path / "generated.mp4",
+        text=TEXT,
+        batch_size=8,
         progress=lambda frac, msg: reports.append(frac),
     )
     assert out == tmp_path / "generated.mp4"
@@ -201,21 +201,18 @@ def test_halving_gives_the_same_frames_and_passes_other_errors_on():
 
 
 @pytest.mark.parametrize(
-    ("params", "audio", "message"),
+    ("settings", "audio", "message"),
     [
-        ({"txt": "hello"}, None, "unknown key 'txt'"),
-        ({"batch_size": 0}, "speech.wav", "'batch_size'"),
-        ({"voice": "../x"}, None, "'voice'"),
+        ({"batch_size": 0}, "speech.wav", "batch size 0"),
+        ({"batch_size": 257}, "speech.wav", "from 1 to 256"),
         ({}, None, "needs speech"),
         ({"text": "hello"}, "speech.wav", "'text' was given with an audio file"),
     ],
 )
-def test_bad_params_are_refused_before_any_work(media, tmp_path, params, audio, message):
+def test_bad_settings_are_refused_before_any_work(media, tmp_path, settings, audio, message):
     audio = media / audio if audio else None
     with pytest.raises(InvalidParamsError, match=message):
-        generate_file(
-            tiny_alm(), media / "astronaut.png", audio, tmp_path, params=params, progress=None
-        )
+        generate(tiny_alm(), media / "astronaut.png", audio, tmp_path / "o.mp4", **settings)
     assert list(tmp_path.iterdir()) == []
 
 

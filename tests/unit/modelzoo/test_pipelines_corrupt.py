@@ -8,10 +8,11 @@ import pytest
 import scipy.signal
 import soundfile as sf
 
-from modelzoo import pipelines
 from modelzoo.corruption.audio import snr_db
+from modelzoo.corruption.params import parse_corruption_params
 from modelzoo.errors import InvalidMediaError, UserError
 from modelzoo.media import io
+from modelzoo.pipelines import corrupt as pipeline
 
 from .synthetic_media import speech, video
 
@@ -27,6 +28,11 @@ def media(tmp_path_factory):
         "png": _png(root / "still.png"),
         "face_mp4": _face_video(root),
     }
+
+
+def corrupt(src, params: dict, out_dir, **options):
+    """The pipeline on params written in the public JSON schema (DESIGN.md 'Corrupt params')."""
+    return pipeline.corrupt(src, parse_corruption_params(params), out_dir, **options)
 
 
 @pytest.fixture(autouse=True)
@@ -99,7 +105,7 @@ def _lag(clean_path, noisy_path):
 @pytest.mark.parametrize("noise", ["white", "pink", "babble"])
 def test_wav_output_has_the_requested_snr(media, tmp_path, noise):
     params = {"audio": {"noise": noise, "snr_db": 5}, "seed": 3}
-    out, _ = pipelines.corrupt(media["wav"], params, tmp_path)
+    out, _ = corrupt(media["wav"], params, tmp_path)
     assert out == tmp_path / "corrupted.wav"
     info = sf.info(out)
     assert (info.subtype, info.samplerate, info.channels) == ("PCM_16", 44100, 2)
@@ -109,14 +115,14 @@ def test_wav_output_has_the_requested_snr(media, tmp_path, noise):
 @pytest.mark.parametrize("snr", [-5, 0, 5, 10, 15])
 def test_wav_output_is_within_a_fifth_of_a_db_of_each_of_the_papers_snrs(media, tmp_path, snr):
     params = {"audio": {"noise": "babble", "snr_db": snr}, "seed": 0}
-    out, _ = pipelines.corrupt(media["wav"], params, tmp_path)
+    out, _ = corrupt(media["wav"], params, tmp_path)
     assert _measured_snr(media["wav"], out) == pytest.approx(snr, abs=0.2)
 
 
 @pytest.mark.parametrize("noise, snr", [("babble", 0.0), ("white", 10.0)])
 def test_mp4_output_has_the_requested_snr_and_lines_up_sample_exactly(media, tmp_path, noise, snr):
     params = {"audio": {"noise": noise, "snr_db": snr}, "seed": 1}
-    out, _ = pipelines.corrupt(media["mp4"], params, tmp_path)
+    out, _ = corrupt(media["mp4"], params, tmp_path)
     assert out == tmp_path / "corrupted.mp4"
     assert _lag(media["mp4"], out) == 0
     assert _measured_snr(media["mp4"], out) == pytest.approx(snr, abs=0.5)
@@ -124,7 +130,7 @@ def test_mp4_output_has_the_requested_snr_and_lines_up_sample_exactly(media, tmp
 
 def test_mp4_output_is_browser_playable_h264_aac_at_25_fps_with_even_size(media, tmp_path):
     params = {"video": {"kind": "blur", "fraction": 0.5}}
-    out, _ = pipelines.corrupt(media["mp4"], params, tmp_path)
+    out, _ = corrupt(media["mp4"], params, tmp_path)
     streams = _streams(out)
     v, a = streams["video"], streams["audio"]
     assert (v["codec_name"], v["pix_fmt"], a["codec_name"]) == ("h264", "yuv420p", "aac")
@@ -137,7 +143,7 @@ def test_mp4_output_is_browser_playable_h264_aac_at_25_fps_with_even_size(media,
 
 
 def test_gaussian_noise_covers_the_requested_fraction_of_frames(media, tmp_path):
-    out, _ = pipelines.corrupt(
+    out, _ = corrupt(
         media["silent_mp4"], {"video": {"kind": "gaussian", "fraction": 0.4}, "seed": 5}, tmp_path
     )
     clean = np.concatenate(list(io.iter_frames(media["silent_mp4"])))[:, :64, :96]
@@ -151,7 +157,7 @@ def test_gaussian_noise_covers_the_requested_fraction_of_frames(media, tmp_path)
 def test_same_seed_gives_the_same_file_and_another_seed_differs(media, tmp_path):
     def run(seed, name):
         params = {"audio": {"noise": "pink", "snr_db": 0, "partial": True}, "seed": seed}
-        return pipelines.corrupt(media["wav"], params, tmp_path / name)[0].read_bytes()
+        return corrupt(media["wav"], params, tmp_path / name)[0].read_bytes()
 
     assert run(4, "a") == run(4, "b") != run(5, "c")
 
@@ -159,7 +165,7 @@ def test_same_seed_gives_the_same_file_and_another_seed_differs(media, tmp_path)
 def test_progress_rises_from_0_to_1_with_messages(media, tmp_path):
     seen = []
     params = {"audio": {"noise": "white", "snr_db": 5}, "video": {"kind": "blur", "fraction": 0.3}}
-    pipelines.corrupt(media["mp4"], params, tmp_path, progress=lambda f, m: seen.append((f, m)))
+    corrupt(media["mp4"], params, tmp_path, progress=lambda f, m: seen.append((f, m)))
     fracs = [f for f, _ in seen]
     assert fracs[0] == 0.0 and fracs[-1] == 1.0 and len(seen) >= 4
     assert fracs == sorted(fracs) and all(0.0 <= f <= 1.0 for f in fracs)
@@ -179,7 +185,7 @@ def test_input_that_cannot_serve_the_params_is_refused_naming_the_problem(
     media, tmp_path, name, params, error, words
 ):
     with pytest.raises(error, match=words) as info:
-        pipelines.corrupt(media[name], params, tmp_path / "out")
+        corrupt(media[name], params, tmp_path / "out")
     assert media[name].name in str(info.value) or error is UserError
     assert not list(tmp_path.glob("out/*"))  # no partial output
 
@@ -188,7 +194,7 @@ def test_occlusion_covers_the_mouth_of_a_real_face(media, tmp_path):
     from modelzoo.media.faces import track_faces
 
     params = {"video": {"kind": "occlusion", "fraction": 1.0}, "seed": 2}
-    out, _ = pipelines.corrupt(media["face_mp4"], params, tmp_path)
+    out, _ = corrupt(media["face_mp4"], params, tmp_path)
     clean = np.concatenate(list(io.iter_frames(media["face_mp4"])))
     occluded = np.concatenate(list(io.iter_frames(out)))
     mouth = track_faces(clean[:1]).landmarks[0, 48:68]
@@ -203,12 +209,12 @@ def test_occlusion_covers_the_mouth_of_a_real_face(media, tmp_path):
 def test_corruption_json_names_the_frames_and_seconds_that_were_corrupted(media, tmp_path):
     params = {"video": {"kind": "blur", "fraction": 0.5},
               "audio": {"noise": "white", "snr_db": 0, "partial": True}, "seed": 4}  # fmt: skip
-    out, stretches = pipelines.corrupt(media["mp4"], params, tmp_path)
+    out, stretches = corrupt(media["mp4"], params, tmp_path)
     where = json.loads(stretches.read_text())
     assert stretches.name == "corruption.json" and where["fps"] == 25
     assert where["video"] == {"kind": "blur", "fraction": 0.5}
     # The same run without the blur has the same re-encoding: the frames differ where it blurred.
-    plain, _ = pipelines.corrupt(media["mp4"], {**params, "video": None}, tmp_path / "plain")
+    plain, _ = corrupt(media["mp4"], {**params, "video": None}, tmp_path / "plain")
     clean = np.concatenate(list(io.iter_frames(plain)))
     blurred = np.concatenate(list(io.iter_frames(out)))
     change = np.abs(blurred.astype(int) - clean).mean(axis=(1, 2, 3))  # (T,)

@@ -23,8 +23,10 @@ def test_created_job_is_stored_queued_with_its_input(client, clip):
     body = _create(client, clip)
     job = Job.objects.get(pk=body["id"])
     assert body["status"] == "queued" and body["kind"] == "corrupt"
-    assert job.params == json.loads(NOISE)
+    # stored normalised, with the defaults filled in, so that the worker never parses them again
+    assert job.params == {"audio": {"noise": "pink", "snr_db": 10.0, "partial": False}, "seed": 0}
     assert job.input("video").read_bytes() == clip.read_bytes()
+    assert job.inputs["video"]["probe"]["has_audio"] is True
     assert job.owner_session and job.owner is None
 
 

@@ -238,15 +238,6 @@ def _photo(path: Path, image) -> Path:
     return path
 
 
-def test_photo_without_a_face_is_refused_before_any_job(client, tmp_path, installed, existing_job):
-    from skimage import data
-
-    coffee = _photo(tmp_path / "coffee.png", data.coffee())
-    request = {"kind": "generate", "model": "alm-demo", "params": '{"text": "bin blue at f two"}'}
-    response = client.post(API, {**request, "image": _upload(coffee)})
-    _assert_rejected(response, "coffee.png: no face found in the photo", existing_job)
-
-
 def test_generate_needs_speech_and_takes_one_source(client, tmp_path, installed, existing_job):
     from skimage import data
 

@@ -1,4 +1,4 @@
-"""transcribe / transcribe_file on real media files with a tiny random-weight model."""
+"""transcribe and the transcription pipeline on real media files with a tiny random-weight model."""
 
 import json
 
@@ -10,10 +10,11 @@ import torch
 from modelzoo import cpu_linear, onednn
 from modelzoo.avrelscore import inference
 from modelzoo.avrelscore.decoding import beam_search, greedy_ctc
-from modelzoo.avrelscore.inference import optimize_for_inference, transcribe, transcribe_file
+from modelzoo.avrelscore.inference import optimize_for_inference, transcribe
 from modelzoo.avrelscore.model import AVRelScore
 from modelzoo.errors import InvalidMediaError, InvalidParamsError, UserError
 from modelzoo.media.io import VideoWriter
+from modelzoo.pipelines import transcribe as pipeline
 from tests.conftest import make_clip
 
 from ..media.face_media import moving_clip
@@ -163,30 +164,32 @@ def test_a_video_only_model_cannot_read_an_audio_file(media):
         transcribe(_model(variant="video_only"), media["speech"])
 
 
-def test_transcribe_file_writes_the_json_and_the_text(model, media, tmp_path):
-    params = {"decoder": "beam", "beam_size": 2, "ctc_weight": 0.5}
-    written = transcribe_file(model, media["face"], tmp_path / "out", params=params)
-    assert [p.name for p in written] == ["transcript.json", "transcript.txt"]
+def test_the_pipeline_writes_the_json_and_the_text(model, media, tmp_path):
+    settings = {"decoder": "beam", "beam_size": 2, "ctc_weight": 0.5}
+    out = tmp_path / "out"
+    written = pipeline.transcribe(model, media["face"], out / "t.json", out / "t.txt", **settings)
+    assert [p.name for p in written] == ["t.json", "t.txt"]
     result = json.loads(written[0].read_text())
     assert result["decoder"] == {"name": "beam", "beam_size": 2, "ctc_weight": 0.5}
     assert written[1].read_text() == result["text"] + "\n"
 
 
 @pytest.mark.parametrize(
-    "params, key",
+    "settings, key",
     [
         ({"decoder": "viterbi"}, "decoder"),
         ({"beam_size": 0}, "beam_size"),
         ({"beam_size": 65}, "beam_size"),
+        ({"beam_size": True}, "beam_size"),
         ({"ctc_weight": 1.5}, "ctc_weight"),
         ({"ctc_weight": "high"}, "ctc_weight"),
-        ({"beam": 4}, "beam"),
     ],
 )
-def test_transcribe_file_refuses_bad_params_naming_the_key(model, media, tmp_path, params, key):
+def test_bad_decoding_settings_are_refused_naming_them(model, media, tmp_path, settings, key):
+    out = tmp_path / "out"
     with pytest.raises(InvalidParamsError, match=f"'{key}'"):
-        transcribe_file(model, media["speech"], tmp_path, params=params)
-    assert not any(tmp_path.iterdir())
+        pipeline.transcribe(model, media["speech"], out / "t.json", out / "t.txt", **settings)
+    assert not out.exists()
 
 
 def _bounds(frames: int, size: int, energy) -> list[tuple[int, int]]:

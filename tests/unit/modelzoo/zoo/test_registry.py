@@ -1,4 +1,4 @@
-"""Registry look-ups for the pages and the job form: models per kind, availability, revisions."""
+"""Registry look-ups for the pages and the job form: availability, revisions, model cards."""
 
 import pytest
 
@@ -8,15 +8,6 @@ from modelzoo.zoo.loading import model_card
 from .conftest import REVISION, hub_cache, replace_entry
 
 DEMO_IDS = ["avrelscore-demo", "alm-demo", "cals-demo", "syncnet-demo"]
-
-
-def test_generate_lists_the_alm_and_cals_entries_and_transcribe_the_avrelscore_ones():
-    generate = {e.id for e in registry.models_for_kind("generate")}
-    transcribe = {e.id for e in registry.models_for_kind("transcribe")}
-    assert generate == {"alm-lrw", "cals-lrs2", "alm-demo", "cals-demo"}
-    baselines = {"avsr-av-demo", "avsr-audio-demo", "avsr-video-demo"}
-    assert transcribe == {"avrelscore-lrs2", "avrelscore-lrs3", "avrelscore-demo", *baselines}
-    assert registry.models_for_kind("corrupt") == []
 
 
 @pytest.mark.parametrize("model_id", DEMO_IDS)

@@ -1,9 +1,5 @@
-"""End-to-end pipelines for the worker, the Space and the CLI: paths in, files and progress out.
-
-Each pipeline takes input paths and an output folder, writes its files there, reports progress as
-`progress(fraction in [0, 1], short message)` and raises `modelzoo.errors.UserError` subclasses for
-anything a user can fix.
-"""
+"""The corruption pipeline: a video or audio file and typed CorruptionParams in; the corrupted
+file and corruption.json (what was corrupted, and where) out."""
 
 from __future__ import annotations
 
@@ -16,7 +12,7 @@ import numpy as np
 
 from modelzoo.corruption import occlusion
 from modelzoo.corruption.audio import add_noise_where
-from modelzoo.corruption.params import CorruptionParams, parse_corruption_params
+from modelzoo.corruption.params import CorruptionParams
 from modelzoo.corruption.video import apply_segments, plan_segments
 from modelzoo.errors import InvalidMediaError
 from modelzoo.media import io
@@ -33,9 +29,10 @@ def _no_progress(frac: float, msg: str) -> None:
 
 def corrupt(
     src: Path,
-    params: CorruptionParams | dict | str,
+    params: CorruptionParams,
     out_dir: Path,
     *,
+    info: MediaInfo | None = None,
     progress: Progress = _no_progress,
     noise_file: Path | None = None,
     occluders: Path | None = None,
@@ -45,12 +42,11 @@ def corrupt(
     corruption is (see `_write_stretches`); return [media, that JSON].
 
     `noise_file` replaces the built-in babble recording; `occluders` is a folder of image + mask
-    pairs for occlusion. The same seed gives the same output.
+    pairs for occlusion. `info` is `src`'s probe when the caller has one already (a job's, taken
+    when the file was uploaded). The same seed gives the same output.
     """
     src, out_dir = Path(src), Path(out_dir)
-    if not isinstance(params, CorruptionParams):
-        params = parse_corruption_params(params)
-    info = probe(src)
+    info = info or probe(src)
     _check_input(src, info, params)
     patches = None
     if params.video is not None and params.video.kind == "occlusion":
@@ -214,66 +210,3 @@ def _reporting(
         progress(
             lo + (hi - lo) * min(done / max(total, 1), 1.0), f"{what}: frame {done} of {total}"
         )
-
-
-def evaluate_job(
-    model_id: str,
-    corpus: Path,
-    out_dir: Path,
-    *,
-    params: dict,
-    progress: Progress = _no_progress,
-    loader: Callable | None = None,
-) -> list[Path]:
-    """The evaluate job: `model_id` scored on the corpus folder as `params` say
-    (`job_params.parse_evaluate_params`); writes report.json, report.md and the plots into
-    `out_dir` and returns them. `loader(model_id)` gives each model (default: load it now)."""
-    from modelzoo.evaluation import evaluate, load_quietly
-    from modelzoo.job_params import parse_evaluate_params
-
-    settings = parse_evaluate_params(params)
-    out_dir = Path(out_dir)
-    evaluate(
-        [model_id],
-        Path(corpus),
-        out_dir,
-        split=settings["split"],
-        limit=settings["limit"],
-        seed=settings["seed"],
-        syncnet=settings["syncnet"],
-        progress=progress,
-        loader=loader or load_quietly,
-    )
-    return sorted(p for p in out_dir.iterdir() if p.suffix in (".json", ".md", ".png"))
-
-
-def run_kind(
-    kind: str,
-    *,
-    model,
-    params: dict,
-    files: dict[str, Path],
-    out_dir: Path,
-    progress: Progress = _no_progress,
-) -> list[Path]:
-    """Run the pipeline of a job kind on its input files (by role: video, audio, image).
-
-    The one entry point shared by the Celery tasks and the in-process Space, so that both accept
-    the same params and file roles. `model` is the loaded zoo model (None for corrupt).
-    """
-    if kind == "corrupt":
-        media = files.get("video") or files.get("audio")
-        return corrupt(media, params, out_dir, progress=progress)
-    if kind == "transcribe":
-        from modelzoo.avrelscore.inference import transcribe_file
-
-        media = files.get("video") or files.get("audio")
-        return transcribe_file(model, media, out_dir, params=params, progress=progress)
-    if kind == "generate":
-        from modelzoo.generation import generate_file
-
-        face = files.get("video") or files.get("image")
-        return generate_file(
-            model, face, files.get("audio"), out_dir, params=params, progress=progress
-        )
-    raise ValueError(f"unknown job kind {kind!r}")

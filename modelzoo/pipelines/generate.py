@@ -35,7 +35,6 @@ import torch
 from modelzoo.alm.model import AudioLipMemoryModel
 from modelzoo.cals.model import CALSModel
 from modelzoo.errors import InvalidMediaError, InvalidParamsError, UserError
-from modelzoo.job_params import parse_generate_params
 from modelzoo.media import io
 from modelzoo.media.crops import face_boxes, face_crop
 from modelzoo.media.faces import FaceTracker, NoFaceError
@@ -43,9 +42,9 @@ from modelzoo.media.mel import MEL_STEP, SAMPLES_PER_FRAME, mel_start, melspectr
 from modelzoo.media.pasteback import lower_face_mask, paste_back
 from modelzoo.media.probe import MediaInfo, probe
 from modelzoo.media.tts import speak
+from modelzoo.pipelines.limits import MAX_BATCH_SIZE
 
 Progress = Callable[[float, str], None]
-OUTPUT_NAME = "generated.mp4"
 CHUNK_BYTES = 256 * 2**20  # full-resolution frames held at once; caps chunk_seconds on 4K input
 # Progress shares of the stages: speech, face tracking, generation; the rest is the encoder's.
 TRACK_START, GENERATE_START, GENERATE_END = 0.05, 0.3, 0.97
@@ -58,29 +57,6 @@ def _no_progress(frac: float, msg: str) -> None:
     """The default progress callback: report nothing."""
 
 
-def generate_file(
-    model, face: Path | None, audio: Path | None, out_dir: Path, *, params: dict | None, progress
-) -> list[Path]:
-    """The generate job: `params` {"text", "voice", "batch_size"} (all optional), speech from
-    `audio` or from params' text (exactly one of them); writes `out_dir/generated.mp4`."""
-    params = parse_generate_params(params)
-    if face is None:
-        raise InvalidMediaError("generate needs a face: upload a video or a photo of one")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    out = generate(
-        model,
-        face,
-        audio,
-        out_dir / OUTPUT_NAME,
-        text=params.get("text"),
-        voice=params.get("voice", "en-us"),
-        batch_size=params.get("batch_size", 16),
-        progress=progress or _no_progress,
-    )
-    return [out]
-
-
 def generate(
     model,
     face: Path,
@@ -91,14 +67,18 @@ def generate(
     voice: str = "en-us",
     batch_size: int = 16,
     chunk_seconds: float = 2.0,
+    info: MediaInfo | None = None,
+    audio_info: MediaInfo | None = None,
     progress: Progress = _no_progress,
 ) -> Path:
     """Lip-sync the face in `face` (video or photo) to `audio` (any audio file) or to `text`
     spoken by espeak-ng in `voice` (exactly one of the two).
 
     Writes `out`: H.264 yuv420p at 25 fps in the face input's resolution, with the speech as AAC,
-    as long as the speech (to within a frame). Puts `model` in eval mode. Raises NoFaceError when
-    no face is found, InvalidMediaError for unusable files.
+    as long as the speech (to within a frame). `info` and `audio_info` are the face's and the
+    audio's probes when the caller has them already (a job's, taken at upload), so that neither
+    file is probed again. Puts `model` in eval mode. Raises NoFaceError when no
+    face is found, InvalidMediaError for unusable files.
     """
     adapter = _adapter_class(model)
     if audio is None and text is None:
@@ -107,19 +87,26 @@ def generate(
         )
     if audio is not None and text is not None:
         raise InvalidParamsError("params: 'text' was given with an audio file; give one of them")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidParamsError(f"batch size {batch_size!r} must be a positive integer")
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or not 1 <= batch_size <= MAX_BATCH_SIZE
+    ):
+        raise InvalidParamsError(
+            f"batch size {batch_size!r} must be an integer from 1 to {MAX_BATCH_SIZE}"
+        )
     if not chunk_seconds > 0:
         raise ValueError(f"chunk_seconds must be positive, got {chunk_seconds}")
     face, out = Path(face), Path(out)
-    info = probe(face)
+    info = info or probe(face)
     if not info.has_video or not info.width or not info.height:
         raise InvalidMediaError(f"{face.name}: has no picture; give a face video or photo")
     out.parent.mkdir(parents=True, exist_ok=True)
     model.eval()
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".generate-") as tmp:
-        speech = _speech(audio, text, voice, Path(tmp), progress)
-        wav = io.read_audio(speech)  # 16 kHz mono, whatever the file's rate and channels
+        speech = _speech(audio, text, voice, Path(tmp), progress, audio_info)
+        # 16 kHz mono, whatever the file's rate and channels
+        wav = io.read_audio(speech, info=audio_info if speech == audio else None)
         n_frames = math.ceil(len(wav) / SAMPLES_PER_FRAME)
         mel = melspectrogram(wav)
         if mel.shape[1] < MEL_STEP:
@@ -132,13 +119,16 @@ def generate(
     return out
 
 
-def _speech(audio, text, voice, tmp: Path, progress: Progress) -> Path:
+def _speech(audio, text, voice, tmp: Path, progress: Progress, info: MediaInfo | None) -> Path:
     """The speech file: `audio` itself, or `text` spoken into a WAV in `tmp`."""
     if text is not None:
         progress(0.0, "speaking the text")
         return speak(text, tmp / "speech.wav", voice=voice)
     progress(0.0, "reading the audio")
-    io.audio_stream_info(audio)  # InvalidMediaError naming the file when it has no audio
+    if info is None:
+        io.audio_stream_info(audio)  # InvalidMediaError naming the file when it has no audio
+    elif not info.has_audio:
+        raise InvalidMediaError(f"{Path(audio).name}: has no audio stream; audio is needed")
     return Path(audio)
 
 
