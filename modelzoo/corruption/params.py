@@ -1,4 +1,5 @@
-"""The public corruption parameters (DESIGN.md 'Corrupt params'): parsing, validation and needs.
+"""The public corruption parameters (DESIGN.md 'Corrupt params') as pydantic models: their one
+definition of keys, defaults and bounds, their checking, canonical form and needs.
 
 Schema: `{"audio": {"noise": "white|pink|babble", "snr_db": 5, "partial": false},
 "video": {"kind": "occlusion|gaussian|blur", "fraction": 0.3}, "seed": 0}`. Either part may be
@@ -7,40 +8,40 @@ absent, not both. Every error names the field and what it accepts, so a page can
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from modelzoo.errors import InvalidParamsError
 from modelzoo.safe_json import loads_params
 
-NOISE_KINDS = ("white", "pink", "babble")
-VIDEO_KINDS = ("occlusion", "gaussian", "blur")
-SNR_RANGE_DB = (-20.0, 40.0)
-MAX_SEED = 2**32 - 1
 
-_TOP_KEYS = ("audio", "video", "seed")
-_AUDIO_KEYS = ("noise", "snr_db", "partial")
-_VIDEO_KEYS = ("kind", "fraction")
+class _Strict(BaseModel):
+    # strict: no "5" for 5 and no true for 1; no unknown keys; no NaN or infinity
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
-@dataclass(frozen=True)
-class AudioNoiseParams:
-    noise: str
-    snr_db: float = 5.0
-    partial: bool = False
+class AudioNoiseParams(_Strict):
+    noise: Literal["white", "pink", "babble"]
+    snr_db: float = Field(5.0, ge=-20.0, le=40.0)
+    partial: bool = False  # False: the noise covers the whole clip at exactly snr_db
 
 
-@dataclass(frozen=True)
-class VideoCorruptionParams:
-    kind: str
-    fraction: float = 0.3
+class VideoCorruptionParams(_Strict):
+    kind: Literal["occlusion", "gaussian", "blur"]
+    fraction: float = Field(0.3, gt=0.0, le=1.0)  # the share of frames corrupted
 
 
-@dataclass(frozen=True)
-class CorruptionParams:
+class CorruptionParams(_Strict):
     audio: AudioNoiseParams | None = None
     video: VideoCorruptionParams | None = None
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+
+    @model_validator(mode="after")
+    def _some_corruption(self) -> CorruptionParams:
+        if self.audio is None and self.video is None:
+            raise ValueError("params: give 'audio' and/or 'video' corruption; both are absent")
+        return self
 
     @property
     def needs_audio(self) -> bool:
@@ -56,20 +57,29 @@ class CorruptionParams:
     def from_json(cls, canonical: dict) -> CorruptionParams:
         """The params whose canonical form `as_json` wrote (already checked, so not again)."""
         audio, video = canonical.get("audio"), canonical.get("video")
-        return cls(
-            audio=AudioNoiseParams(**audio) if audio else None,
-            video=VideoCorruptionParams(**video) if video else None,
+        return cls.model_construct(
+            audio=AudioNoiseParams.model_construct(**audio) if audio else None,
+            video=VideoCorruptionParams.model_construct(**video) if video else None,
             seed=canonical["seed"],
         )
 
     def as_json(self) -> dict:
         """The canonical JSON form with defaults filled in; parse_corruption_params reads it."""
-        out: dict = {"seed": self.seed}
-        if self.audio is not None:
-            out["audio"] = asdict(self.audio)
-        if self.video is not None:
-            out["video"] = asdict(self.video)
-        return out
+        return {"seed": self.seed, **self.model_dump(exclude={"seed"}, exclude_none=True)}
+
+
+NOISE_KINDS: tuple[str, ...] = get_args(AudioNoiseParams.model_fields["noise"].annotation)
+VIDEO_KINDS: tuple[str, ...] = get_args(VideoCorruptionParams.model_fields["kind"].annotation)
+_PARTS: dict[str, type[BaseModel]] = {"audio": AudioNoiseParams, "video": VideoCorruptionParams}
+
+
+def _bounds(model: type[BaseModel], name: str) -> tuple[Any, Any]:
+    """(lowest, highest) of a numeric field of `model`, as its definition gives them."""
+    low = high = None
+    for rule in model.model_fields[name].metadata:
+        low = getattr(rule, "ge", getattr(rule, "gt", low))
+        high = getattr(rule, "le", getattr(rule, "lt", high))
+    return low, high
 
 
 def parse_corruption_params(raw: dict | str | None) -> CorruptionParams:
@@ -80,64 +90,46 @@ def parse_corruption_params(raw: dict | str | None) -> CorruptionParams:
         raw = loads_params(raw)
     if not isinstance(raw, dict):
         raise InvalidParamsError("params: must be a JSON object")
-    _reject_unknown(raw, _TOP_KEYS, "params")
-    audio = _parse_audio(raw.get("audio"))
-    video = _parse_video(raw.get("video"))
-    if audio is None and video is None:
-        raise InvalidParamsError("params: give 'audio' and/or 'video' corruption; both are absent")
-    seed = raw.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise InvalidParamsError(f"seed: must be an integer within [0, {MAX_SEED}], got {seed!r}")
-    return CorruptionParams(audio=audio, video=video, seed=seed)
+    try:
+        return CorruptionParams.model_validate(raw)
+    except ValidationError as err:
+        raise InvalidParamsError(_first_problem(err)) from None
 
 
-def _parse_audio(raw) -> AudioNoiseParams | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise InvalidParamsError('audio: must be an object like {"noise": "white", "snr_db": 5}')
-    _reject_unknown(raw, _AUDIO_KEYS, "audio")
-    noise = raw.get("noise")
-    if noise not in NOISE_KINDS:
-        raise InvalidParamsError(
-            f"audio.noise: must be one of {', '.join(NOISE_KINDS)}; got {noise!r}"
+def _first_problem(err: ValidationError) -> str:
+    """One line naming the first bad field (`audio.snr_db`) and what it accepts."""
+    problem = err.errors()[0]
+    loc = [str(part) for part in problem["loc"]]
+    if problem["type"] == "value_error":
+        return str(problem["ctx"]["error"])
+    parent = _PARTS[loc[0]] if len(loc) > 1 else CorruptionParams
+    if problem["type"] == "extra_forbidden":
+        where = loc[0] if len(loc) > 1 else "params"
+        return (
+            f"{where}: unknown key {loc[-1]!r}; allowed keys are {', '.join(parent.model_fields)}"
         )
-    lo, hi = SNR_RANGE_DB
-    snr = _number(raw.get("snr_db", AudioNoiseParams.snr_db), "audio.snr_db")
-    if not lo <= snr <= hi:
-        raise InvalidParamsError(f"audio.snr_db: must be within [{lo:g}, {hi:g}] dB; got {snr:g}")
-    partial = raw.get("partial", False)
-    if not isinstance(partial, bool):
-        raise InvalidParamsError(f"audio.partial: must be true or false; got {partial!r}")
-    return AudioNoiseParams(noise=noise, snr_db=snr, partial=partial)
+    if len(loc) == 1 and loc[0] in _PARTS:
+        keys = ", ".join(_PARTS[loc[0]].model_fields)
+        return f"{loc[0]}: must be a JSON object with keys {keys}; got {problem['input']!r}"
+    accepts = _accepts(parent, loc[-1])
+    if problem["type"] == "missing":
+        return f"{'.'.join(loc)}: missing; must be {accepts}"
+    return f"{'.'.join(loc)}: must be {accepts}; got {problem['input']!r}"
 
 
-def _parse_video(raw) -> VideoCorruptionParams | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise InvalidParamsError('video: must be an object like {"kind": "blur", "fraction": 0.3}')
-    _reject_unknown(raw, _VIDEO_KEYS, "video")
-    kind = raw.get("kind")
-    if kind not in VIDEO_KINDS:
-        raise InvalidParamsError(
-            f"video.kind: must be one of {', '.join(VIDEO_KINDS)}; got {kind!r}"
-        )
-    fraction = _number(raw.get("fraction", VideoCorruptionParams.fraction), "video.fraction")
-    if not 0.0 < fraction <= 1.0:
-        raise InvalidParamsError(f"video.fraction: must be within (0, 1]; got {fraction:g}")
-    return VideoCorruptionParams(kind=kind, fraction=fraction)
+def _accepts(model: type[BaseModel], name: str) -> str:
+    """What a field accepts, in words, from its definition: its values or its type and bounds."""
+    field = model.model_fields[name]
+    if field.annotation is bool:
+        return "true or false"
+    choices = get_args(field.annotation)
+    if choices:
+        return f"one of {', '.join(choices)}"
+    what = "an integer" if field.annotation is int else "a number"
+    low, high = _bounds(model, name)
+    opens = "(" if any(hasattr(rule, "gt") for rule in field.metadata) else "["
+    return f"{what} within {opens}{_figure(low)}, {_figure(high)}]"
 
 
-def _number(value, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidParamsError(f"{field}: must be a number; got {value!r}")
-    return float(value)
-
-
-def _reject_unknown(raw: dict, known: tuple[str, ...], where: str) -> None:
-    unknown = sorted(str(k) for k in raw if k not in known)
-    if unknown:
-        raise InvalidParamsError(
-            f"{where}: unknown key {unknown[0]!r}; allowed keys are {', '.join(known)}"
-        )
+def _figure(bound: float) -> str:
+    return f"{bound:g}" if isinstance(bound, float) else str(bound)

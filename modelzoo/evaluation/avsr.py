@@ -69,7 +69,7 @@ class Corrupted:
 
 
 def _babble(audio: np.ndarray, snr: float, rng) -> np.ndarray:
-    noisy, _ = add_noise(audio, AUDIO_RATE, AudioNoiseParams("babble", snr), rng)
+    noisy, _ = add_noise(audio, AUDIO_RATE, AudioNoiseParams(noise="babble", snr_db=snr), rng)
     return noisy
 
 

@@ -13,11 +13,11 @@ from typing import Protocol
 import gradio as gr
 from anyio.to_thread import run_sync
 
-from modelzoo.corruption.params import SNR_RANGE_DB
+from modelzoo.corruption.params import NOISE_KINDS, VIDEO_KINDS, AudioNoiseParams
 from webapp.demo.examples import example_photo, example_speech_clip
 from webapp.jobs.kinds import GenerateParams, TranscribeParams, field_range, models_for_kind
 
-AUDIO_NOISES = ["none", "white", "pink", "babble"]
+AUDIO_NOISES = ["none", *NOISE_KINDS]
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 VOICES = ["en-us", "en", "en-us+f3", "en+m3", "en-gb-x-rp"]
 # About ten seconds of espeak-ng speech in the GRID grammar the demo models were trained on.
@@ -25,7 +25,7 @@ EXAMPLE_TEXT = (
     "Bin blue at F two now. Place red by G nine soon. Lay green with H four please. "
     "Set white in J one again. Bin red at K six now."
 )
-VIDEO_CORRUPTIONS = ["none", "gaussian", "blur", "occlusion"]
+VIDEO_CORRUPTIONS = ["none", *VIDEO_KINDS]
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"}
 POLL_SECONDS = 0.5
 # Events of one tab that run at once. A submission's handler queues its job and then waits in an
@@ -33,7 +33,7 @@ POLL_SECONDS = 0.5
 # time made every visitor's job wait for a stranger's job to finish before it was even queued.
 EVENT_CONCURRENCY = 200
 # The controls offer what the job kinds accept (webapp.jobs.kinds), read from their one definition.
-SNR_DB = SNR_RANGE_DB
+SNR_DB = field_range(AudioNoiseParams, "snr_db")
 BEAM_SIZES = field_range(TranscribeParams, "beam_size")
 MAX_TEXT_CHARS = field_range(GenerateParams, "text")[1]
 

@@ -93,7 +93,7 @@ def _default_limit() -> int:
     return DEFAULT_LIMIT
 
 
-def field_range(params: type[Params], name: str) -> tuple[Any, Any]:
+def field_range(params: type[BaseModel], name: str) -> tuple[Any, Any]:
     """(lowest, highest) that a params field accepts: its bounds, or (0, max length) of a text;
     pages size their sliders and text boxes with this, so they offer what the check accepts."""
     low = high = None
@@ -123,7 +123,7 @@ class CheckedRequest:
 @dataclass(frozen=True)
 class JobKind:
     name: str
-    params: type[Params] | None  # None for corrupt, whose schema is modelzoo's CorruptionParams
+    params: type[BaseModel]  # its pydantic model: Params, or modelzoo's public CorruptionParams
     file_roles: tuple[frozenset[str], ...]  # the sets of file roles a request may send
     roles_message: str  # what the request must send, when it sent another set
     architectures: tuple[str, ...]  # of the zoo models that run it; () takes no model
@@ -162,7 +162,7 @@ KINDS = {
     ),
     "corrupt": JobKind(
         "corrupt",
-        None,
+        CorruptionParams,
         (frozenset({"video"}), frozenset({"audio"})),
         "corrupt takes exactly one file: 'video' or 'audio'",
         (),
@@ -217,7 +217,9 @@ def parse_params(kind: str, raw: dict | str | None) -> dict:
     """The kind's params checked and normalised (defaults filled in); InvalidParamsError names
     the first bad key and what it accepts."""
     spec = job_kind(kind)
-    if spec.params is None:
+    if spec.params is CorruptionParams:
+        # the CLI's public schema: its own parser names nested fields (audio.snr_db) and needs
+        # one of its parts, where the other kinds' params all have defaults
         return parse_corruption_params(raw).as_json()
     if isinstance(raw, str):
         raw = loads_params(raw or "{}")

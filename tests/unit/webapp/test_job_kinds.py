@@ -6,7 +6,6 @@ import sys
 
 import pytest
 
-from modelzoo.corruption.params import SNR_RANGE_DB
 from modelzoo.errors import InvalidParamsError
 from tests.conftest import ROOT
 from webapp.demo import blocks
@@ -130,7 +129,9 @@ def test_file_roles_of_each_kind(kind, roles, accepted):
 def test_the_pages_offer_the_ranges_the_params_accept():
     assert blocks.BEAM_SIZES == (1, 64)
     assert blocks.MAX_TEXT_CHARS == 1000
-    assert blocks.SNR_DB == SNR_RANGE_DB == (-20.0, 40.0)
+    assert blocks.SNR_DB == (-20.0, 40.0)
+    assert blocks.AUDIO_NOISES == ["none", "white", "pink", "babble"]
+    assert blocks.VIDEO_CORRUPTIONS == ["none", "occlusion", "gaussian", "blur"]
     # the ends of each range pass the check, and one step past them does not
     for beam in blocks.BEAM_SIZES:
         kinds.parse_params("transcribe", {"beam_size": beam})
@@ -139,3 +140,9 @@ def test_the_pages_offer_the_ranges_the_params_accept():
     kinds.parse_params("generate", {"text": "a" * blocks.MAX_TEXT_CHARS})
     for snr in blocks.SNR_DB:
         kinds.parse_params("corrupt", {"audio": {"noise": "white", "snr_db": snr}})
+    with pytest.raises(InvalidParamsError):
+        kinds.parse_params("corrupt", {"audio": {"noise": "white", "snr_db": blocks.SNR_DB[1] + 1}})
+    for choice in (*blocks.AUDIO_NOISES[1:], *blocks.VIDEO_CORRUPTIONS[1:]):
+        part = "audio" if choice in blocks.AUDIO_NOISES else "video"
+        key = "noise" if part == "audio" else "kind"
+        kinds.parse_params("corrupt", {part: {key: choice}})

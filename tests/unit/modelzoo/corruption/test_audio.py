@@ -23,13 +23,17 @@ def _speechlike(n=32000, channels=None, seed=0):
 @pytest.mark.parametrize("snr", [-5.0, 0.0, 5.0, 10.0, 15.0])
 def test_whole_clip_noise_has_the_requested_snr(kind, snr):
     clean = _speechlike()
-    noisy, gain = A.add_noise(clean, 16000, AudioNoiseParams(kind, snr), np.random.default_rng(1))
+    noisy, gain = A.add_noise(
+        clean, 16000, AudioNoiseParams(noise=kind, snr_db=snr), np.random.default_rng(1)
+    )
     assert A.snr_db(clean * gain, noisy) == pytest.approx(snr, abs=0.01)
 
 
 def test_stereo_noise_has_the_requested_snr_over_all_channels():
     clean = _speechlike(channels=2)
-    noisy, _ = A.add_noise(clean, 16000, AudioNoiseParams("white", 3.0), np.random.default_rng(2))
+    noisy, _ = A.add_noise(
+        clean, 16000, AudioNoiseParams(noise="white", snr_db=3.0), np.random.default_rng(2)
+    )
     assert noisy.shape == clean.shape
     assert A.snr_db(clean, noisy) == pytest.approx(3.0, abs=0.01)
 
@@ -37,7 +41,7 @@ def test_stereo_noise_has_the_requested_snr_over_all_channels():
 def test_mixture_that_would_clip_is_scaled_as_a_whole_keeping_the_snr():
     clean = _speechlike() * 4.0  # peaks near 1.6
     noisy, gain = A.add_noise(
-        clean, 16000, AudioNoiseParams("white", 0.0), np.random.default_rng(3)
+        clean, 16000, AudioNoiseParams(noise="white", snr_db=0.0), np.random.default_rng(3)
     )
     assert gain < 1.0
     assert np.max(np.abs(noisy)) <= A.PEAK_LIMIT
@@ -71,7 +75,7 @@ def test_partial_noise_leaves_one_to_five_clean_segments_of_at_least_50_ms():
 
 def test_partial_noise_is_clean_where_the_mask_is_zero_and_noisy_elsewhere():
     clean = _speechlike()
-    params = AudioNoiseParams("white", 0.0, partial=True)
+    params = AudioNoiseParams(noise="white", snr_db=0.0, partial=True)
     noisy, _ = A.add_noise(clean, 16000, params, np.random.default_rng(6))
     mask = A.partial_noise_mask(32000, 16000, _rng_after_noise(6, 32000))
     diff = noisy - clean
@@ -87,7 +91,7 @@ def _rng_after_noise(seed, n):
 
 def test_same_seed_gives_the_same_noise_and_another_seed_differs():
     clean = _speechlike()
-    params = AudioNoiseParams("pink", 5.0, partial=True)
+    params = AudioNoiseParams(noise="pink", snr_db=5.0, partial=True)
     a, _ = A.add_noise(clean, 16000, params, np.random.default_rng(7))
     b, _ = A.add_noise(clean, 16000, params, np.random.default_rng(7))
     c, _ = A.add_noise(clean, 16000, params, np.random.default_rng(8))
@@ -97,7 +101,10 @@ def test_same_seed_gives_the_same_noise_and_another_seed_differs():
 def test_silent_audio_cannot_take_an_snr():
     with pytest.raises(InvalidMediaError, match="silent"):
         A.add_noise(
-            np.zeros(1000, np.float32), 16000, AudioNoiseParams("white", 5), np.random.default_rng()
+            np.zeros(1000, np.float32),
+            16000,
+            AudioNoiseParams(noise="white", snr_db=5),
+            np.random.default_rng(),
         )
 
 

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from pydantic import ValidationError
 
 from modelzoo.corruption.params import (
     AudioNoiseParams,
@@ -13,7 +14,7 @@ from modelzoo.corruption.params import (
 from modelzoo.errors import InvalidParamsError, UserError
 
 
-def test_full_params_parse_into_frozen_dataclasses():
+def test_full_params_parse_into_frozen_models():
     raw = {
         "audio": {"noise": "pink", "snr_db": -5, "partial": True},
         "video": {"kind": "blur", "fraction": 0.5},
@@ -21,15 +22,17 @@ def test_full_params_parse_into_frozen_dataclasses():
     }
     params = parse_corruption_params(raw)
     assert params == CorruptionParams(
-        audio=AudioNoiseParams("pink", -5.0, True), video=VideoCorruptionParams("blur", 0.5), seed=7
+        audio=AudioNoiseParams(noise="pink", snr_db=-5.0, partial=True),
+        video=VideoCorruptionParams(kind="blur", fraction=0.5),
+        seed=7,
     )
-    with pytest.raises(AttributeError):
+    with pytest.raises(ValidationError, match="frozen"):
         params.seed = 3
 
 
 def test_json_text_is_accepted_and_round_trips_through_as_json():
     params = parse_corruption_params('{"audio": {"noise": "babble", "snr_db": 10}}')
-    assert params.audio == AudioNoiseParams("babble", 10.0, False)
+    assert params.audio == AudioNoiseParams(noise="babble", snr_db=10.0, partial=False)
     assert parse_corruption_params(json.dumps(params.as_json())) == params
 
 
