@@ -13,6 +13,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from webapp.jobs.kinds import KINDS
+
 
 def content_type_of(path: Path) -> str:
     return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
@@ -23,11 +25,8 @@ class JobCancelled(Exception):
 
 
 class Job(models.Model):
-    class Kind(models.TextChoices):
-        GENERATE = "generate"
-        TRANSCRIBE = "transcribe"
-        CORRUPT = "corrupt"
-        EVALUATE = "evaluate"  # staff only: a zoo model scored on a corpus on the server
+    # The job layer's kinds (Kind.GENERATE == "generate", ...), listed there once.
+    Kind = models.TextChoices("Kind", [(name.upper(), name) for name in KINDS])
 
     class Status(models.TextChoices):
         QUEUED = "queued"

@@ -146,3 +146,20 @@ def test_the_pages_offer_the_ranges_the_params_accept():
         part = "audio" if choice in blocks.AUDIO_NOISES else "video"
         key = "noise" if part == "audio" else "kind"
         kinds.parse_params("corrupt", {part: {key: choice}})
+
+
+def test_the_job_rows_kinds_are_the_job_layers_with_no_migration_pending():
+    from django.apps import apps
+    from django.db.migrations.autodetector import MigrationAutodetector
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.state import ProjectState
+
+    from webapp.jobs.models import Job
+
+    assert Job.Kind.values == list(kinds.KINDS)
+    assert Job.Kind.EVALUATE == "evaluate"
+    migrations = MigrationLoader(None, ignore_no_migrations=True)
+    pending = MigrationAutodetector(
+        migrations.project_state(), ProjectState.from_apps(apps)
+    ).changes(graph=migrations.graph)
+    assert "jobs" not in pending, pending
