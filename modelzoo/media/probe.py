@@ -170,10 +170,12 @@ def validate(
     need_audio: bool = False,
     allow_image: bool = False,
     limits: MediaLimits = MediaLimits(),
+    info: MediaInfo | None = None,
 ) -> MediaInfo:
     """Probe `path` and check it against what a job needs; each failure names the file and problem.
 
     `label` is the name shown in messages (the upload's name): the file on disk may be a temp file.
+    `info` is the probe of `path` when the caller already took it, so it is not taken again.
     """
     path = Path(path)
     label = label or path.name
@@ -183,7 +185,7 @@ def validate(
             f"{label}: the file is {size_text(size)}; the limit is {size_text(limits.max_bytes)}"
         )
     try:
-        info = probe(path)
+        info = info if info is not None else probe(path)
     except InvalidMediaError as err:
         raise InvalidMediaError(_scrub(str(err), path, label)) from None
     if info.is_image and not allow_image:

@@ -14,6 +14,7 @@ import gradio as gr
 from anyio.to_thread import run_sync
 
 from modelzoo.corruption.params import NOISE_KINDS, VIDEO_KINDS, AudioNoiseParams
+from modelzoo.media.probe import MediaInfo
 from webapp.demo.examples import example_photo, example_speech_clip
 from webapp.jobs.kinds import GenerateParams, TranscribeParams, field_range, models_for_kind
 
@@ -56,8 +57,17 @@ class JobUpdate:
 
 
 class Backend(Protocol):
-    def submit(self, kind: str, model: str, params: dict, files: dict[str, str], request) -> str:
-        """Validate and queue a job; return its id without waiting for it to run.
+    def submit(
+        self,
+        kind: str,
+        model: str,
+        params: dict,
+        files: dict[str, str],
+        request,
+        probes: dict[str, MediaInfo] | None = None,
+    ) -> str:
+        """Validate and queue a job; return its id without waiting for it to run. `probes` has
+        the page's probe of a file by role, which the backend checks rather than probing again.
 
         Bad input raises gr.Error with a message naming the problem."""
 
@@ -110,11 +120,18 @@ def _status_line(update: JobUpdate) -> str:
 
 
 async def _updates(
-    backend: Backend, kind: str, model: str, params: dict, files: dict[str, str], request
+    backend: Backend,
+    kind: str,
+    model: str,
+    params: dict,
+    files: dict[str, str],
+    request,
+    probes: dict[str, MediaInfo] | None = None,
 ) -> AsyncIterator[JobUpdate]:
     """Submit a job, then poll it until it finishes. The backend's calls run in threads (they
     touch the database and ffprobe); the waiting between polls holds none."""
-    job_id = await run_sync(backend.submit, kind, model, params, files, request)
+    submit = functools.partial(backend.submit, probes=probes)
+    job_id = await run_sync(submit, kind, model, params, files, request)
     while True:
         update = await run_sync(backend.poll, job_id)
         yield update
@@ -134,15 +151,19 @@ async def _follow(
         yield _status_line(update), *await run_sync(results, update if update.finished else None)
 
 
-def _media_role(path: str) -> str:
-    """A corrupt upload is a 'video' when it has a video stream, else 'audio'."""
+def _media_file(path: str) -> tuple[dict[str, str], dict[str, MediaInfo]]:
+    """A corrupt or transcribe upload by its role, a 'video' when it has a video stream, else
+    'audio'; with the probe that told, for the backend's check to reuse (none when the probe
+    failed: the backend's check then names the problem with this file)."""
     from modelzoo.errors import UserError
     from modelzoo.media.probe import probe
 
     try:
-        return "video" if probe(path).has_video else "audio"
+        info = probe(path)
     except UserError:
-        return "video"  # validation then names the problem with this file
+        return {"video": path}, {}
+    role = "video" if info.has_video else "audio"
+    return {role: path}, {role: info}
 
 
 def _result_components(tab: str):
@@ -215,8 +236,8 @@ def _corrupt_tab(backend: Backend, concurrency: int | None) -> None:
         if not path:
             raise gr.Error("Upload a video or audio file first.")
         params = corruption_params(noise, snr_db, partial, visual, fraction, seed)
-        files = {await run_sync(_media_role, path): path}
-        updates = _updates(backend, "corrupt", "", params, files, request)
+        files, probes = await run_sync(_media_file, path)
+        updates = _updates(backend, "corrupt", "", params, files, request, probes)
         async for outputs in _follow(updates, progress, _media_results):
             yield outputs
 
@@ -444,16 +465,17 @@ def _transcribe_tab(backend: Backend, concurrency: int | None) -> None:
         if corrupt_first:
             corrupted = None
             settings = corruption_params(noise, snr_db, partial, visual, fraction, seed)
-            files = {await run_sync(_media_role, media_path): media_path}
-            async for update in _updates(backend, "corrupt", "", settings, files, request):
+            files, probes = await run_sync(_media_file, media_path)
+            corrupting = _updates(backend, "corrupt", "", settings, files, request, probes)
+            async for update in corrupting:
                 progress(update.progress, desc=f"corrupting: {update.message or update.status}")
                 yield f"Corrupting first. {_status_line(update)}", "", "", None, None
                 corrupted = update
             if corrupted is None or corrupted.status != "succeeded":
                 return
             media_path, corruption = _corrupted_media(corrupted.outputs)
-        files = {await run_sync(_media_role, media_path): media_path}
-        updates = _updates(backend, "transcribe", model_id or "", params, files, request)
+        files, probes = await run_sync(_media_file, media_path)
+        updates = _updates(backend, "transcribe", model_id or "", params, files, request, probes)
         results = functools.partial(_transcript_results, corruption=corruption)
         async for outputs in _follow(updates, progress, results):
             yield outputs

@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import close_old_connections
 from django.http import HttpRequest
 
+from modelzoo.media.probe import MediaInfo
 from webapp.jobs.forms import JobForm
 from webapp.jobs.models import Job
 from webapp.jobs.selectors import jobs_visible_to
@@ -30,10 +31,12 @@ def jobs_ahead(job: Job) -> int:
 
 
 class LocalUpload(UploadedFile):
-    """A file Gradio already stored on disk, presented to the job form like a Django upload."""
+    """A file Gradio already stored on disk, presented to the job form like a Django upload;
+    `probe` is the page's probe of it, which the form reuses rather than probing again."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, probe: MediaInfo | None = None):
         self._path = path
+        self.probe = probe
         super().__init__(open(path, "rb"), Path(path).name, None, Path(path).stat().st_size)
 
     def temporary_file_path(self) -> str:
@@ -74,7 +77,7 @@ class SiteBackend:
             str(job.id), job.status, job.progress, job.message, job.error, outputs, ahead
         )
 
-    def submit(self, kind, model, params, files, request) -> str:
+    def submit(self, kind, model, params, files, request, probes=None) -> str:
         try:
             owner = owner_from_request(request)
             if not owner.session_key:
@@ -83,7 +86,8 @@ class SiteBackend:
                 )
             if refusal := over_limit(as_django_request(request, owner.session_key), "jobs"):
                 raise gr.Error(refusal.message[0].upper() + refusal.message[1:] + ".")
-            uploads = {role: LocalUpload(path) for role, path in files.items()}
+            probes = probes or {}
+            uploads = {role: LocalUpload(path, probes.get(role)) for role, path in files.items()}
             try:
                 data = {"kind": kind, "model": model, "params": json.dumps(params)}
                 form = JobForm(data, uploads)

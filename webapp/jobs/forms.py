@@ -80,7 +80,12 @@ class JobForm(forms.Form):
             raise forms.ValidationError(str(err)) from None
         try:
             upload.checked = check_upload(
-                role, upload_path(upload), name=name, limits=media_limits()
+                role,
+                upload_path(upload),
+                name=name,
+                limits=media_limits(),
+                # set only by the demo's LocalUpload, which probed its file in this process
+                info=getattr(upload, "probe", None),
             )
         except UserError as err:
             raise forms.ValidationError(str(err)) from None

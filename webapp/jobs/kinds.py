@@ -192,12 +192,14 @@ def models_for_kind(kind: str) -> list[registry.ZooEntry]:
     return [e for e in registry.REGISTRY.values() if e.architecture in architectures]
 
 
-def check_upload(role: str, path: Path, *, name: str, limits: MediaLimits) -> Upload:
-    """Probe one file for its role (the one probe of it); a problem raises InvalidMediaError
-    naming the file."""
+def check_upload(
+    role: str, path: Path, *, name: str, limits: MediaLimits, info: MediaInfo | None = None
+) -> Upload:
+    """Probe one file for its role (the one probe of it, or `info` where the caller took it); a
+    problem raises InvalidMediaError naming the file."""
     if role not in ROLE_NEEDS:
         raise InvalidParamsError(f"unknown file role '{role}': one of {', '.join(ROLE_NEEDS)}")
-    info = validate(path, label=name, limits=limits, **ROLE_NEEDS[role])
+    info = validate(path, label=name, limits=limits, info=info, **ROLE_NEEDS[role])
     if role == "image" and not info.is_image:
         raise InvalidMediaError(f"{name}: not a still image (PNG or JPEG expected)")
     return Upload(name, Path(path), info)

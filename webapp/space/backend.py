@@ -115,9 +115,9 @@ class InProcessBackend:
     def models(self, kind: str) -> list[tuple[str, str]]:
         return model_choices(kind)
 
-    def submit(self, kind, model, params, files, request) -> str:
+    def submit(self, kind, model, params, files, request, probes=None) -> str:
         try:
-            uploads = self.check_uploads(files)
+            uploads = self.check_uploads(files, probes or {})
             params = kinds.check_request(kind, model, params, uploads).params
         except UserError as err:
             raise gr.Error(str(err)) from None
@@ -139,10 +139,16 @@ class InProcessBackend:
                 update = dataclasses.replace(update, ahead=ahead)
         return update
 
-    def check_uploads(self, files: dict[str, str]) -> dict[str, kinds.Upload]:
-        """Each file probed and checked for its role, as the site checks its uploads."""
+    def check_uploads(
+        self, files: dict[str, str], probes: dict[str, MediaInfo] | None = None
+    ) -> dict[str, kinds.Upload]:
+        """Each file probed (unless `probes` has it) and checked for its role, as the site
+        checks its uploads."""
+        probes = probes or {}
         return {
-            role: kinds.check_upload(role, Path(path), name=Path(path).name, limits=self.limits)
+            role: kinds.check_upload(
+                role, Path(path), name=Path(path).name, limits=self.limits, info=probes.get(role)
+            )
             for role, path in files.items()
         }
 

@@ -79,6 +79,21 @@ def test_corrupt_job_reports_progress_then_its_output_in_the_job_folder(backend,
     assert stretches.name == "corruption.json" and stretches.parent == output.parent
 
 
+def test_the_pages_probe_of_an_upload_is_the_one_probe_of_it(backend, tmp_path, monkeypatch):
+    from modelzoo.media import probe as probing
+    from webapp.demo import blocks
+
+    clip = make_clip(tmp_path / "talk.mp4", seconds=1.0)
+    taken = []
+    real_probe = probing.probe
+    monkeypatch.setattr(probing, "probe", lambda path: taken.append(path) or real_probe(path))
+    files, probes = blocks._media_file(str(clip))
+    assert files == {"video": str(clip)} and probes["video"].has_video
+    job_id = backend.submit("corrupt", "", CORRUPT, files, browser("a"), probes)
+    assert taken == [str(clip)]
+    assert follow(backend, job_id)[-1].status == "succeeded"
+
+
 def test_bad_upload_is_refused_with_the_file_named(backend, tmp_path):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\0" * 1000)

@@ -254,3 +254,20 @@ def test_bad_transcribe_params_are_refused(client, clip, installed, existing_job
     data = {"kind": "transcribe", "model": "avrelscore-demo", "video": _upload(clip)}
     response = client.post(API, {**data, "params": '{"decoder": "beam", "beam_size": 500}'})
     _assert_rejected(response, "'beam_size' must be an integer from 1 to 64", existing_job)
+
+
+def test_the_demo_pages_probe_of_its_file_is_reused_not_taken_again(tmp_path, monkeypatch):
+    from modelzoo.media import probe as probing
+    from webapp.demo.site import LocalUpload
+    from webapp.jobs.forms import JobForm
+
+    clip = make_clip(tmp_path / "talk.mp4", seconds=1.0)
+    info = probing.probe(clip)
+    monkeypatch.setattr(probing, "probe", lambda path: pytest.fail(f"{path} probed again"))
+    upload = LocalUpload(str(clip), info)
+    try:
+        form = JobForm({"kind": "corrupt", "params": NOISE}, {"video": upload})
+        assert form.is_valid(), form.errors
+        assert form.cleaned_data["files"]["video"].checked.info is info
+    finally:
+        upload.close()
