@@ -42,7 +42,7 @@ class SyncNetGate:
 
 
 @torch.no_grad()
-def syncnet_gate(syncnet: SyncNet, clips: Sequence, windows: int = 256, seed: int = 0):
+def syncnet_gate(syncnet: SyncNet, clips: Sequence, windows: int = 1024, seed: int = 0):
     """AUC of the critic's similarity for (mel at t, frames t..t+4) against frames t+6..t+10."""
     rng = np.random.default_rng(seed)
     syncnet.eval()

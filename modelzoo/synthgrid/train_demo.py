@@ -89,7 +89,7 @@ SYNC = {"l1": 10.0, "av_sync": 0.3, "vv_sync": 0.0, "gan": 0.0, "lr": 2e-4, "cli
 STAGES = {
     # Timing on the corpus's faces first; then faces varied, at a lower rate, so that the critic
     # judges faces it has not seen (added after the first stage had run: from scratch untried).
-    "syncnet": [Stage("syncnet", 3000, 3e-4), Stage("syncnet-augmented", 1500, 1e-4, True)],
+    "syncnet": [Stage("syncnet", 3000, 3e-4), Stage("syncnet-augmented", 2500, 1e-4, True)],
     "alm": [
         Stage("alm-recon", 2000, ALMLossWeights(**RECON, memory=0.0)),
         Stage("alm-sync", 600, ALMLossWeights(**SYNC, memory=0.0)),
