@@ -216,7 +216,7 @@ REGISTRY: dict[str, ZooEntry] = {
             "syncnet",
             sha256={
                 "config.json": "5b70e4fe29393a7c997ddfcaa7d97fa925d4ef44402e708612835add4e203f87",
-                "model.safetensors": "2ae633adf5c638a8d808591c09b5abf8db4900f6ff3526e9e555431289080f17",
+                "model.safetensors": "90cf771c947549b932763bb00ec8ddf6ad54c6f45a2c9b50e6baa3b6293f612d",
             },
         ),
     )

@@ -48,12 +48,6 @@ def judge():
         return load("syncnet-demo")
 
 
-@pytest.mark.xfail(
-    reason="the bundled syncnet-demo was trained on SynthGrid v1's one face and locates offsets on "
-    "no v2 face (AUC 0.52); retraining the judge is issue 17 (strict: a judge that passes must "
-    "drop this mark)",
-    strict=True,
-)
 def test_delaying_a_synthgrid_clips_audio_moves_the_offset_and_raises_lse_d(synthgrid, judge):
     root, names = synthgrid
     clip = ClipMedia.read(root / f"{names[0]}.mp4")
